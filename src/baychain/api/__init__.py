@@ -1,0 +1,1 @@
+"""HTTP API: JSON over HTTP, server-sent events, Prometheus metrics."""

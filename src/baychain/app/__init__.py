@@ -1,0 +1,1 @@
+"""The application state machine and its ABCI-shaped interface."""

@@ -1,0 +1,390 @@
+"""The application: baychain's deterministic state machine.
+
+Engines drive it through the ABCI-shaped calls in `baychain.app.types`:
+
+    info            last committed height and app hash (the restart handshake)
+    init_chain      genesis: chain id and initial state (kept pending until block 1)
+    check_tx        admission to the mempool: decode, chain id, expiry, signature,
+                    nonce against the mempool's view, contract/method/argument types
+    prepare/process_proposal   block assembly and its deterministic acceptance
+    finalize_block  execute a block: per-transaction results and the new app hash
+    commit          persist the block, its receipts and the new state atomically
+    query           state with Merkle proofs, read-only contract views
+
+State changes only in finalize_block, from the block's contents and header time,
+and becomes durable only in commit. A transaction that fails before execution
+(bad signature, wrong chain, expired, wrong nonce) changes nothing; one that fails
+inside its contract keeps none of its writes and only consumes its nonce, so it can
+never be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from baychain import __version__, encoding
+from baychain import transactions as txs
+from baychain.app.types import (
+    BlockRequest,
+    CommitResult,
+    FinalizeResult,
+    InfoResult,
+    InitChainRequest,
+    InitChainResult,
+    QueryResult,
+    TxResult,
+)
+from baychain.chain.blockstore import BlockStore, TxRecord
+from baychain.contracts.base import Contract, Method
+from baychain.contracts.context import Context
+from baychain.contracts.system import system_contracts
+from baychain.crypto.hashing import sha256
+from baychain.errors import BaychainError, Code
+from baychain.state.lmdb_env import open_env
+from baychain.state.store import StateStore
+from baychain.transactions import Transaction
+
+log = logging.getLogger("baychain.app")
+
+KEY_CHAIN_ID = b"sys/chain_id"
+NONCE_PREFIX = b"sys/nonce/"
+VERIFIED_CACHE_SIZE = 200_000
+VERIFY_BATCH_MIN = 64  # below this, verifying in the calling thread is cheaper
+
+CommitListener = Callable[[dict[str, Any], list[TxRecord]], None]
+
+
+@dataclass(slots=True)
+class _PendingBlock:
+    record: dict[str, Any]
+    txs: list[TxRecord]
+
+
+class Application:
+    """One node's copy of the state machine, persisted in `data_dir`."""
+
+    def __init__(self, data_dir: str | Path, *, keep_versions: int = 1000, verify_threads: int = 2) -> None:
+        path = Path(data_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        self.env = open_env(path / "chain")
+        self.state = StateStore(self.env, keep_versions=keep_versions)
+        self.blocks = BlockStore(self.env)
+        if self.state.version != self.blocks.last_height:
+            raise RuntimeError(
+                f"state version {self.state.version} differs from block height {self.blocks.last_height}"
+            )
+        self.contracts: dict[str, Contract] = system_contracts()
+        raw_chain_id = self.state.get(KEY_CHAIN_ID)
+        self.chain_id: str | None = encoding.decode(raw_chain_id) if raw_chain_id else None
+        self._genesis: dict[bytes, bytes | None] = {}
+        self._pending: _PendingBlock | None = None
+        self._mempool_nonces: dict[str, int] = {}
+        self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max(1, verify_threads), thread_name_prefix="verify") if verify_threads > 1 else None
+        self._listeners: list[CommitListener] = []
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.env.close()
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call `listener(block_record, tx_records)` after every commit."""
+        self._listeners.append(listener)
+
+    @property
+    def height(self) -> int:
+        return self.blocks.last_height
+
+    # -- handshake and genesis ---------------------------------------------------------
+
+    def info(self) -> InfoResult:
+        return InfoResult(last_height=self.blocks.last_height, last_app_hash=self.blocks.last_app_hash, version=__version__)
+
+    def init_chain(self, req: InitChainRequest) -> InitChainResult:
+        """Record the genesis; it is written together with the first block."""
+        if self.blocks.last_height != 0:
+            raise BaychainError(Code.BAD_REQUEST, "init_chain on a chain that already has blocks")
+        if req.initial_height not in (0, 1):
+            raise BaychainError(Code.BAD_REQUEST, "baychain chains start at height 1")
+        app_state = json.loads(req.app_state) if req.app_state else {}
+        if not isinstance(app_state, dict):
+            raise BaychainError(Code.BAD_REQUEST, "genesis app_state must be a JSON object")
+        self.chain_id = req.chain_id
+        self._genesis = {KEY_CHAIN_ID: encoding.encode(req.chain_id)}
+        app_hash = self.state.stage(dict(self._genesis), 1)
+        self.state.discard()
+        return InitChainResult(validators=list(req.validators), app_hash=app_hash)
+
+    # -- mempool admission -------------------------------------------------------------
+
+    def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:
+        """Admit one transaction to the mempool, or say why not."""
+        return self.check_txs([raw])[0]
+
+    def check_txs(self, raws: list[bytes]) -> list[TxResult]:
+        """Admit a batch: signatures are verified in parallel, nonces in order."""
+        results: list[TxResult] = []
+        for tx in self._decode_verified(raws):
+            try:
+                if isinstance(tx, BaychainError):
+                    raise tx
+                self._admit(tx)
+            except BaychainError as exc:
+                results.append(TxResult(code=int(exc.code), log=exc.message))
+            else:
+                results.append(TxResult())
+        return results
+
+    def _admit(self, tx: Transaction) -> None:
+        self._check_envelope(tx, self.blocks.last_height + 1)
+        sender = tx.sender
+        expected = self._mempool_nonces.get(sender)
+        if expected is None:
+            expected = self._committed_nonce(sender)
+        _check_nonce(tx.nonce, expected)
+        self._resolve(tx).check_args(tx.args)
+        self._mempool_nonces[sender] = expected + 1
+
+    def _check_envelope(self, tx: Transaction, height: int) -> None:
+        if tx.chain_id != self.chain_id:
+            raise BaychainError(Code.WRONG_CHAIN_ID, f"transaction is for chain {tx.chain_id!r}, this is {self.chain_id!r}")
+        if height > tx.expiry_height:
+            raise BaychainError(Code.TX_EXPIRED, f"transaction expired at height {tx.expiry_height}; the chain is at {height}")
+
+    def _resolve(self, tx: Transaction) -> Method:
+        contract = self.contracts.get(tx.contract)
+        if contract is None:
+            raise BaychainError(Code.UNKNOWN_CONTRACT, f"no contract named {tx.contract!r}")
+        method = contract.methods.get(tx.method)
+        if method is None or method.is_view:
+            raise BaychainError(Code.UNKNOWN_METHOD, f"contract {tx.contract!r} has no method {tx.method!r}")
+        return method
+
+    def _committed_nonce(self, sender: str) -> int:
+        raw = self.state.get(NONCE_PREFIX + sender.encode())
+        return encoding.decode(raw, Code.INTERNAL) if raw else 0
+
+    def _decode_verified(self, raws: list[bytes]) -> list[Transaction | BaychainError]:
+        """Decode and signature-check transactions, each only once per node.
+
+        Good transactions are cached by their raw bytes, so a transaction admitted by
+        check_tx is neither decoded nor verified again when its block is executed.
+        """
+        cache = self._verified
+        out: list[Transaction | BaychainError] = []
+        todo: list[Transaction] = []
+        for raw in raws:
+            tx = cache.get(raw)
+            if tx is None:
+                try:
+                    tx = txs.decode(raw)
+                except BaychainError as exc:
+                    out.append(exc)
+                    continue
+                todo.append(tx)
+            out.append(tx)
+        if not todo:
+            return out
+        if self._pool is None or len(todo) < VERIFY_BATCH_MIN:
+            bad = [t for t in todo if not t.verify_signature()]
+        else:
+            step = (len(todo) + 1) // 2
+            chunks = [todo[i : i + step] for i in range(0, len(todo), step)]
+            bad = [t for part in self._pool.map(_bad_signatures, chunks) for t in part]
+        for tx in todo:
+            cache[tx.raw] = tx
+        if bad:
+            rejected = {id(t) for t in bad}
+            for t in bad:
+                del cache[t.raw]
+            error = BaychainError(Code.BAD_SIGNATURE, "signature does not verify")
+            out = [error if id(t) in rejected else t for t in out]
+        while len(cache) > VERIFIED_CACHE_SIZE:
+            cache.popitem(last=False)
+        return out
+
+    # -- proposals ---------------------------------------------------------------------
+
+    def prepare_proposal(self, txs_in: list[bytes], max_tx_bytes: int, height: int, time_ns: int) -> list[bytes]:
+        """Take mempool transactions in order until the block is full."""
+        out: list[bytes] = []
+        total = 0
+        for raw in txs_in:
+            total += len(raw)
+            if total > max_tx_bytes:
+                break
+            out.append(raw)
+        return out
+
+    def process_proposal(self, block: BlockRequest) -> bool:
+        """Accept a proposal unless it holds bytes no correct mempool could hold."""
+        for raw in block.txs:
+            try:
+                txs.decode(raw)
+            except BaychainError:
+                return False
+        return True
+
+    # -- execution -----------------------------------------------------------------------
+
+    def finalize_block(self, block: BlockRequest) -> FinalizeResult:
+        """Execute a block against committed state; nothing is persisted until commit."""
+        if block.height != self.blocks.last_height + 1:
+            raise BaychainError(
+                Code.INTERNAL, f"finalize_block for height {block.height}; next is {self.blocks.last_height + 1}"
+            )
+        if self.chain_id is None:
+            raise BaychainError(Code.INTERNAL, "finalize_block before init_chain")
+        overlay: dict[bytes, bytes | None] = dict(self._genesis) if block.height == 1 else {}
+        state_get = self.state.get
+
+        def read(key: bytes) -> bytes | None:
+            return overlay[key] if key in overlay else state_get(key)
+
+        decoded = self._decode_verified(block.txs)
+
+        results: list[TxResult] = []
+        records: list[TxRecord] = []
+        for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
+            if isinstance(tx, BaychainError):
+                result = TxResult(code=int(tx.code), log=tx.message)
+                records.append(TxRecord(sha256(raw), block.height, index, raw, "", "", "", result.code, result.log, b"", [], 0))
+            else:
+                result = self._deliver(tx, block, overlay, read)
+                records.append(TxRecord(tx.hash, block.height, index, raw, tx.sender, tx.contract, tx.method,
+                                        result.code, result.log, result.data, result.events, result.compute_used))
+            results.append(result)
+
+        app_hash = self.state.stage(overlay, block.height)
+        record = {
+            "chain_id": self.chain_id,
+            "height": block.height,
+            "time_ns": block.time_ns,
+            "hash": block.hash,
+            "proposer": block.proposer,
+            "last_app_hash": self.blocks.last_app_hash,
+            "app_hash": app_hash,
+            "txs": [r.hash for r in records],
+        }
+        self._pending = _PendingBlock(record, records)
+        return FinalizeResult(tx_results=results, events=[], validator_updates=[], app_hash=app_hash)
+
+    def _deliver(self, tx: Transaction, block: BlockRequest, overlay: dict[bytes, bytes | None], read: Callable[[bytes], bytes | None]) -> TxResult:
+        try:
+            self._check_envelope(tx, block.height)
+            sender = tx.sender
+            nonce_key = NONCE_PREFIX + sender.encode()
+            raw_nonce = read(nonce_key)
+            _check_nonce(tx.nonce, encoding.decode(raw_nonce, Code.INTERNAL) if raw_nonce else 0)
+        except BaychainError as exc:
+            return TxResult(code=int(exc.code), log=exc.message)
+        # From here on the nonce is consumed, whatever the contract does.
+        overlay[nonce_key] = encoding.encode(tx.nonce + 1)
+        ctx = Context(read, contract=tx.contract, sender=sender, height=block.height, time_ns=block.time_ns, tx_hash=tx.hash)
+        try:
+            method = self._resolve(tx)
+            kwargs = method.check_args(tx.args)
+            value = method.func(self.contracts[tx.contract], ctx, **kwargs)
+            data = encoding.encode(value) if value is not None else b""
+        except BaychainError as exc:
+            return TxResult(code=int(exc.code), log=exc.message, compute_used=ctx.compute)
+        except Exception as exc:  # a contract bug: deterministic on every node, never fatal
+            log.exception("contract %s.%s failed", tx.contract, tx.method)
+            return TxResult(code=int(Code.INTERNAL), log=f"contract error: {type(exc).__name__}", compute_used=ctx.compute)
+        overlay.update(ctx.writes)
+        return TxResult(data=data, events=ctx.events, compute_used=ctx.compute)
+
+    def commit(self) -> CommitResult:
+        """Persist the finalized block and state in one atomic LMDB transaction."""
+        pending = self._pending
+        if pending is None:
+            raise BaychainError(Code.INTERNAL, "commit without finalize_block")
+        try:
+            with self.env.begin(write=True) as txn:
+                self.state.write(txn)
+                self.blocks.write(txn, pending.record, pending.txs)
+        except BaseException:
+            self.state.discard()
+            self._pending = None
+            raise
+        self.state.committed()
+        self.blocks.committed(pending.record["height"], pending.record["app_hash"])
+        self._pending = None
+        self._genesis = {}
+        self._mempool_nonces.clear()
+        verified = self._verified
+        for rec in pending.txs:
+            verified.pop(rec.raw, None)
+        for listener in self._listeners:
+            listener(pending.record, pending.txs)
+        return CommitResult(retain_height=0)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> QueryResult:
+        """Answer a read; errors come back as codes, never as exceptions."""
+        try:
+            return self._query(path, data, height, prove)
+        except BaychainError as exc:
+            return QueryResult(code=int(exc.code), log=exc.message, height=height)
+
+    def _query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
+        version = height or self.state.version
+        if version > self.state.version or version < 0:
+            raise BaychainError(Code.HEIGHT_UNAVAILABLE, f"height {height} is not committed yet")
+        if path == "/store":
+            value = self.state.get(data, version if height else None)
+            proof = self.state.prove(data, version).to_bytes() if prove else b""
+            return QueryResult(key=data, value=value or b"", proof=proof, height=version,
+                               code=0 if value is not None else int(Code.NOT_FOUND),
+                               log="" if value is not None else "no value at this key")
+        if path.startswith("/view/"):
+            _, _, contract_name, method_name = path.split("/", 3)
+            args = encoding.decode(data, Code.BAD_ARGUMENTS) if data else {}
+            value = self.view(contract_name, method_name, args, height=height)
+            return QueryResult(key=data, value=encoding.encode(value), height=version)
+        if path == "/contracts":
+            return QueryResult(value=encoding.encode(self.describe_contracts()), height=version)
+        raise BaychainError(Code.UNKNOWN_QUERY, f"unknown query path {path!r}")
+
+    def view(self, contract_name: str, method_name: str, args: Any, *, height: int = 0) -> Any:
+        """Run a read-only contract method against committed state (latest or `height`)."""
+        contract = self.contracts.get(contract_name)
+        if contract is None:
+            raise BaychainError(Code.UNKNOWN_CONTRACT, f"no contract named {contract_name!r}")
+        method = contract.methods.get(method_name)
+        if method is None or not method.is_view:
+            raise BaychainError(Code.UNKNOWN_METHOD, f"contract {contract_name!r} has no view {method_name!r}")
+        if type(args) is not dict:
+            raise BaychainError(Code.BAD_ARGUMENTS, "view arguments must be a map")
+        kwargs = method.check_args(args)
+        version = height or None
+        block = self.blocks.block(height or self.blocks.last_height) or {}
+        ctx = Context(lambda k: self.state.get(k, version), contract=contract_name, sender="",
+                      height=block.get("height", 0), time_ns=block.get("time_ns", 0), readonly=True)
+        return method.func(contract, ctx, **kwargs)
+
+    def nonce(self, address: str) -> int:
+        """The next nonce the chain expects from an account (committed state)."""
+        return self._committed_nonce(address)
+
+    def describe_contracts(self) -> list[dict[str, Any]]:
+        return [c.describe() for _, c in sorted(self.contracts.items())]
+
+
+def _check_nonce(nonce: int, expected: int) -> None:
+    if nonce < expected:
+        raise BaychainError(Code.NONCE_REPLAYED, f"nonce {nonce} was already used; the next nonce is {expected}")
+    if nonce > expected:
+        raise BaychainError(Code.NONCE_GAP, f"nonce {nonce} is ahead; the next nonce is {expected}")
+
+
+def _bad_signatures(chunk: list[Transaction]) -> list[Transaction]:
+    return [t for t in chunk if not t.verify_signature()]

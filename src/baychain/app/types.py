@@ -1,0 +1,103 @@
+"""The application's interface, shaped after ABCI 2.0 but in plain Python.
+
+Both engines drive the application through exactly these calls and types: the solo
+engine calls them in-process, the CometBFT engine translates ABCI protobuf messages
+to and from them. The application never learns which engine is driving it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Event:
+    """A typed event with ordered string attributes (indexed by type and attribute)."""
+
+    type: str
+    attributes: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"type": self.type, "attributes": {k: v for k, v in self.attributes}}
+
+
+@dataclass(slots=True)
+class TxResult:
+    """Outcome of check_tx or of one transaction in finalize_block."""
+
+    code: int = 0
+    log: str = ""
+    data: bytes = b""
+    events: list[Event] = field(default_factory=list)
+    compute_used: int = 0
+    codespace: str = "baychain"
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+@dataclass(slots=True)
+class ValidatorUpdate:
+    """A change of voting power; power 0 removes the validator."""
+
+    pub_key_type: str  # "ed25519"
+    pub_key: bytes
+    power: int
+
+
+@dataclass(slots=True)
+class InitChainRequest:
+    chain_id: str
+    time_ns: int
+    initial_height: int
+    validators: list[ValidatorUpdate]
+    app_state: bytes  # genesis app_state, canonical JSON bytes
+
+
+@dataclass(slots=True)
+class InitChainResult:
+    validators: list[ValidatorUpdate]
+    app_hash: bytes
+
+
+@dataclass(slots=True)
+class InfoResult:
+    last_height: int
+    last_app_hash: bytes
+    version: str
+    app_version: int = 1
+
+
+@dataclass(slots=True)
+class BlockRequest:
+    """What finalize_block (and process_proposal) receive about a block."""
+
+    height: int
+    time_ns: int
+    hash: bytes
+    proposer: bytes
+    txs: list[bytes]
+
+
+@dataclass(slots=True)
+class FinalizeResult:
+    tx_results: list[TxResult]
+    events: list[Event]
+    validator_updates: list[ValidatorUpdate]
+    app_hash: bytes
+
+
+@dataclass(slots=True)
+class CommitResult:
+    retain_height: int = 0
+
+
+@dataclass(slots=True)
+class QueryResult:
+    code: int = 0
+    log: str = ""
+    key: bytes = b""
+    value: bytes = b""
+    proof: bytes = b""  # canonical CBOR of a state proof (see baychain.state.proofs)
+    height: int = 0

@@ -1,0 +1,1 @@
+"""The chain's history: blocks, receipts, indexes and genesis."""

@@ -1,0 +1,147 @@
+"""Block store: blocks, transactions with their receipts, and indexes.
+
+It lives in the same LMDB environment as the state, and `write` runs inside the
+caller's write transaction, so a block, its receipts, its indexes, the new state
+version and the last-height marker are committed by one atomic LMDB commit. After a
+crash the node has either all of a block or none of it.
+
+Tables (keys big-endian so LMDB's byte order is height order):
+    chain.blocks   height(8)                        -> block record (canonical CBOR)
+    chain.hashes   block hash                       -> height(8)
+    chain.txs      tx hash                          -> tx record with receipt
+    chain.events   "<type>\\0" height(8) index(4)    -> tx hash
+                   "<type>.<attr>=<value>\\0" ...    -> tx hash
+    chain.signers  address height(8) index(4)       -> tx hash
+    chain.meta     b"last"                          -> [height, app_hash]
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import lmdb
+
+from baychain import encoding
+from baychain.app.types import Event
+
+_HI = struct.Struct(">QI")
+_H = struct.Struct(">Q")
+MAX_INDEXED_VALUE = 256
+
+
+@dataclass(slots=True)
+class TxRecord:
+    """A committed transaction with its receipt, as the store keeps it."""
+
+    hash: bytes
+    height: int
+    index: int
+    raw: bytes
+    sender: str
+    contract: str
+    method: str
+    code: int
+    log: str
+    data: bytes
+    events: list[Event]
+    compute_used: int
+
+    def to_value(self) -> list[Any]:
+        events = [[e.type, [[k, v] for k, v in e.attributes]] for e in self.events]
+        return [self.height, self.index, self.raw, self.sender, self.contract, self.method,
+                self.code, self.log, self.data, events, self.compute_used]
+
+    @classmethod
+    def from_value(cls, tx_hash: bytes, value: list[Any]) -> "TxRecord":
+        height, index, raw, sender, contract, method, code, log, data, events, compute = value
+        evs = [Event(t, [(k, v) for k, v in attrs]) for t, attrs in events]
+        return cls(tx_hash, height, index, raw, sender, contract, method, code, log, data, evs, compute)
+
+
+class BlockStore:
+    """Durable, indexed history of the chain."""
+
+    def __init__(self, env: lmdb.Environment) -> None:
+        self.env = env
+        self._blocks = env.open_db(b"chain.blocks")
+        self._hashes = env.open_db(b"chain.hashes")
+        self._txs = env.open_db(b"chain.txs")
+        self._events = env.open_db(b"chain.events")
+        self._signers = env.open_db(b"chain.signers")
+        self._meta = env.open_db(b"chain.meta")
+        with env.begin() as txn:
+            last = txn.get(b"last", db=self._meta)
+        self.last_height, self.last_app_hash = encoding.decode(last) if last else (0, b"")
+
+    # -- writing (inside the caller's transaction) ---------------------------------
+
+    def write(self, txn: lmdb.Transaction, block: dict[str, Any], txs: list[TxRecord]) -> None:
+        """Stage one block with its transactions and indexes into `txn`."""
+        height = block["height"]
+        hkey = _H.pack(height)
+        put = txn.put
+        put(hkey, encoding.encode(block), db=self._blocks)
+        put(block["hash"], hkey, db=self._hashes)
+        for rec in txs:
+            pos = _HI.pack(height, rec.index)
+            put(rec.hash, encoding.encode(rec.to_value()), db=self._txs)
+            put(rec.sender.encode() + pos, rec.hash, db=self._signers)
+            for ev in rec.events:
+                put(ev.type.encode() + b"\0" + pos, rec.hash, db=self._events)
+                for key, value in ev.attributes:
+                    if len(value) <= MAX_INDEXED_VALUE and "\0" not in value:
+                        put(f"{ev.type}.{key}={value}".encode() + b"\0" + pos, rec.hash, db=self._events)
+        put(b"last", encoding.encode([height, block["app_hash"]]), db=self._meta)
+
+    def committed(self, height: int, app_hash: bytes) -> None:
+        """Called after the caller's transaction committed."""
+        self.last_height, self.last_app_hash = height, app_hash
+
+    # -- reading -------------------------------------------------------------------
+
+    def block(self, height: int) -> dict[str, Any] | None:
+        with self.env.begin() as txn:
+            raw = txn.get(_H.pack(height), db=self._blocks)
+        return encoding.decode(raw) if raw else None
+
+    def block_by_hash(self, block_hash: bytes) -> dict[str, Any] | None:
+        with self.env.begin() as txn:
+            hkey = txn.get(block_hash, db=self._hashes)
+            raw = txn.get(hkey, db=self._blocks) if hkey else None
+        return encoding.decode(raw) if raw else None
+
+    def tx(self, tx_hash: bytes) -> TxRecord | None:
+        with self.env.begin() as txn:
+            raw = txn.get(tx_hash, db=self._txs)
+        return TxRecord.from_value(tx_hash, encoding.decode(raw)) if raw else None
+
+    def txs_by_signer(self, address: str, *, limit: int = 100, from_height: int = 0) -> list[TxRecord]:
+        return self._scan_index(self._signers, address.encode(), limit, from_height)
+
+    def txs_by_event(
+        self, event_type: str, attr: str | None = None, value: str | None = None, *, limit: int = 100, from_height: int = 0
+    ) -> list[TxRecord]:
+        """Transactions that emitted an event of `event_type` (with attr=value if given)."""
+        if attr is None:
+            prefix = event_type.encode() + b"\0"
+        else:
+            prefix = f"{event_type}.{attr}={value}".encode() + b"\0"
+        return self._scan_index(self._events, prefix, limit, from_height)
+
+    def _scan_index(self, db: Any, prefix: bytes, limit: int, from_height: int) -> list[TxRecord]:
+        hashes = list(self._iter_index(db, prefix, from_height, limit))
+        return [rec for h in hashes if (rec := self.tx(h)) is not None]
+
+    def _iter_index(self, db: Any, prefix: bytes, from_height: int, limit: int) -> Iterator[bytes]:
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=db)
+            if not cur.set_range(prefix + _H.pack(from_height)):
+                return
+            count = 0
+            for key, value in cur:
+                if not key.startswith(prefix) or len(key) != len(prefix) + _HI.size or count >= limit:
+                    break
+                count += 1
+                yield value

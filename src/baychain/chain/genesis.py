@@ -1,0 +1,28 @@
+"""Genesis: the chain's identity and initial state, as a JSON file every node shares."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Genesis:
+    chain_id: str
+    time_ns: int
+    app_state: dict[str, Any] = field(default_factory=dict)
+
+    def app_state_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, no spaces) so every node hashes the same bytes."""
+        return json.dumps(self.app_state, sort_keys=True, separators=(",", ":")).encode()
+
+    def save(self, path: Path) -> None:
+        data = {"chain_id": self.chain_id, "time_ns": self.time_ns, "app_state": self.app_state}
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Genesis":
+        data = json.loads(path.read_text())
+        return cls(chain_id=data["chain_id"], time_ns=int(data["time_ns"]), app_state=data.get("app_state", {}))

@@ -1,0 +1,1 @@
+"""The `baychain` command line."""

@@ -1,0 +1,1 @@
+"""Contracts: the framework (base, context) and the built-in contracts."""

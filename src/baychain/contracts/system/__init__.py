@@ -1,0 +1,12 @@
+"""Built-in system contracts, available on every chain from genesis."""
+
+from baychain.contracts.base import Contract
+from baychain.contracts.system.accounts import Accounts
+from baychain.contracts.system.notary import Notary
+from baychain.contracts.system.points import Points
+
+
+def system_contracts() -> dict[str, Contract]:
+    """The built-in contracts by name (a fresh instance per application)."""
+    contracts: list[Contract] = [Accounts(), Notary(), Points()]
+    return {c.name: c for c in contracts}

@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: hashing and pluggable signature suites."""

@@ -1,0 +1,1 @@
+"""Engines drive the application: solo (embedded, in-process) and CometBFT (ABCI)."""

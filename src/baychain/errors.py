@@ -1,0 +1,57 @@
+"""Stable error codes.
+
+Every rejected input — a transaction, an API request, a CLI argument — is answered
+with one of these codes and a sentence saying what was wrong. Codes are part of the
+public contract: they appear in receipts that are hashed into blocks, so a code's
+number and name never change once released. Code 0 means success.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    """Result codes. Numbers are frozen; add new codes at the end of their range."""
+
+    OK = 0
+    # 1xx: the transaction as bytes
+    MALFORMED_TX = 101
+    TX_TOO_LARGE = 102
+    UNSUPPORTED_SUITE = 103
+    BAD_SIGNATURE = 104
+    WRONG_CHAIN_ID = 105
+    NONCE_REPLAYED = 106
+    NONCE_GAP = 107
+    TX_EXPIRED = 108
+    DUPLICATE_TX = 109
+    MEMPOOL_FULL = 110
+    # 2xx: what the transaction asks for
+    UNKNOWN_CONTRACT = 201
+    UNKNOWN_METHOD = 202
+    BAD_ARGUMENTS = 203
+    NOT_AUTHORIZED = 204
+    NOT_FOUND = 205
+    ALREADY_EXISTS = 206
+    INSUFFICIENT_BALANCE = 207
+    LIMIT_EXCEEDED = 208
+    # 3xx: queries and the API
+    BAD_REQUEST = 301
+    HEIGHT_UNAVAILABLE = 302
+    TIMEOUT = 303
+    UNKNOWN_QUERY = 304
+    PROOF_INVALID = 305
+    # 5xx: the node itself
+    INTERNAL = 500
+
+
+class BaychainError(Exception):
+    """An expected rejection: carries a stable code and a human sentence."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": int(self.code), "error": self.code.name, "message": self.message}

@@ -1,0 +1,137 @@
+"""Transactions: what a client asks the chain to do, signed.
+
+Wire format (specified in docs/TRANSACTIONS.md, pinned by tests/vectors/transactions.json):
+
+    signed_tx = canonical CBOR [body: bytes, signature: bytes]
+    body      = canonical CBOR [version=1, chain_id: str, suite: int, signer: bytes,
+                                nonce: int, expiry_height: int, contract: str,
+                                method: str, args: {str: value}]
+    signature = suite.sign(private_key, b"baychain/tx/v1" + body)
+    tx hash   = SHA-256(signed_tx)
+
+The signature covers the exact body bytes, so verification needs no re-encoding. The
+signer is the public key itself (its suite names the algorithm); the account address
+is derived from it. `nonce` must equal the signer's next nonce (replay protection and
+ordering); the transaction is void once the chain passes `expiry_height`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from baychain import encoding
+from baychain.crypto.hashing import sha256
+from baychain.crypto.suites import address_of, get_suite
+from baychain.errors import BaychainError, Code
+
+TX_VERSION = 1
+SIGN_DOMAIN = b"baychain/tx/v1"
+MAX_TX_BYTES = 65536
+MAX_NAME_LEN = 64
+MAX_CHAIN_ID_LEN = 64
+MAX_U64 = 2**64 - 1
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+
+
+@dataclass(slots=True)
+class Transaction:
+    chain_id: str
+    suite: int
+    signer: bytes
+    nonce: int
+    expiry_height: int
+    contract: str
+    method: str
+    args: dict[str, Any]
+    signature: bytes = b""
+    body: bytes = field(default=b"", repr=False)
+    raw: bytes = field(default=b"", repr=False)
+    hash: bytes = field(default=b"", repr=False)
+    sender: str = ""  # the signer's account address, derived once
+
+
+    def sign_bytes(self) -> bytes:
+        return SIGN_DOMAIN + self.body
+
+    def verify_signature(self) -> bool:
+        return get_suite(self.suite).verify(self.signer, self.sign_bytes(), self.signature)
+
+
+def build(
+    *,
+    chain_id: str,
+    suite: int,
+    signer: bytes,
+    nonce: int,
+    expiry_height: int,
+    contract: str,
+    method: str,
+    args: dict[str, Any],
+) -> Transaction:
+    """Make an unsigned transaction, checking every field; call `sign` next."""
+    tx = Transaction(chain_id, suite, signer, nonce, expiry_height, contract, method, dict(args))
+    _check_fields(tx, Code.BAD_ARGUMENTS)
+    tx.sender = address_of(suite, signer)
+    tx.body = encoding.encode(
+        [TX_VERSION, chain_id, suite, signer, nonce, expiry_height, contract, method, tx.args]
+    )
+    return tx
+
+
+def sign(tx: Transaction, private_key: bytes) -> Transaction:
+    """Sign the body with the signer's key and fill in raw bytes and hash."""
+    suite = get_suite(tx.suite)
+    if suite.public_key(private_key) != tx.signer:
+        raise BaychainError(Code.BAD_SIGNATURE, "private key does not belong to the transaction's signer")
+    tx.signature = suite.sign(private_key, tx.sign_bytes())
+    tx.raw = encoding.encode([tx.body, tx.signature])
+    if len(tx.raw) > MAX_TX_BYTES:
+        raise BaychainError(Code.TX_TOO_LARGE, f"transaction is {len(tx.raw)} bytes; the limit is {MAX_TX_BYTES}")
+    tx.hash = sha256(tx.raw)
+    return tx
+
+
+def decode(raw: bytes) -> Transaction:
+    """Parse signed transaction bytes strictly (no signature check; see verify_signature)."""
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    if len(raw) > MAX_TX_BYTES:
+        raise BaychainError(Code.TX_TOO_LARGE, f"transaction is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
+    outer = encoding.decode(raw)
+    if type(outer) is not list or len(outer) != 2 or type(outer[0]) is not bytes or type(outer[1]) is not bytes:
+        raise BaychainError(Code.MALFORMED_TX, "a signed transaction is [body bytes, signature bytes]")
+    body, signature = outer
+    fields = encoding.decode(body)
+    if type(fields) is not list or len(fields) != 9:
+        raise BaychainError(Code.MALFORMED_TX, "a transaction body has exactly 9 fields")
+    if fields[0] != TX_VERSION or type(fields[0]) is not int:
+        raise BaychainError(Code.MALFORMED_TX, f"unknown transaction version {fields[0]!r}")
+    tx = Transaction(*fields[1:], signature=signature, body=body, raw=raw, hash=sha256(raw))
+    _check_fields(tx, Code.MALFORMED_TX)
+    tx.sender = address_of(tx.suite, tx.signer)
+    suite = get_suite(tx.suite)
+    if len(signature) != suite.signature_len:
+        raise BaychainError(Code.BAD_SIGNATURE, f"{suite.name} signatures are {suite.signature_len} bytes")
+    return tx
+
+
+def _check_fields(tx: Transaction, code: Code) -> None:
+    if type(tx.chain_id) is not str or not 0 < len(tx.chain_id) <= MAX_CHAIN_ID_LEN:
+        raise BaychainError(code, "chain_id must be a non-empty string of at most 64 characters")
+    if type(tx.suite) is not int:
+        raise BaychainError(code, "suite must be an integer")
+    suite = get_suite(tx.suite)
+    if type(tx.signer) is not bytes or len(tx.signer) != suite.public_key_len:
+        raise BaychainError(code, f"signer must be a {suite.public_key_len}-byte {suite.name} public key")
+    for name in ("nonce", "expiry_height"):
+        value = getattr(tx, name)
+        if type(value) is not int or not 0 <= value <= MAX_U64:
+            raise BaychainError(code, f"{name} must be an unsigned 64-bit integer")
+    for name in ("contract", "method"):
+        value = getattr(tx, name)
+        if type(value) is not str or not _NAME.match(value):
+            raise BaychainError(code, f"{name} must match [a-z][a-z0-9_]* (at most 64 characters)")
+    if type(tx.args) is not dict:
+        raise BaychainError(code, "args must be a map of argument names to values")
