@@ -71,7 +71,7 @@ def build(
     args: dict[str, Any],
 ) -> Transaction:
     """Make an unsigned transaction, checking every field; call `sign` next."""
-    tx = Transaction(chain_id, suite, signer, nonce, expiry_height, contract, method, dict(args))
+    tx = Transaction(chain_id, suite, signer, nonce, expiry_height, contract, method, dict(args) if type(args) is dict else args)
     _check_fields(tx, Code.BAD_ARGUMENTS)
     tx.sender = address_of(suite, signer)
     tx.body = encoding.encode(

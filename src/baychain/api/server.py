@@ -60,11 +60,18 @@ def error_response(exc: BaychainError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=_STATUS.get(exc.code, 400))
 
 
-def _hex(value: str, code: Code, what: str) -> bytes:
-    try:
-        return bytes.fromhex(value.removeprefix("0x"))
-    except ValueError:
-        raise BaychainError(code, f"{what} must be hex") from None
+MAX_KEY_BYTES = 1024
+
+
+def _hex(value: str, code: Code, what: str, size: int | None = None) -> bytes:
+    """Strict hex (optional 0x, no whitespace), optionally of an exact byte length."""
+    text = value.removeprefix("0x")
+    if not all(c in "0123456789abcdefABCDEF" for c in text) or len(text) % 2:
+        raise BaychainError(code, f"{what} must be hex")
+    data = bytes.fromhex(text)
+    if size is not None and len(data) != size:
+        raise BaychainError(code, f"{what} must be {size} bytes ({2 * size} hex digits)")
+    return data
 
 
 def create_api(node: SoloNode) -> FastAPI:
@@ -139,7 +146,7 @@ def create_api(node: SoloNode) -> FastAPI:
         }
 
     def _record(tx_hash: str) -> TxRecord:
-        rec = app_.blocks.tx(_hex(tx_hash, Code.BAD_REQUEST, "hash"))
+        rec = app_.blocks.tx(_hex(tx_hash, Code.BAD_REQUEST, "transaction hash", 32))
         if rec is None:
             raise BaychainError(Code.NOT_FOUND, f"no committed transaction {tx_hash}")
         return rec
@@ -199,6 +206,8 @@ def create_api(node: SoloNode) -> FastAPI:
     @api.get("/v1/state/{key_hex}", summary="A state entry, with a Merkle proof on request")
     def get_state(key_hex: str, height: int = Query(0, ge=0), prove: bool = False) -> dict[str, Any]:
         key = _hex(key_hex, Code.BAD_REQUEST, "key")
+        if not 0 < len(key) <= MAX_KEY_BYTES:
+            raise BaychainError(Code.BAD_REQUEST, f"key must be 1 to {MAX_KEY_BYTES} bytes")
         with engine.lock:
             res = app_.query("/store", key, height, prove)
         if res.code not in (0, int(Code.NOT_FOUND)):

@@ -1,0 +1,47 @@
+# baychain: every entry point installs what it needs first (a fresh machine is fine).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH):/usr/local/go/bin
+export PYTHONHASHSEED := 0
+
+.PHONY: install cometbft test test-fast test-slow dev demo bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+# The pinned CometBFT binary (go install) and the Python protobuf modules generated
+# from that release's own .proto files.
+cometbft: install
+	bash scripts/install-cometbft.sh
+	$(BIN)/python -m baychain.abci.protogen
+
+# The full suite, slow multi-process and multi-node tests included (what CI runs).
+test: install cometbft
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: install cometbft
+	$(BIN)/python -m pytest -q -m slow
+
+dev: install
+	$(BIN)/baychain dev
+
+demo: install
+	-bash scripts/install-cometbft.sh && $(BIN)/python -m baychain.abci.protogen
+	$(BIN)/baychain demo
+
+bench: install
+	$(BIN)/python bench/bench_solo.py
+
+clean:
+	rm -rf $(VENV) .tools .baychain

@@ -1,0 +1,50 @@
+"""Helpers shared by tests: vector decoding, keys and transaction factories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from baychain import transactions as T
+from baychain.crypto.suites import ED25519
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def load_vectors(name: str) -> Any:
+    return json.loads((VECTORS / name).read_text())
+
+
+def untag(value: Any) -> Any:
+    """Vector files write bytes as {"$bytes": hex}; turn them back into bytes."""
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            return bytes.fromhex(value["$bytes"])
+        return {k: untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [untag(v) for v in value]
+    return value
+
+
+class Signer:
+    """A key pair that signs transactions with consecutive nonces."""
+
+    def __init__(self, chain_id: str, seed: bytes | None = None) -> None:
+        self.chain_id = chain_id
+        self.private_key = seed or ED25519.generate()
+        self.public_key = ED25519.public_key(self.private_key)
+        self.nonce = 0
+        self.address = T.build(chain_id=chain_id, suite=1, signer=self.public_key, nonce=0, expiry_height=0,
+                               contract="x", method="x", args={}).sender
+
+    def tx(self, contract: str, method: str, *, nonce: int | None = None, expiry_height: int = 10_000,
+           chain_id: str | None = None, **args: Any) -> T.Transaction:
+        if nonce is None:
+            nonce = self.nonce
+            self.nonce += 1
+        return T.sign(
+            T.build(chain_id=chain_id or self.chain_id, suite=1, signer=self.public_key, nonce=nonce,
+                    expiry_height=expiry_height, contract=contract, method=method, args=args),
+            self.private_key,
+        )
