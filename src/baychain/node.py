@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from baychain.app.application import Application
 from baychain.chain.genesis import Genesis
@@ -19,13 +20,22 @@ from baychain.engine.solo import SoloEngine
 DEV_CHAIN_ID = "baychain-dev"
 
 
+class ApiNode(Protocol):
+    """What the HTTP API needs from a node, whichever engine drives it: the
+    application, and an engine with `submit_many`, `lock`, `mempool` (len), `error`
+    and an optional `name` (SoloEngine here; CometEngine in baychain.engine.cometbft)."""
+
+    app: Application
+    engine: Any
+
+
 @dataclass
 class NodeConfig:
     home: Path
     chain_id: str = DEV_CHAIN_ID
     block_interval: float = 0.2
     max_block_txs: int = 10_000
-    keep_versions: int = 1000
+    keep_versions: int = 100  # past heights kept for queries and proofs; see docs/STATE.md on disk use
 
 
 class SoloNode:

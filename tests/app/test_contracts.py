@@ -53,3 +53,19 @@ def test_contract_interfaces_are_listed_with_types(node):
         {"name": "amount", "type": "int", "required": True},
     ]
     assert transfer["doc"] and not transfer["view"]
+
+
+def test_an_oversize_storage_key_fails_the_transaction_not_the_block(node, alice):
+    # accounts.register stores under name/<name>; the name rule caps it, so use the
+    # Context directly as a contract would
+    from baychain.contracts.context import MAX_STATE_KEY_BYTES, Context
+    from baychain.errors import BaychainError
+
+    ctx = Context(lambda k: None, contract="points", sender=alice.address, height=1, time_ns=0)
+    try:
+        ctx.put("k" * MAX_STATE_KEY_BYTES, 1)
+    except BaychainError as exc:
+        assert exc.code == Code.LIMIT_EXCEEDED
+    else:
+        raise AssertionError("oversize key accepted")
+    assert ctx.writes == {}

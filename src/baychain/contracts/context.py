@@ -23,6 +23,7 @@ COST_WRITE = 500
 MAX_WRITES_PER_TX = 256
 MAX_EVENTS_PER_TX = 64
 MAX_VALUE_BYTES = 16_384
+MAX_STATE_KEY_BYTES = 256  # well inside the state store's 511-byte limit, with room for the namespace
 
 
 def contract_key(contract: str, key: str) -> bytes:
@@ -95,6 +96,8 @@ class Context:
             raise BaychainError(code, message)
 
     def _write(self, skey: bytes, raw: bytes | None) -> None:
+        if len(skey) > MAX_STATE_KEY_BYTES:
+            raise BaychainError(Code.LIMIT_EXCEEDED, f"a storage key may be at most {MAX_STATE_KEY_BYTES} bytes")
         if self.readonly:
             raise BaychainError(Code.NOT_AUTHORIZED, "views cannot write state")
         if len(self.writes) >= MAX_WRITES_PER_TX and skey not in self.writes:
