@@ -43,6 +43,7 @@ class Code(IntEnum):
     PROOF_INVALID = 305
     # 5xx: the node itself
     INTERNAL = 500
+    UNAVAILABLE = 501  # the node could not be reached
 
 
 class BaychainError(Exception):
