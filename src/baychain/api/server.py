@@ -29,7 +29,7 @@ from baychain.chain.blockstore import TxRecord
 from baychain.crypto.hashing import sha256
 from baychain.crypto.suites import is_address
 from baychain.errors import BaychainError, Code
-from baychain.node import SoloNode
+from baychain.node import ApiNode, SoloNode
 
 MAX_BATCH = 10_000
 _STATUS = {
@@ -74,8 +74,8 @@ def _hex(value: str, code: Code, what: str, size: int | None = None) -> bytes:
     return data
 
 
-def create_api(node: SoloNode) -> FastAPI:
-    """Build the API of one node; the node's engine must be started separately."""
+def create_api(node: ApiNode) -> FastAPI:
+    """Build the API of one node (solo or CometBFT engine); the engine must be started separately."""
     hub = CommitHub()
     metrics = NodeMetrics()
     app_ = node.app
@@ -183,7 +183,7 @@ def create_api(node: SoloNode) -> FastAPI:
 
     @api.get("/v1/blocks/{height}", summary="A committed block")
     def get_block(height: int) -> dict[str, Any]:
-        block = app_.blocks.block(height)
+        block = app_.blocks.block(height) if 0 <= height < 2**63 else None
         if block is None:
             raise BaychainError(Code.NOT_FOUND, f"no block at height {height}")
         return block_json(block)
@@ -197,7 +197,7 @@ def create_api(node: SoloNode) -> FastAPI:
             "app_hash": app_.blocks.last_app_hash.hex(),
             "block_time_ns": latest.get("time_ns", 0),
             "mempool_txs": len(engine.mempool),
-            "engine": "solo",
+            "engine": getattr(engine, "name", "solo"),
             "version": __version__,
         }
 

@@ -69,7 +69,7 @@ class _PendingBlock:
 class Application:
     """One node's copy of the state machine, persisted in `data_dir`."""
 
-    def __init__(self, data_dir: str | Path, *, keep_versions: int = 1000, verify_threads: int = 2) -> None:
+    def __init__(self, data_dir: str | Path, *, keep_versions: int = 100, verify_threads: int = 2) -> None:
         path = Path(data_dir)
         path.mkdir(parents=True, exist_ok=True)
         self.env = open_env(path / "chain")
