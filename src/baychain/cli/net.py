@@ -1,0 +1,242 @@
+"""`baychain net`: a local multi-validator network on one machine.
+
+    baychain net init [--validators 4] [--dir .baychain/net]   node homes, genesis, ports, peers
+    baychain net up [NODE ...]                                 start nodes, wait until healthy
+    baychain net status                                        height, app hash, peers per node
+    baychain net logs [NODE] [-n 40] [-f]                      a node's log (default: every node)
+    baychain net down [NODE ...] [--kill]                      stop nodes (--kill: SIGKILL, a crash)
+    baychain net genesis --card A.json --card B.json ...       shared genesis from member cards
+
+See docs/NETWORK.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from baychain.cli.output import emit_json, kv, settings, table
+from baychain.errors import BaychainError, Code
+
+app = typer.Typer(help="Create and run a local multi-validator network (CometBFT).", no_args_is_help=True)
+
+DirOpt = typer.Option(Path(".baychain/net"), "--dir", help="Network directory (network.json, nodes/)")
+NodesArg = typer.Argument(None, help="Node names (default: every node)")
+
+
+def _manifest(directory: Path):
+    from baychain.network.manifest import NetworkManifest
+
+    try:
+        return NetworkManifest.load(directory)
+    except FileNotFoundError as exc:
+        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
+
+
+def _names(manifest, nodes: Optional[list[str]]) -> list[str]:
+    names = list(nodes or manifest.names)
+    for name in names:
+        if name not in manifest.names:
+            raise BaychainError(Code.NOT_FOUND, f"no node named {name!r}; nodes: {', '.join(manifest.names)}")
+    return names
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    validators: int = typer.Option(4, "--validators", "-v", min=1, max=32, help="Number of validator nodes"),
+    directory: Path = DirOpt,
+    chain_id: str = typer.Option("baychain-gba", "--chain-id", help="Chain id"),
+    force: bool = typer.Option(False, "--force", help="Replace an existing (stopped) network in --dir"),
+    log_level: str = typer.Option("info", "--log-level", help="CometBFT log level, e.g. info or 'consensus:info,*:error'"),
+    filter_peers: bool = typer.Option(True, "--filter-peers/--no-filter-peers", help="Refuse peers that are not genesis members"),
+) -> None:
+    """Write a network: one home per node, a shared genesis, free loopback ports, peers."""
+    from baychain.network.cometbft import CometbftNotFound
+    from baychain.network.create import init_network
+    from baychain.network.home import NodeHome
+    from baychain.network.manifest import MANIFEST_FILE, NetworkManifest
+    from baychain.network.processes import running_pid
+
+    if force and (directory / MANIFEST_FILE).exists():
+        old = NetworkManifest.load(directory)
+        up = [n for n in old.names if running_pid(NodeHome(old.home(n))) is not None]
+        if up:
+            raise BaychainError(Code.BAD_REQUEST, f"nodes still running: {', '.join(up)}; run `baychain net down` first")
+    try:
+        manifest = init_network(
+            directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers
+        )
+    except FileExistsError as exc:
+        raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
+    except CometbftNotFound as exc:
+        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
+    except ValueError as exc:
+        raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
+    if settings(ctx).json:
+        emit_json({"directory": str(directory), **manifest.to_json()})
+        return
+    typer.echo(f"network {manifest.chain_id}: {len(manifest.nodes)} validators in {directory}")
+    table(
+        ["node", "organisation", "jurisdiction", "role", "node id", "p2p", "rpc", "api"],
+        [[n.name, n.member.organisation, n.member.jurisdiction, n.member.role, n.node_id[:12] + "…",
+          n.ports["p2p"], n.ports["rpc"], n.api_url] for n in manifest.nodes],
+    )
+    typer.echo(f"start it with: baychain net up --dir {directory}")
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    nodes: Optional[list[str]] = NodesArg,
+    directory: Path = DirOpt,
+    timeout: float = typer.Option(90.0, "--health-timeout", help="Seconds to wait for every node to be healthy"),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until nodes are healthy and heights advance"),
+) -> None:
+    """Start nodes as detached processes and wait until they are healthy and committing."""
+    from baychain.network.home import NodeHome
+    from baychain.network.processes import NetworkError, start_node, wait_healthy
+
+    manifest = _manifest(directory)
+    names = _names(manifest, nodes)
+    as_json = settings(ctx).json
+    pids = {}
+    for name in names:
+        try:
+            pids[name] = start_node(NodeHome(manifest.home(name)))
+        except NetworkError as exc:
+            raise BaychainError(Code.NOT_FOUND, str(exc)) from None
+        if not as_json:
+            typer.echo(f"{name}: started (pid {pids[name]})")
+    heights = {}
+    if wait:
+        try:
+            heights = wait_healthy(manifest, names, timeout=timeout, progress=None if as_json else typer.echo)
+        except NetworkError as exc:
+            raise BaychainError(Code.TIMEOUT, str(exc)) from None
+    if as_json:
+        emit_json({"nodes": [{"name": n, "pid": pids[n], "height": heights.get(n)} for n in names]})
+    elif wait:
+        typer.echo(f"{len(names)} node(s) healthy and committing blocks; see `baychain net status --dir {directory}`")
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    nodes: Optional[list[str]] = NodesArg,
+    directory: Path = DirOpt,
+    kill: bool = typer.Option(False, "--kill", help="SIGKILL the node's processes (simulate a crash)"),
+    timeout: float = typer.Option(20.0, "--grace", help="Seconds to wait for a clean stop before SIGKILL"),
+) -> None:
+    """Stop nodes (SIGTERM, then SIGKILL after --timeout)."""
+    from baychain.network.home import NodeHome
+    from baychain.network.processes import kill_node, stop_node
+
+    manifest = _manifest(directory)
+    names = _names(manifest, nodes)
+    stopped = {}
+    for name in names:
+        home = NodeHome(manifest.home(name))
+        stopped[name] = kill_node(home) if kill else stop_node(home, timeout)
+    if settings(ctx).json:
+        emit_json({"nodes": [{"name": n, "was_running": stopped[n]} for n in names]})
+        return
+    for name in names:
+        typer.echo(f"{name}: {('killed' if kill else 'stopped') if stopped[name] else 'not running'}")
+
+
+@app.command()
+def status(ctx: typer.Context, directory: Path = DirOpt) -> None:
+    """Each node: running or not, height, app hash, peers."""
+    from baychain.network.processes import node_status
+
+    manifest = _manifest(directory)
+    rows = [node_status(manifest, name) for name in manifest.names]
+    if settings(ctx).json:
+        emit_json({"chain_id": manifest.chain_id, "nodes": [r.to_json() for r in rows]})
+        return
+    typer.echo(f"network {manifest.chain_id} in {directory}")
+    table(
+        ["node", "jurisdiction", "role", "pid", "health", "height", "app hash", "peers", "api"],
+        [[r.name, r.jurisdiction, r.role, r.pid, r.health, r.height,
+          (r.app_hash[:16] + "…") if r.app_hash else None, r.peers, r.api] for r in rows],
+    )
+    hashes = {(r.height, r.app_hash) for r in rows if r.height is not None}
+    heights = {h for h, _ in hashes}
+    if len(heights) == 1 and len(hashes) > 1:
+        typer.echo("warning: nodes at the same height report different app hashes", err=True)
+
+
+@app.command()
+def logs(
+    node: Optional[str] = typer.Argument(None, help="Node name (default: the tail of every node's log)"),
+    directory: Path = DirOpt,
+    lines: int = typer.Option(40, "--lines", "-n", min=1, help="Lines to show"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (one node)"),
+) -> None:
+    """Show the end of a node's log (application and CometBFT output)."""
+    from baychain.network.home import NodeHome
+    from baychain.network.processes import log_tail
+
+    manifest = _manifest(directory)
+    names = _names(manifest, [node] if node else None)
+    if follow and len(names) != 1:
+        raise BaychainError(Code.BAD_REQUEST, "--follow needs one node name")
+    for name in names:
+        path = NodeHome(manifest.home(name)).log_file
+        if len(names) > 1:
+            typer.echo(f"==> {name} ({path}) <==")
+        typer.echo(log_tail(path, lines), nl=False)
+    if follow:
+        path = NodeHome(manifest.home(names[0])).log_file
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            try:
+                while True:
+                    chunk = f.read()
+                    if chunk:
+                        sys.stdout.write(chunk.decode(errors="replace"))
+                        sys.stdout.flush()
+                    else:
+                        time.sleep(0.3)
+            except KeyboardInterrupt:
+                pass
+
+
+@app.command()
+def genesis(
+    ctx: typer.Context,
+    card: list[Path] = typer.Option(..., "--card", exists=True, dir_okay=False, help="A member's node card (repeatable)"),
+    chain_id: str = typer.Option(..., "--chain-id", help="The new chain's id"),
+    out: Path = typer.Option(Path("genesis.json"), "--out", "-o", help="Where to write the genesis"),
+) -> None:
+    """Build the shared genesis of a multi-machine network from the members' node cards."""
+    from baychain.network.card import NodeCard, genesis_from_cards
+
+    try:
+        cards = [NodeCard.load(p) for p in card]
+        doc = genesis_from_cards(
+            cards, chain_id=chain_id, genesis_time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BaychainError(Code.BAD_REQUEST, f"bad node card: {exc}") from None
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    if settings(ctx).json:
+        emit_json({"genesis": str(out), "chain_id": chain_id, "peers": [c.peer for c in cards]})
+        return
+    kv([("genesis", out), ("chain id", chain_id), ("validators", ", ".join(c.member.name for c in cards))])
+    typer.echo("persistent peers (give each member all but its own):")
+    for c in cards:
+        typer.echo(f"  {c.member.name}: {c.peer}")
+
+
+if __name__ == "__main__":
+    from baychain.cli.node_cmd import run_standalone
+
+    run_standalone(app, "baychain net")

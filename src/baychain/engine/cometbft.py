@@ -1,0 +1,224 @@
+"""The CometBFT engine: the application driven by a `cometbft node` over ABCI.
+
+In CometBFT mode a node is one Python process (see `baychain.network.runtime`): the
+application, the ABCI server CometBFT connects to, and the HTTP API, supervising one
+`cometbft node` child process. This module holds the two pieces between them:
+
+- `CometEngine` gives the HTTP API the same surface as the solo engine
+  (`submit_many`, `lock`, `mempool`, `error`): transactions go to CometBFT's RPC with
+  `broadcast_tx_sync` (CometBFT runs the application's CheckTx and gossips what it
+  admits), and `len(mempool)` is CometBFT's count of unconfirmed transactions.
+  Committed blocks reach API waiters through `Application.on_commit`, as in solo mode.
+- `LockedApplication` is the application as the ABCI server sees it: every call holds
+  the engine's lock, the same lock API reads take, so a read never sees a block half
+  committed. (The ABCI server's own asyncio lock already keeps its calls from
+  overlapping each other; this lock extends that to the API's threads.)
+- `CometbftProcess` starts, watches and stops the `cometbft node` child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from baychain.app.application import Application
+from baychain.app.types import (
+    BlockRequest,
+    CommitResult,
+    FinalizeResult,
+    InfoResult,
+    InitChainRequest,
+    InitChainResult,
+    QueryResult,
+    TxResult,
+)
+from baychain.errors import Code
+from baychain.network.membership import FILTER_PREFIX, PeerFilter
+from baychain.network.rpc import CometRpc, RpcError
+
+log = logging.getLogger("baychain.cometbft")
+
+
+class LockedApplication:
+    """Forwards the ABCI calls to the application, each under `lock`.
+
+    With a `peer_filter`, CometBFT's `/p2p/filter/...` queries (filter_peers = true)
+    are answered from the network's member registry (see baychain.network.membership).
+    """
+
+    def __init__(self, app: Any, lock: threading.RLock, peer_filter: PeerFilter | None = None) -> None:
+        self.app = app
+        self.lock = lock
+        self.peer_filter = peer_filter
+
+    def info(self) -> InfoResult:
+        with self.lock:
+            return self.app.info()
+
+    def init_chain(self, req: InitChainRequest) -> InitChainResult:
+        with self.lock:
+            return self.app.init_chain(req)
+
+    def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:
+        with self.lock:
+            return self.app.check_tx(raw, recheck)
+
+    def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int, height: int, time_ns: int) -> list[bytes]:
+        with self.lock:
+            return self.app.prepare_proposal(txs, max_tx_bytes, height, time_ns)
+
+    def process_proposal(self, block: BlockRequest) -> bool:
+        with self.lock:
+            return self.app.process_proposal(block)
+
+    def finalize_block(self, block: BlockRequest) -> FinalizeResult:
+        with self.lock:
+            return self.app.finalize_block(block)
+
+    def commit(self) -> CommitResult:
+        with self.lock:
+            return self.app.commit()
+
+    def query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
+        if path.startswith(FILTER_PREFIX):
+            if self.peer_filter is None:
+                return QueryResult(log="this node does not filter peers")
+            result = self.peer_filter.query(path)
+            if result.code:
+                log.warning("refused peer: %s", result.log)
+            return result
+        with self.lock:
+            return self.app.query(path, data, height, prove)
+
+
+class RpcMempool:
+    """`len()` is CometBFT's number of unconfirmed transactions (0 if it cannot say),
+    remembered for `ttl` seconds so that busy API endpoints do not flood the RPC."""
+
+    def __init__(self, rpc: CometRpc, ttl: float = 0.5) -> None:
+        self.rpc = rpc
+        self.ttl = ttl
+        self._value = 0
+        self._at = 0.0
+
+    def __len__(self) -> int:
+        now = time.monotonic()
+        if now - self._at >= self.ttl:
+            try:
+                self._value = self.rpc.num_unconfirmed_txs()
+            except (RpcError, KeyError, ValueError):
+                self._value = 0
+            self._at = now
+        return self._value
+
+
+class CometEngine:
+    """The API's view of a CometBFT-driven node (same surface as `SoloEngine`)."""
+
+    name = "cometbft"
+
+    def __init__(
+        self, app: Application, rpc_url: str, *, lock: threading.RLock | None = None, peer_filter: PeerFilter | None = None
+    ) -> None:
+        self.app = app
+        self.lock = lock or threading.RLock()
+        self.abci_app = LockedApplication(app, self.lock, peer_filter)
+        self.rpc = CometRpc(rpc_url)
+        self.mempool = RpcMempool(self.rpc)
+        self.error: BaseException | None = None
+        """Set when the node can no longer make progress (CometBFT exited or failed)."""
+
+    def init_chain(self, genesis: Any = None) -> None:
+        """Nothing to do: CometBFT calls InitChain itself, from its own genesis file."""
+
+    @property
+    def running(self) -> bool:
+        return self.error is None
+
+    def halt(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+
+    def submit(self, raw: bytes) -> TxResult:
+        return self.submit_many([raw])[0]
+
+    def submit_many(self, raws: list[bytes]) -> list[TxResult]:
+        """Hand transactions to CometBFT; each result is the application's CheckTx
+        verdict (code 0 = admitted to the mempool and gossiped to the peers)."""
+        if self.error is not None:
+            err = TxResult(code=int(Code.INTERNAL), log=f"engine halted: {self.error}")
+            return [err for _ in raws]
+        preverify = getattr(self.app, "preverify", None)
+        if preverify is not None and len(raws) > 1:
+            # Check signatures here, in parallel and outside the lock, so that this
+            # node's CheckTx (one transaction per ABCI call) finds them verified.
+            preverify(raws)
+        return self.rpc.broadcast(raws)
+
+    def close(self) -> None:
+        self.rpc.close()
+
+
+# -- the cometbft child process ---------------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except Exception:  # noqa: BLE001 - not Linux: the child then relies on CometBFT noticing the lost ABCI connection
+        pass
+
+
+class CometbftProcess:
+    """One supervised `cometbft node --home <home>` child.
+
+    The child dies with its parent (PR_SET_PDEATHSIG on Linux), so a node process
+    killed with SIGKILL never leaves a consensus process behind; CometBFT would stop
+    on its own anyway once its ABCI connections drop.
+    """
+
+    def __init__(self, binary: str, home: Path, *, stdout: IO[bytes] | int | None = None) -> None:
+        self.binary = binary
+        self.home = Path(home)
+        self.stdout = stdout
+        self.process: asyncio.subprocess.Process | None = None
+        self.stopping = False
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            self.binary, "node", "--home", str(self.home),
+            stdin=asyncio.subprocess.DEVNULL, stdout=self.stdout, stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=_die_with_parent if os.name == "posix" else None,
+        )
+        log.info("started cometbft node (pid %d) with home %s", self.process.pid, self.home)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    async def wait(self) -> int:
+        assert self.process is not None
+        return await self.process.wait()
+
+    async def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (CometBFT shuts down cleanly), then SIGKILL after `timeout` seconds."""
+        self.stopping = True
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return proc.returncode if proc else None
+        proc.terminate()
+        try:
+            return await asyncio.wait_for(proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("cometbft did not stop within %.0f s; killing it", timeout)
+            proc.kill()
+            return await proc.wait()

@@ -1,0 +1,115 @@
+"""`baychain net init`: every node home of a local network, in one step.
+
+What four organisations on four machines do by hand (docs/NETWORK.md), done at once
+on one machine:
+
+1. each node gets a CometBFT home with fresh keys (`cometbft init`): a node key whose
+   hash is its node id, and a validator (consensus) key;
+2. one genesis lists every validator key and, in `app_state.network`, who each member
+   is (organisation, jurisdiction, role, node id); every node gets the same file;
+3. each node gets its own loopback ports and lists every other node in
+   `persistent_peers`, with the settings a one-host network needs
+   (`allow_duplicate_ip`, `addr_book_strict = false`) and consensus timeouts tuned
+   for a few validators;
+4. `network.json` (the manifest) records all of it for `net up`, `net status` and tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from baychain.network import cometbft
+from baychain.network.card import NodeCard, genesis_from_cards
+from baychain.network.home import NodeHome, NodeSettings
+from baychain.network.manifest import MANIFEST_FILE, PORT_NAMES, NetworkManifest, NodeEntry, Validator
+from baychain.network.members import Member, default_members
+from baychain.network.ports import free_ports
+
+DEFAULT_CHAIN_ID = "baychain-gba"
+DEFAULT_DIR = Path(".baychain/net")
+
+
+def card(entry: NodeEntry) -> NodeCard:
+    """The public identity card of a node of the manifest."""
+    return NodeCard(entry.member, entry.node_id, f"{entry.host}:{entry.ports['p2p']}",
+                    entry.validator.address, entry.validator.pub_key, entry.validator.power)
+
+
+def init_network(
+    directory: Path = DEFAULT_DIR,
+    *,
+    validators: int = 4,
+    members: list[Member] | None = None,
+    chain_id: str = DEFAULT_CHAIN_ID,
+    host: str = "127.0.0.1",
+    binary: str | None = None,
+    force: bool = False,
+    log_level: str = "info",
+    filter_peers: bool = True,
+) -> NetworkManifest:
+    """Write a ready-to-run network into `directory` and return its manifest."""
+    directory = Path(directory)
+    members = members or default_members(validators)
+    if len({m.name for m in members}) != len(members):
+        raise ValueError("node names must be unique")
+    if (directory / MANIFEST_FILE).exists():
+        if not force:
+            raise FileExistsError(f"a network already exists in {directory}; use --force to replace it")
+        remove_network(directory)
+    elif directory.exists() and any(directory.iterdir()):
+        raise FileExistsError(f"{directory} exists and is not empty")
+    binary = cometbft.check_binary(binary)
+    directory.mkdir(parents=True, exist_ok=True)
+    genesis_time = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ports = free_ports(len(PORT_NAMES) * len(members), host)
+
+    entries: list[NodeEntry] = []
+    for i, member in enumerate(members):
+        home = NodeHome(directory / "nodes" / member.name)
+        keys = cometbft.init_home(home.cometbft, binary)
+        node_ports = dict(zip(PORT_NAMES, ports[i * len(PORT_NAMES) : (i + 1) * len(PORT_NAMES)]))
+        entries.append(
+            NodeEntry(
+                member=member,
+                node_id=keys.node_id,
+                validator=Validator(keys.validator_address, keys.validator_pub_key, 10),
+                home=str(home.path.relative_to(directory)),
+                ports=node_ports,
+                host=host,
+            )
+        )
+
+    genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time)
+    for entry in entries:
+        home = NodeHome(directory / entry.home)
+        peers = [e.p2p_address for e in entries if e is not entry]
+        cometbft.set_config(
+            home.cometbft,
+            cometbft.node_settings(
+                moniker=entry.name, host=host, ports=entry.ports, persistent_peers=peers,
+                filter_peers=filter_peers, log_level=log_level,
+            ),
+        )
+        cometbft.write_genesis(home.cometbft, genesis)
+        card(entry).save(home.path / "node-card.json")
+        home.save(
+            NodeSettings(
+                name=entry.name, organisation=entry.member.organisation, jurisdiction=entry.member.jurisdiction,
+                role=entry.member.role, api_host=host, api_port=entry.ports["api"],
+            )
+        )
+
+    manifest = NetworkManifest(chain_id=chain_id, genesis_time=genesis_time, nodes=entries, directory=directory)
+    manifest.save()
+    return manifest
+
+
+def remove_network(directory: Path) -> None:
+    """Delete a network directory written by `init_network` (only one with a manifest)."""
+    directory = Path(directory)
+    if not (directory / MANIFEST_FILE).exists():
+        raise FileNotFoundError(f"{directory} holds no network manifest; refusing to delete it")
+    shutil.rmtree(directory / "nodes", ignore_errors=True)
+    (directory / MANIFEST_FILE).unlink()

@@ -1,0 +1,75 @@
+"""A CometBFT-mode node's home directory: everything one node owns, in one place.
+
+    <home>/node.json      who runs the node and where its HTTP API listens
+    <home>/cometbft/      the CometBFT home (config.toml, genesis.json, keys, block store)
+    <home>/data/          the application's LMDB environment (state, blocks, receipts)
+    <home>/node.log       the node process's log (application and CometBFT), under `net up`
+    <home>/node.pid       the node process's id while `net up` has it running
+
+CometBFT's config.toml is the one source of truth for the ports CometBFT uses (p2p,
+RPC, the ABCI address it dials); node.json only adds what CometBFT does not know.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+NODE_FILE = "node.json"
+
+
+@dataclass
+class NodeSettings:
+    name: str
+    organisation: str = ""
+    jurisdiction: str = ""
+    role: str = "member"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8545
+    keep_versions: int | None = None  # state versions kept for historical reads; None = the application's default
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NodeHome:
+    path: Path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.path / NODE_FILE
+
+    @property
+    def cometbft(self) -> Path:
+        return self.path / "cometbft"
+
+    @property
+    def data(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "node.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.path / "node.pid"
+
+    def exists(self) -> bool:
+        return self.settings_file.exists() and (self.cometbft / "config" / "config.toml").exists()
+
+    def load(self) -> NodeSettings:
+        if not self.settings_file.exists():
+            raise FileNotFoundError(f"{self.path} is not a node home (missing {NODE_FILE}); see `baychain net init`")
+        doc = json.loads(self.settings_file.read_text())
+        fields = NodeSettings.__dataclass_fields__
+        return NodeSettings(**{k: v for k, v in doc.items() if k in fields})
+
+    def save(self, settings: NodeSettings) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.settings_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(settings.to_json(), indent=2) + "\n")
+        tmp.replace(self.settings_file)

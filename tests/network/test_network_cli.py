@@ -1,0 +1,159 @@
+"""`baychain net` and `baychain node` as an operator runs them (real processes, real cometbft)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from baychain.network.home import NodeHome
+from baychain.network.manifest import NetworkManifest
+from baychain.network.processes import kill_node
+from netsupport import cometbft_binary, kill_strays, wait_group_gone
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+def run(module: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONHASHSEED="0", COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def net(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    return run("baychain.cli.net", *args, timeout=timeout)
+
+
+def config(home: Path) -> dict:
+    with open(home / "cometbft" / "config" / "config.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -> None:
+    cometbft_binary()
+    directory = tmp_path / "net"
+    out = net("init", "--dir", str(directory), "--chain-id", "gba-test", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["chain_id"] == "gba-test"
+    manifest = NetworkManifest.load(directory)
+    assert [(n.member.jurisdiction, n.member.role) for n in manifest.nodes] == [
+        ("GD", "member"), ("HK", "member"), ("MO", "member"), ("GD", "regulator"),
+    ]
+    ports = [p for n in manifest.nodes for p in n.ports.values()]
+    assert len(set(ports)) == len(ports) == 20
+
+    genesis_docs = [(directory / n.home / "cometbft" / "config" / "genesis.json").read_text() for n in manifest.nodes]
+    assert len(set(genesis_docs)) == 1, "every node must have the very same genesis"
+    genesis = json.loads(genesis_docs[0])
+    assert genesis["chain_id"] == "gba-test"
+    assert [v["address"] for v in genesis["validators"]] == [n.validator.address for n in manifest.nodes]
+    members = genesis["app_state"]["network"]["members"]
+    assert [(m["name"], m["jurisdiction"], m["node_id"]) for m in members] == [
+        (n.name, n.member.jurisdiction, n.node_id) for n in manifest.nodes
+    ]
+
+    for entry in manifest.nodes:
+        home = directory / entry.home
+        cfg = config(home)
+        peers = cfg["p2p"]["persistent_peers"].split(",")
+        assert sorted(peers) == sorted(e.p2p_address for e in manifest.nodes if e is not entry)
+        assert cfg["p2p"]["allow_duplicate_ip"] is True and cfg["p2p"]["addr_book_strict"] is False
+        assert cfg["proxy_app"] == f"tcp://127.0.0.1:{entry.ports['abci']}"
+        assert cfg["rpc"]["laddr"] == f"tcp://127.0.0.1:{entry.ports['rpc']}"
+        assert cfg["p2p"]["laddr"] == f"tcp://127.0.0.1:{entry.ports['p2p']}"
+        assert cfg["consensus"]["timeout_commit"] == "300ms"
+        assert cfg["instrumentation"]["prometheus_listen_addr"] == f"127.0.0.1:{entry.ports['prometheus']}"
+        node_id = subprocess.run(
+            [cometbft_binary(), "show-node-id", "--home", str(home / "cometbft")], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+        assert node_id == entry.node_id
+        assert json.loads((home / "node.json").read_text())["api_port"] == entry.ports["api"]
+
+    again = net("init", "--dir", str(directory))
+    assert again.returncode == 1 and "ALREADY_EXISTS" in again.stderr
+
+
+def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:
+    cometbft_binary()
+    directory = tmp_path / "net"
+    assert net("init", "--validators", "1", "--dir", str(directory)).returncode == 0
+    manifest = NetworkManifest.load(directory)
+    home = NodeHome(manifest.home("gd-bank"))
+    try:
+        up = net("up", "--dir", str(directory), "--health-timeout", "60")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "healthy" in up.stdout
+        pid = int(home.pid_file.read_text())
+
+        status = net("status", "--dir", str(directory), "--json")
+        assert status.returncode == 0, status.stderr
+        (node,) = json.loads(status.stdout)["nodes"]
+        assert node["pid"] == pid and node["health"] == "ok" and node["height"] >= 1 and node["peers"] == 0
+        assert len(node["app_hash"]) == 64
+
+        human = net("status", "--dir", str(directory))
+        assert "gd-bank" in human.stdout and "ok" in human.stdout
+
+        logs = net("logs", "gd-bank", "--dir", str(directory), "-n", "200")
+        assert logs.returncode == 0 and "ABCI server listening" in logs.stdout
+
+        assert net("up", "--dir", str(directory)).returncode == 0  # idempotent: already running
+        assert int(home.pid_file.read_text()) == pid
+
+        down = net("down", "--dir", str(directory))
+        assert down.returncode == 0 and "stopped" in down.stdout
+        assert not home.pid_file.exists()
+        log = home.log_file.read_text()
+        assert "node gd-bank stopped" in log
+        assert wait_group_gone(pid), "the node or its cometbft child outlived `net down`"
+
+        stopped = json.loads(net("status", "--dir", str(directory), "--json").stdout)["nodes"][0]
+        assert stopped["health"] == "down" and stopped["pid"] is None
+
+        unknown = net("logs", "nobody", "--dir", str(directory))
+        assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr
+    finally:
+        kill_node(home)
+        kill_strays(directory)
+
+
+def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) -> None:
+    """The multi-machine flow: each member inits its own node and shares only its card."""
+    cometbft_binary()
+    cards = []
+    for i, (name, org, jurisdiction) in enumerate(
+        [("gd-bank", "Guangdong Bay Commercial Bank", "GD"), ("hk-bank", "Hong Kong Harbour Bank", "HK")]
+    ):
+        home = tmp_path / name
+        out = run("baychain.cli.node_cmd", "init", "--home", str(home), "--name", name, "--organisation", org,
+                  "--jurisdiction", jurisdiction, "--external-host", f"node{i}.example", "--json")
+        assert out.returncode == 0, out.stderr
+        card = json.loads(out.stdout)
+        assert card["p2p_address"] == f"node{i}.example:26656" and len(card["node_id"]) == 40
+        assert "priv" not in json.dumps(card).lower()
+        cards.append(home / "node-card.json")
+
+    genesis = tmp_path / "genesis.json"
+    out = net("genesis", "--card", str(cards[0]), "--card", str(cards[1]), "--chain-id", "gba-2", "-o", str(genesis), "--json")
+    assert out.returncode == 0, out.stderr
+    peers = json.loads(out.stdout)["peers"]
+    doc = json.loads(genesis.read_text())
+    assert doc["chain_id"] == "gba-2" and len(doc["validators"]) == 2
+
+    out = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / "gd-bank"), "--genesis", str(genesis),
+              "--peer", peers[1], "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["validator"] is True
+    cfg = config(tmp_path / "gd-bank")
+    assert cfg["p2p"]["persistent_peers"] == peers[1]
+    assert cfg["p2p"]["laddr"] == "tcp://0.0.0.0:26656" and cfg["p2p"]["external_address"] == "node0.example:26656"
+    assert cfg["p2p"]["addr_book_strict"] is True and cfg["rpc"]["laddr"] == "tcp://127.0.0.1:26657"
+
+    self_peer = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / "gd-bank"), "--genesis", str(genesis),
+                    "--peer", peers[0])
+    assert self_peer.returncode == 1 and "itself" in self_peer.stderr

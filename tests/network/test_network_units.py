@@ -1,0 +1,151 @@
+"""The network package's pure parts: no cometbft binary, no processes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from baychain.app.types import TxResult
+from baychain.engine.cometbft import CometEngine, LockedApplication
+from baychain.errors import Code
+from baychain.network import cometbft
+from baychain.network.card import NodeCard, genesis_from_cards
+from baychain.network.members import FOUNDING_MEMBERS, Member, default_members
+from baychain.network.ports import ephemeral_range, free_ports, port_is_free
+from baychain.network.rpc import tx_result
+
+
+def test_founding_members_span_the_three_jurisdictions_and_a_regulator() -> None:
+    assert {m.jurisdiction for m in FOUNDING_MEMBERS} == {"GD", "HK", "MO"}
+    assert [m.role for m in FOUNDING_MEMBERS].count("regulator") == 1
+    seven = default_members(7)
+    assert seven[:4] == list(FOUNDING_MEMBERS) and len({m.name for m in seven}) == 7
+    assert default_members(1) == [FOUNDING_MEMBERS[0]]
+    with pytest.raises(ValueError):
+        default_members(0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": "Bad Name", "organisation": "x", "jurisdiction": "GD"},
+        {"name": "ok", "organisation": "x", "jurisdiction": "SZ"},
+        {"name": "ok", "organisation": "x", "jurisdiction": "HK", "role": "king"},
+    ],
+)
+def test_member_refuses_bad_name_jurisdiction_or_role(kwargs) -> None:
+    with pytest.raises(ValueError):
+        Member(**kwargs)
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    ports = free_ports(25)
+    low, high = ephemeral_range()
+    assert len(set(ports)) == 25
+    assert all(port_is_free(p) for p in ports)
+    assert all(not low <= p <= high for p in ports)
+
+
+@pytest.mark.parametrize(
+    "answer, code",
+    [
+        ({"result": {"code": 0, "log": "", "codespace": ""}}, Code.OK),
+        ({"result": {"code": 104, "log": "signature does not verify", "codespace": "baychain"}}, Code.BAD_SIGNATURE),
+        ({"result": {"code": 7, "log": "?", "codespace": "other"}}, Code.INTERNAL),
+        ({"result": {"code": 99999, "log": "?", "codespace": "baychain"}}, Code.INTERNAL),
+        ({"error": {"code": -32603, "message": "Internal error", "data": "tx already exists in cache"}}, Code.DUPLICATE_TX),
+        ({"error": {"code": -32603, "message": "Internal error", "data": "mempool is full: number of txs 5000"}}, Code.MEMPOOL_FULL),
+        ({"error": {"code": -32603, "message": "Internal error", "data": "tx too large. Max size is 1048576"}}, Code.TX_TOO_LARGE),
+        ({"error": {"code": -32603, "message": "Internal error", "data": "something else"}}, Code.INTERNAL),
+    ],
+)
+def test_broadcast_answers_map_to_stable_codes(answer, code) -> None:
+    result = tx_result(answer)
+    assert result.code == int(code)
+    assert Code(result.code) is code  # always a code the API can name
+
+
+def test_engine_reports_unreachable_cometbft_per_transaction_and_halts_cleanly() -> None:
+    class App:
+        def preverify(self, raws):
+            self.seen = raws
+
+    engine = CometEngine(App(), "http://127.0.0.1:9")  # nothing listens on the discard port
+    try:
+        results = engine.submit_many([b"a", b"b"])
+        assert len(results) == 2 and all(r.code != 0 and "unreachable" in r.log for r in results)
+        assert len(engine.mempool) == 0
+        engine.halt(RuntimeError("cometbft exited with status 1"))
+        assert engine.submit_many([b"c"])[0].log == "engine halted: cometbft exited with status 1"
+    finally:
+        engine.close()
+
+
+def test_locked_application_holds_the_engine_lock_during_every_call() -> None:
+    lock = threading.RLock()
+    held = []
+
+    class App:
+        def __getattr__(self, name):
+            def call(*args):
+                held.append((name, lock._is_owned()))  # type: ignore[attr-defined]
+                return TxResult()
+            return call
+
+    wrapped = LockedApplication(App(), lock)
+    wrapped.info()
+    wrapped.check_tx(b"x", False)
+    wrapped.commit()
+    wrapped.query("/store", b"", 0, False)
+    assert held == [("info", True), ("check_tx", True), ("commit", True), ("query", True)]
+
+
+def test_set_config_rewrites_existing_keys_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "config.toml").write_text('# comment\nmoniker = "a"\n\n[p2p]\n# doc\npex = true\nladdr = "x"\n')
+    cometbft.set_config(tmp_path, {("", "moniker"): "gd-bank", ("p2p", "pex"): False, ("p2p", "laddr"): "tcp://127.0.0.1:1"})
+    text = (config / "config.toml").read_text()
+    assert '# comment\nmoniker = "gd-bank"' in text and "# doc\npex = false" in text
+    assert cometbft.read_config(tmp_path)["p2p"]["laddr"] == "tcp://127.0.0.1:1"
+    with pytest.raises(KeyError):
+        cometbft.set_config(tmp_path, {("p2p", "no_such_key"): 1})
+
+
+def test_genesis_from_cards_lists_validators_and_members_in_card_order() -> None:
+    cards = [
+        NodeCard(m, f"{i:040x}", f"host{i}:26656", f"{i:040X}", "A" * 43 + "=")
+        for i, m in enumerate(FOUNDING_MEMBERS, start=1)
+    ]
+    doc = genesis_from_cards(cards, chain_id="gba", genesis_time="2025-01-01T00:00:00Z")
+    assert [v["name"] for v in doc["validators"]] == [m.name for m in FOUNDING_MEMBERS]
+    assert doc["consensus_params"]["version"]["app"] == "1"
+    members = doc["app_state"]["network"]["members"]
+    assert [(m["jurisdiction"], m["role"]) for m in members] == [(m.jurisdiction, m.role) for m in FOUNDING_MEMBERS]
+    assert json.loads(json.dumps(doc)) == doc
+    with pytest.raises(ValueError):
+        genesis_from_cards(cards + cards[:1], chain_id="gba", genesis_time="2025-01-01T00:00:00Z")
+
+
+LIGHT_VECTORS = Path(__file__).parent / "vectors" / "light_commit.json"
+
+
+def test_light_client_recomputes_cometbft_header_hashes_and_checks_real_signatures() -> None:
+    from baychain.network.light import LightError, header_hash, merkle_root, validators_from_genesis, verify_signed_header
+
+    doc = json.loads(LIGHT_VECTORS.read_text())
+    validators = validators_from_genesis({"validators": doc["validators"]})
+    for signed in doc["signed_headers"]:  # height 1 (empty last block id) and a later one
+        assert header_hash(signed["header"]).hex().upper() == signed["commit"]["block_id"]["hash"]
+        assert verify_signed_header(doc["chain_id"], signed, validators) is signed["header"]
+
+    signed = doc["signed_headers"][1]
+    forged = json.loads(json.dumps(signed))
+    forged["header"]["height"] = str(int(forged["header"]["height"]) + 1)
+    forged["commit"]["height"] = forged["header"]["height"]
+    with pytest.raises(LightError, match="hashes to"):  # the signatures cover the real header only
+        verify_signed_header(doc["chain_id"], forged, validators)
+    assert merkle_root([]) == bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
