@@ -88,6 +88,10 @@ class Application:
         self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
         self._pool = ThreadPoolExecutor(max(1, verify_threads), thread_name_prefix="verify") if verify_threads > 1 else None
         self._listeners: list[CommitListener] = []
+        # (height, time) of the last committed block, for views: reading them from the
+        # block record would decode every tx hash of that block on every query.
+        last = self.blocks.block(self.blocks.last_height) if self.blocks.last_height else None
+        self._last_block: tuple[int, int] = (last["height"], last["time_ns"]) if last else (0, 0)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -316,6 +320,7 @@ class Application:
             raise
         self.state.committed()
         self.blocks.committed(pending.record["height"], pending.record["app_hash"])
+        self._last_block = (pending.record["height"], pending.record["time_ns"])
         self._pending = None
         self._genesis = {}
         self._mempool_nonces.clear()
@@ -366,9 +371,12 @@ class Application:
             raise BaychainError(Code.BAD_ARGUMENTS, "view arguments must be a map")
         kwargs = method.check_args(args)
         version = height or None
-        block = self.blocks.block(height or self.blocks.last_height) or {}
+        block_height, block_time_ns = self._last_block
+        if height and height != block_height:
+            block = self.blocks.block(height) or {}
+            block_height, block_time_ns = block.get("height", 0), block.get("time_ns", 0)
         ctx = Context(lambda k: self.state.get(k, version), contract=contract_name, sender="",
-                      height=block.get("height", 0), time_ns=block.get("time_ns", 0), readonly=True)
+                      height=block_height, time_ns=block_time_ns, readonly=True)
         return method.func(contract, ctx, **kwargs)
 
     def nonce(self, address: str) -> int:

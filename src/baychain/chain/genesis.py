@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,14 @@ class Genesis:
         return json.dumps(self.app_state, sort_keys=True, separators=(",", ":")).encode()
 
     def save(self, path: Path) -> None:
+        """Write atomically (temp file, fsync, rename): a crash never leaves half a genesis."""
         data = {"chain_id": self.chain_id, "time_ns": self.time_ns, "app_state": self.app_state}
-        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            f.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> "Genesis":
