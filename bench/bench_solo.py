@@ -321,7 +321,7 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=0.05, help="engine block interval, seconds (default 0.05)")
     p.add_argument("--batch", type=int, default=1_000, help="transactions per submit_many call (default 1,000)")
     p.add_argument("--backlog-blocks", type=float, default=2.0, help="mempool backlog kept, in blocks (default 2)")
-    p.add_argument("--verify-threads", type=int, default=2, help="application signature-verify threads (default 2)")
+    p.add_argument("--verify-workers", type=int, default=2, help="application signature-verify threads (default 2)")
     p.add_argument("--memory-check", action="store_true", help="commit 1,000,000 transfers, print RSS every 100,000")
     p.add_argument("--profile", metavar="FILE", help="cProfile the hot path into FILE; submission and blocks then run in one thread")
     p.add_argument("--stages", action="store_true",
@@ -343,7 +343,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     base = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="bench-solo-"))
     try:
-        app = Application(base / "data", verify_threads=args.verify_threads)
+        app = Application(base / "data", verify_workers=args.verify_workers)
         engine = SoloEngine(app, block_interval=args.interval, max_block_txs=args.block_txs,
                             mempool=Mempool(max_txs=max(100_000, 4 * args.block_txs)))
         engine.init_chain(Genesis(chain_id=CHAIN_ID, time_ns=1_700_000_000_000_000_000))

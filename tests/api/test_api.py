@@ -100,7 +100,7 @@ def test_views_accounts_contracts_and_event_search(client, alice):
     account = client.get(f"/v1/accounts/{alice.address}").json()
     assert account["nonce"] == 2 and account["profile"]["name"] == "mo-importer"
     names = [c["name"] for c in client.get("/v1/contracts").json()["contracts"]]
-    assert names == ["accounts", "notary", "points"]
+    assert names == sorted(names) and {"accounts", "notary", "points"} <= set(names)
     found = client.get("/v1/events", params={"type": "notary.notarized", "attr": "owner", "value": alice.address}).json()
     assert len(found["txs"]) == 1
     assert len(client.get("/v1/txs", params={"signer": alice.address}).json()["txs"]) == 2

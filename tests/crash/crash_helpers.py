@@ -109,7 +109,7 @@ def check_app(app: Application) -> ChainSummary:
 
 def check_data_dir(data_dir: Path) -> ChainSummary:
     """Open a node's data directory as a restarting node would, and check it."""
-    app = Application(data_dir, verify_threads=1)
+    app = Application(data_dir, verify_workers=0)
     try:
         return check_app(app)
     finally:
@@ -123,8 +123,8 @@ def replay(genesis_path: Path, source_dir: Path, target_dir: Path) -> int:
     same blocks, same results. Returns the number of blocks replayed.
     """
     genesis = Genesis.load(genesis_path)
-    source = Application(source_dir, verify_threads=1)
-    target = Application(target_dir, verify_threads=1)
+    source = Application(source_dir, verify_workers=0)
+    target = Application(target_dir, verify_workers=0)
     try:
         target.init_chain(InitChainRequest(chain_id=genesis.chain_id, time_ns=genesis.time_ns, initial_height=1,
                                            validators=[], app_state=genesis.app_state_bytes()))

@@ -38,7 +38,7 @@ def signers() -> tuple[Signer, Signer, Signer]:
 def _open_with_one_block(data_dir: Path, signers: tuple[Signer, Signer, Signer]) -> Application:
     """A chain at height 1: a programme, and balances for two accounts."""
     issuer, alice, bob = signers
-    app = Application(data_dir, verify_threads=1)
+    app = Application(data_dir, verify_workers=0)
     app.init_chain(InitChainRequest(chain_id=CHAIN_ID, time_ns=1, initial_height=1, validators=[], app_state=b"{}"))
     raws = [
         issuer.tx("points", "create", symbol=SYMBOL, title="atomicity").raw,
@@ -75,7 +75,7 @@ def test_crash_between_finalize_and_commit_replays_to_the_same_app_hash(tmp_path
     assert finalized.app_hash != height1_hash
     app.close()  # the process dies here: finalize_block ran, commit never did
 
-    app = Application(data, verify_threads=1)
+    app = Application(data, verify_workers=0)
     try:
         info = app.info()
         assert (info.last_height, info.last_app_hash) == (1, height1_hash)
@@ -125,7 +125,7 @@ def test_failure_inside_the_commit_transaction_writes_nothing(tmp_path: Path, si
     app.close()
 
     # ... and nothing of block 2 reached the disk.
-    app = Application(data, verify_threads=1)
+    app = Application(data, verify_workers=0)
     try:
         assert app.info() == before
         assert app.blocks.block(2) is None and app.blocks.block_by_hash(block2.hash) is None

@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from baychain import __version__, encoding
 from baychain import transactions as txs
+from baychain.app.admission import Checker
 from baychain.app.types import (
     BlockRequest,
     CommitResult,
@@ -43,7 +43,7 @@ from baychain.app.types import (
 from baychain.chain.blockstore import BlockStore, TxRecord
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
-from baychain.contracts.system import system_contracts
+from baychain.contracts.system import network, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 from baychain.state.lmdb_env import open_env
@@ -55,7 +55,6 @@ log = logging.getLogger("baychain.app")
 KEY_CHAIN_ID = b"sys/chain_id"
 NONCE_PREFIX = b"sys/nonce/"
 VERIFIED_CACHE_SIZE = 200_000
-VERIFY_BATCH_MIN = 64  # below this, verifying in the calling thread is cheaper
 
 CommitListener = Callable[[dict[str, Any], list[TxRecord]], None]
 
@@ -69,7 +68,7 @@ class _PendingBlock:
 class Application:
     """One node's copy of the state machine, persisted in `data_dir`."""
 
-    def __init__(self, data_dir: str | Path, *, keep_versions: int = 100, verify_threads: int = 2) -> None:
+    def __init__(self, data_dir: str | Path, *, keep_versions: int = 100, verify_workers: int = 2) -> None:
         path = Path(data_dir)
         path.mkdir(parents=True, exist_ok=True)
         self.env = open_env(path / "chain")
@@ -86,7 +85,7 @@ class Application:
         self._pending: _PendingBlock | None = None
         self._mempool_nonces: dict[str, int] = {}
         self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
-        self._pool = ThreadPoolExecutor(max(1, verify_threads), thread_name_prefix="verify") if verify_threads > 1 else None
+        self._checker = Checker(verify_workers)
         self._listeners: list[CommitListener] = []
         # (height, time) of the last committed block, for views: reading them from the
         # block record would decode every tx hash of that block on every query.
@@ -94,8 +93,7 @@ class Application:
         self._last_block: tuple[int, int] = (last["height"], last["time_ns"]) if last else (0, 0)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._checker.close()
         self.env.close()
 
     def on_commit(self, listener: CommitListener) -> None:
@@ -122,6 +120,7 @@ class Application:
             raise BaychainError(Code.BAD_REQUEST, "genesis app_state must be a JSON object")
         self.chain_id = req.chain_id
         self._genesis = {KEY_CHAIN_ID: encoding.encode(req.chain_id)}
+        self._genesis.update(network.genesis_state(app_state, req.validators))  # node registry, validators, admins
         app_hash = self.state.stage(dict(self._genesis), 1)
         self.state.discard()
         return InitChainResult(validators=list(req.validators), app_hash=app_hash)
@@ -180,39 +179,36 @@ class Application:
 
         Good transactions are cached by their raw bytes, so a transaction admitted by
         check_tx is neither decoded nor verified again when its block is executed.
+        Safe to call from a second thread (see `preverify`): the cache is only ever
+        read, inserted into and trimmed.
         """
         cache = self._verified
-        out: list[Transaction | BaychainError] = []
-        todo: list[Transaction] = []
-        for raw in raws:
-            tx = cache.get(raw)
-            if tx is None:
-                try:
-                    tx = txs.decode(raw)
-                except BaychainError as exc:
-                    out.append(exc)
-                    continue
-                todo.append(tx)
-            out.append(tx)
+        found = [cache.get(raw) for raw in raws]
+        todo = [raw for raw, tx in zip(raws, found) if tx is None]
         if not todo:
-            return out
-        if self._pool is None or len(todo) < VERIFY_BATCH_MIN:
-            bad = [t for t in todo if not t.verify_signature()]
-        else:
-            step = (len(todo) + 1) // 2
-            chunks = [todo[i : i + step] for i in range(0, len(todo), step)]
-            bad = [t for part in self._pool.map(_bad_signatures, chunks) for t in part]
-        for tx in todo:
-            cache[tx.raw] = tx
-        if bad:
-            rejected = {id(t) for t in bad}
-            for t in bad:
-                del cache[t.raw]
-            error = BaychainError(Code.BAD_SIGNATURE, "signature does not verify")
-            out = [error if id(t) in rejected else t for t in out]
+            return found  # type: ignore[return-value]
+        checked = iter(self._checker.check(todo))
+        out: list[Transaction | BaychainError] = []
+        for tx in found:
+            if tx is None:
+                tx = next(checked)
+                if isinstance(tx, Transaction):
+                    cache[tx.raw] = tx
+            out.append(tx)
         while len(cache) > VERIFIED_CACHE_SIZE:
-            cache.popitem(last=False)
+            try:
+                cache.popitem(last=False)
+            except KeyError:  # trimmed by the other thread meanwhile
+                break
         return out
+
+    def preverify(self, raws: list[bytes]) -> None:
+        """Check transactions ahead of check_txs, without the engine's lock.
+
+        The checks run on worker processes for large batches, so a submitter can wait
+        for them while blocks execute; check_txs then finds them in the cache.
+        """
+        self._decode_verified(raws)
 
     # -- proposals ---------------------------------------------------------------------
 
@@ -247,24 +243,24 @@ class Application:
         if self.chain_id is None:
             raise BaychainError(Code.INTERNAL, "finalize_block before init_chain")
         overlay: dict[bytes, bytes | None] = dict(self._genesis) if block.height == 1 else {}
-        state_get = self.state.get
-
-        def read(key: bytes) -> bytes | None:
-            return overlay[key] if key in overlay else state_get(key)
-
         decoded = self._decode_verified(block.txs)
 
         results: list[TxResult] = []
         records: list[TxRecord] = []
-        for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
-            if isinstance(tx, BaychainError):
-                result = TxResult(code=int(tx.code), log=tx.message)
-                records.append(TxRecord(sha256(raw), block.height, index, raw, "", "", "", result.code, result.log, b"", [], 0))
-            else:
-                result = self._deliver(tx, block, overlay, read)
-                records.append(TxRecord(tx.hash, block.height, index, raw, tx.sender, tx.contract, tx.method,
-                                        result.code, result.log, result.data, result.events, result.compute_used))
-            results.append(result)
+        with self.state.latest_reader() as state_get:  # one read snapshot for the whole block
+
+            def read(key: bytes) -> bytes | None:
+                return overlay[key] if key in overlay else state_get(key)
+
+            for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
+                if isinstance(tx, BaychainError):
+                    result = TxResult(code=int(tx.code), log=tx.message)
+                    records.append(TxRecord(sha256(raw), block.height, index, raw, "", "", "", result.code, result.log, b"", [], 0))
+                else:
+                    result = self._deliver(tx, block, overlay, read)
+                    records.append(TxRecord(tx.hash, block.height, index, raw, tx.sender, tx.contract, tx.method,
+                                            result.code, result.log, result.data, result.events, result.compute_used))
+                results.append(result)
 
         app_hash = self.state.stage(overlay, block.height)
         record = {
@@ -278,7 +274,8 @@ class Application:
             "txs": [r.hash for r in records],
         }
         self._pending = _PendingBlock(record, records)
-        return FinalizeResult(tx_results=results, events=[], validator_updates=[], app_hash=app_hash)
+        updates = network.validator_updates(overlay, self._genesis, self.state.get)  # power changes of this block
+        return FinalizeResult(tx_results=results, events=[], validator_updates=updates, app_hash=app_hash)
 
     def _deliver(self, tx: Transaction, block: BlockRequest, overlay: dict[bytes, bytes | None], read: Callable[[bytes], bytes | None]) -> TxResult:
         try:
@@ -341,6 +338,9 @@ class Application:
             return QueryResult(code=int(exc.code), log=exc.message, height=height)
 
     def _query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
+        if path.startswith(network.FILTER_PREFIX):  # CometBFT's peer filter, from the on-chain registry
+            genesis = self._genesis  # before block 1 the registry is still the pending genesis
+            return network.filter_query(path, lambda key: genesis[key] if key in genesis else self.state.get(key))
         version = height or self.state.version
         if version > self.state.version or version < 0:
             raise BaychainError(Code.HEIGHT_UNAVAILABLE, f"height {height} is not committed yet")
@@ -394,5 +394,4 @@ def _check_nonce(nonce: int, expected: int) -> None:
         raise BaychainError(Code.NONCE_GAP, f"nonce {nonce} is ahead; the next nonce is {expected}")
 
 
-def _bad_signatures(chunk: list[Transaction]) -> list[Transaction]:
-    return [t for t in chunk if not t.verify_signature()]
+

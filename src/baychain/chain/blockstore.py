@@ -8,19 +8,26 @@ crash the node has either all of a block or none of it.
 Tables (keys big-endian so LMDB's byte order is height order):
     chain.blocks   height(8)                        -> block record (canonical CBOR)
     chain.hashes   block hash                       -> height(8)
-    chain.txs      tx hash                          -> tx record with receipt
-    chain.events   "<type>\\0" height(8) index(4)    -> tx hash
-                   "<type>.<attr>=<value>\\0" ...    -> tx hash
-    chain.signers  address height(8) index(4)       -> tx hash
+    chain.txs      height(8) index(4)               -> tx record with receipt
+    chain.txhash   tx hash                          -> height(8) index(4)
+    chain.events   "<type>\\0" height(8) index(4)    -> (empty)
+                   "<type>.<attr>=<value>\\0" ...    -> (empty)
+    chain.signers  address height(8) index(4)       -> (empty)
     chain.meta     b"last"                          -> [height, app_hash]
+
+Records are keyed by position, so they are appended in key order; only the small
+hash and index entries land at random places in their B-trees. Random inserts dirty a
+page each and LMDB writes every dirty page at commit, so keeping them small is what
+keeps the commit cheap as history grows (see docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
+import cbor2
 import lmdb
 
 from baychain import encoding
@@ -50,12 +57,12 @@ class TxRecord:
 
     def to_value(self) -> list[Any]:
         events = [[e.type, [[k, v] for k, v in e.attributes]] for e in self.events]
-        return [self.height, self.index, self.raw, self.sender, self.contract, self.method,
+        return [self.hash, self.height, self.index, self.raw, self.sender, self.contract, self.method,
                 self.code, self.log, self.data, events, self.compute_used]
 
     @classmethod
-    def from_value(cls, tx_hash: bytes, value: list[Any]) -> "TxRecord":
-        height, index, raw, sender, contract, method, code, log, data, events, compute = value
+    def from_value(cls, value: list[Any]) -> "TxRecord":
+        tx_hash, height, index, raw, sender, contract, method, code, log, data, events, compute = value
         evs = [Event(t, [(k, v) for k, v in attrs]) for t, attrs in events]
         return cls(tx_hash, height, index, raw, sender, contract, method, code, log, data, evs, compute)
 
@@ -68,6 +75,7 @@ class BlockStore:
         self._blocks = env.open_db(b"chain.blocks")
         self._hashes = env.open_db(b"chain.hashes")
         self._txs = env.open_db(b"chain.txs")
+        self._txhash = env.open_db(b"chain.txhash")
         self._events = env.open_db(b"chain.events")
         self._signers = env.open_db(b"chain.signers")
         self._meta = env.open_db(b"chain.meta")
@@ -86,13 +94,14 @@ class BlockStore:
         put(block["hash"], hkey, db=self._hashes)
         for rec in txs:
             pos = _HI.pack(height, rec.index)
-            put(rec.hash, encoding.encode(rec.to_value()), db=self._txs)
-            put(rec.sender.encode() + pos, rec.hash, db=self._signers)
+            put(pos, cbor2.dumps(rec.to_value(), canonical=True), db=self._txs)  # built by the app from checked values
+            put(rec.hash, pos, db=self._txhash)
+            put(rec.sender.encode() + pos, b"", db=self._signers)
             for ev in rec.events:
-                put(ev.type.encode() + b"\0" + pos, rec.hash, db=self._events)
+                put(ev.type.encode() + b"\0" + pos, b"", db=self._events)
                 for key, value in ev.attributes:
                     if len(value) <= MAX_INDEXED_VALUE and "\0" not in value:
-                        put(f"{ev.type}.{key}={value}".encode() + b"\0" + pos, rec.hash, db=self._events)
+                        put(f"{ev.type}.{key}={value}".encode() + b"\0" + pos, b"", db=self._events)
         put(b"last", encoding.encode([height, block["app_hash"]]), db=self._meta)
 
     def committed(self, height: int, app_hash: bytes) -> None:
@@ -114,8 +123,9 @@ class BlockStore:
 
     def tx(self, tx_hash: bytes) -> TxRecord | None:
         with self.env.begin() as txn:
-            raw = txn.get(tx_hash, db=self._txs)
-        return TxRecord.from_value(tx_hash, encoding.decode(raw)) if raw else None
+            pos = txn.get(tx_hash, db=self._txhash)
+            raw = txn.get(pos, db=self._txs) if pos else None
+        return TxRecord.from_value(encoding.decode(raw)) if raw else None
 
     def txs_by_signer(self, address: str, *, limit: int = 100, from_height: int = 0) -> list[TxRecord]:
         return self._scan_index(self._signers, address.encode(), limit, from_height)
@@ -131,17 +141,16 @@ class BlockStore:
         return self._scan_index(self._events, prefix, limit, from_height)
 
     def _scan_index(self, db: Any, prefix: bytes, limit: int, from_height: int) -> list[TxRecord]:
-        hashes = list(self._iter_index(db, prefix, from_height, limit))
-        return [rec for h in hashes if (rec := self.tx(h)) is not None]
-
-    def _iter_index(self, db: Any, prefix: bytes, from_height: int, limit: int) -> Iterator[bytes]:
+        """Records whose index key is prefix || position, in chain order."""
+        out: list[TxRecord] = []
         with self.env.begin() as txn:
             cur = txn.cursor(db=db)
             if not cur.set_range(prefix + _H.pack(from_height)):
-                return
-            count = 0
-            for key, value in cur:
-                if not key.startswith(prefix) or len(key) != len(prefix) + _HI.size or count >= limit:
+                return out
+            for key in cur.iternext(values=False):
+                if len(out) >= limit or not key.startswith(prefix) or len(key) != len(prefix) + _HI.size:
                     break
-                count += 1
-                yield value
+                raw = txn.get(key[len(prefix):], db=self._txs)
+                if raw is not None:
+                    out.append(TxRecord.from_value(encoding.decode(raw)))
+        return out

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import cbor2
+
 from baychain import encoding
 from baychain.app.types import Event
 from baychain.errors import BaychainError, Code
@@ -65,7 +67,7 @@ class Context:
         raw = self.writes[skey] if skey in self.writes else self._read(skey)
         if raw is None:
             return default
-        return encoding.decode(raw, Code.INTERNAL)
+        return cbor2.loads(raw)  # written by put() through encoding.encode: canonical already
 
     def has(self, key: str) -> bool:
         self.compute += COST_READ

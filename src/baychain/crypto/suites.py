@@ -9,6 +9,7 @@ different suites can never collide.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,6 +91,9 @@ def address_of(suite_id: int, public_key: bytes) -> str:
     return "bc1" + sha256(bytes([suite_id]) + public_key)[:20].hex()
 
 
+_ADDRESS = re.compile(r"bc1[0-9a-f]{40}\Z")
+
+
 def is_address(value: str) -> bool:
     """True for a well-formed account address ('bc1' + 40 lowercase hex digits)."""
-    return len(value) == 43 and value.startswith("bc1") and all(c in "0123456789abcdef" for c in value[3:])
+    return _ADDRESS.match(value) is not None

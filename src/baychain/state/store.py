@@ -43,6 +43,8 @@ and rejects the same keys); values are any byte strings, including empty ones.
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
+from typing import Callable, Iterator
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -213,6 +215,21 @@ class StateStore:
                 ref = _child(raw, npath[depth])
                 depth += 1
             return None
+
+    @contextmanager
+    def latest_reader(self) -> Iterator[Callable[[bytes], bytes | None]]:
+        """`get(key)` for latest committed values, all served by one read snapshot."""
+        with self._env.begin(db=self._flat) as txn:
+            txn_get = txn.get
+
+            def get(key: bytes) -> bytes | None:
+                if type(key) is not bytes:
+                    raise BaychainError(Code.BAD_ARGUMENTS, "state keys are bytes")
+                if not 0 < len(key) <= MAX_KEY_BYTES:
+                    return None
+                return txn_get(key)
+
+            yield get
 
     def scan(self, prefix: bytes, *, start_after: bytes | None = None, limit: int = 100) -> list[tuple[bytes, bytes]]:
         """latest committed entries whose key starts with prefix, in key byte order"""

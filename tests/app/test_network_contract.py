@@ -1,0 +1,215 @@
+"""The on-chain node registry (contract `network`): genesis, admin-only changes, the
+peer filter CometBFT asks, and the validator updates finalize_block returns."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from baychain.abci import convert
+from baychain.app.application import Application
+from baychain.app.types import BlockRequest, InitChainRequest, ValidatorUpdate
+from baychain.crypto.hashing import sha256
+from baychain.errors import BaychainError, Code
+from support import Signer
+
+CHAIN_ID = "network-test"
+
+
+def node_id(i: int) -> str:
+    return sha256(b"node %d" % i)[:20].hex()
+
+
+def pub_key(i: int) -> bytes:
+    return sha256(b"validator %d" % i)
+
+
+def genesis_members(count: int = 4, power: int = 10) -> list[dict]:
+    return [
+        {"name": f"org-{i}", "organisation": f"Organisation {i}", "jurisdiction": ("GD", "HK", "MO")[i % 3],
+         "role": "member", "node_id": node_id(i), "validator_pub_key": base64.b64encode(pub_key(i)).decode(),
+         "power": power}
+        for i in range(count)
+    ]
+
+
+class Chain:
+    """The application driven block by block, as an engine would."""
+
+    def __init__(self, tmp_path, admins: list[str], *, members: list[dict] | None = None, network: bool = True,
+                 validators: list[ValidatorUpdate] | None = None) -> None:
+        self.app = Application(tmp_path / "data")
+        members = genesis_members() if members is None else members
+        app_state = {"network": {"members": members, "admins": admins}} if network else {}
+        if validators is None:
+            validators = [ValidatorUpdate("ed25519", base64.b64decode(m["validator_pub_key"]), m["power"])
+                          for m in members if m.get("power")]
+        self.app.init_chain(InitChainRequest(CHAIN_ID, 1, 1, validators, json.dumps(app_state).encode()))
+
+    def block(self, *txs):
+        height = self.app.height + 1
+        result = self.app.finalize_block(BlockRequest(height, height * 10**9, sha256(b"%d" % height), b"p", [t.raw for t in txs]))
+        self.app.commit()
+        return result
+
+    def codes(self, *txs) -> list[int]:
+        return [r.code for r in self.block(*txs).tx_results]
+
+    def allows(self, node: str) -> bool:
+        res = self.app.query(f"/p2p/filter/id/{node}", b"", 0, False)
+        assert res.code in (0, int(Code.NOT_AUTHORIZED)), res
+        return res.code == 0
+
+    def view(self, method: str, **args):
+        return self.app.view("network", method, args)
+
+
+@pytest.fixture
+def admin():
+    return Signer(CHAIN_ID)
+
+
+@pytest.fixture
+def chain(tmp_path, admin):
+    c = Chain(tmp_path, [admin.address])
+    yield c
+    c.app.close()
+
+
+def add_node_tx(signer: Signer, i: int, power: int = 0, **over):
+    args = {"node_id": node_id(i), "name": f"org-{i}", "organisation": f"Organisation {i}", "jurisdiction": "HK",
+            "role": "member", "validator_pub_key": pub_key(i), "power": power, **over}
+    return signer.tx("network", "add_node", **args)
+
+
+def test_genesis_members_form_the_registry_before_the_first_block(chain, admin) -> None:
+    # CometBFT filters peers before any block exists: the pending genesis answers.
+    assert chain.app.height == 0
+    assert chain.allows(node_id(0)) and chain.allows(node_id(3).upper())
+    assert not chain.allows(node_id(9))
+    chain.block()
+    assert [n["node_id"] for n in chain.view("nodes")] == sorted(node_id(i) for i in range(4))
+    assert chain.view("validators")["total_power"] == 40
+    assert chain.view("admins") == [admin.address]
+    assert chain.view("node", node_id=node_id(1))["validator_pub_key"] == pub_key(1)
+
+
+def test_an_unknown_node_is_refused_by_the_peer_filter_and_addresses_are_not(chain) -> None:
+    chain.block()
+    refused = chain.app.query(f"/p2p/filter/id/{node_id(9)}", b"", 0, False)
+    assert refused.code == Code.NOT_AUTHORIZED and "not a member" in refused.log
+    for junk in ("zz", "", "../" * 200, node_id(0) + "00"):
+        assert chain.app.query(f"/p2p/filter/id/{junk}", b"", 0, False).code == Code.NOT_AUTHORIZED
+    assert chain.app.query("/p2p/filter/addr/10.0.0.1:26656", b"", 0, False).code == 0
+    assert chain.app.query("/p2p/filter/other/x", b"", 0, False).code == Code.UNKNOWN_QUERY
+
+
+def test_only_admins_change_the_registry(chain, admin) -> None:
+    mallory = Signer(CHAIN_ID)
+    chain.block()
+    assert chain.codes(
+        add_node_tx(mallory, 7),
+        mallory.tx("network", "remove_node", node_id=node_id(0)),
+        mallory.tx("network", "set_power", node_id=node_id(0), power=100),
+    ) == [Code.NOT_AUTHORIZED] * 3
+    assert not chain.allows(node_id(7))
+    assert chain.view("node", node_id=node_id(0))["power"] == 10
+
+
+def test_a_node_added_on_chain_is_accepted_and_a_removed_one_refused(chain, admin) -> None:
+    chain.block()
+    result = chain.block(add_node_tx(admin, 7))  # a non-voting member: no validator change
+    assert [r.code for r in result.tx_results] == [0] and result.validator_updates == []
+    assert chain.allows(node_id(7))
+    result = chain.block(admin.tx("network", "remove_node", node_id=node_id(0)))
+    assert [r.code for r in result.tx_results] == [0]
+    assert not chain.allows(node_id(0))
+    assert result.validator_updates == [ValidatorUpdate("ed25519", pub_key(0), 0)]  # power 0 removes
+    assert chain.view("validators")["total_power"] == 30
+    with pytest.raises(BaychainError) as gone:
+        chain.view("node", node_id=node_id(0))
+    assert gone.value.code == Code.NOT_FOUND
+
+
+def test_validator_updates_are_merged_per_key_last_change_wins(chain, admin) -> None:
+    chain.block()
+    result = chain.block(
+        admin.tx("network", "set_power", node_id=node_id(1), power=20),
+        admin.tx("network", "set_power", node_id=node_id(1), power=30),   # same key again: last wins
+        add_node_tx(admin, 5, power=5),
+        admin.tx("network", "set_power", node_id=node_id(5), power=0),    # added and demoted: no change
+        admin.tx("network", "set_power", node_id=node_id(2), power=0),
+        admin.tx("network", "set_power", node_id=node_id(2), power=10),   # back where it started: no change
+        add_node_tx(admin, 6, power=7),
+    )
+    assert [r.code for r in result.tx_results] == [0] * 7
+    assert sorted((u.pub_key, u.power) for u in result.validator_updates) == sorted([(pub_key(1), 30), (pub_key(6), 7)])
+    assert len(convert.finalize_block_response(result, 7).validator_updates) == 2  # what CometBFT receives
+    assert chain.block().validator_updates == []  # the next block changes nothing
+    assert chain.view("validators")["total_power"] == 30 + 10 + 10 + 10 + 7
+
+
+def test_registry_rules(chain, admin) -> None:
+    chain.block()
+    assert chain.codes(
+        add_node_tx(admin, 0),                                       # registered already
+        add_node_tx(admin, 8, validator_pub_key=pub_key(1)),         # another node's validator key
+        add_node_tx(admin, 8, node_id="NOT-HEX"),
+        add_node_tx(admin, 8, jurisdiction="SZ"),
+        add_node_tx(admin, 8, validator_pub_key=b"short", power=1),
+        add_node_tx(admin, 8, validator_pub_key=b"", power=1),       # power needs a key
+        add_node_tx(admin, 8, power=10**13),
+        admin.tx("network", "set_power", node_id=node_id(9), power=1),
+        admin.tx("network", "set_power", node_id=node_id(0), power=10),  # unchanged
+        admin.tx("network", "set_power", node_id=node_id(0), power=-1),
+    ) == [Code.ALREADY_EXISTS, Code.ALREADY_EXISTS, Code.BAD_ARGUMENTS, Code.BAD_ARGUMENTS, Code.BAD_ARGUMENTS,
+          Code.BAD_ARGUMENTS, Code.BAD_ARGUMENTS, Code.NOT_FOUND, Code.ALREADY_EXISTS, Code.BAD_ARGUMENTS]
+    # The set never becomes empty, and the registry never loses its last node.
+    assert chain.codes(*[admin.tx("network", "set_power", node_id=node_id(i), power=0) for i in range(4)]) == [0, 0, 0, Code.NOT_AUTHORIZED]
+    assert chain.view("validators")["total_power"] == 10
+    assert chain.codes(*[admin.tx("network", "remove_node", node_id=node_id(i)) for i in range(4)]) == [0, 0, 0, Code.NOT_AUTHORIZED]
+
+
+def test_a_removed_validator_key_can_be_registered_again(chain, admin) -> None:
+    chain.block()
+    result = chain.block(admin.tx("network", "remove_node", node_id=node_id(3)),
+                         add_node_tx(admin, 8, validator_pub_key=pub_key(3), power=10))
+    assert [r.code for r in result.tx_results] == [0, 0]
+    assert result.validator_updates == []  # the same key keeps the same power: nothing for CometBFT to do
+
+
+def test_genesis_must_agree_with_the_consensus_validators(tmp_path, admin) -> None:
+    with pytest.raises(BaychainError, match="differ from the genesis validators"):
+        Chain(tmp_path / "a", [admin.address], validators=[ValidatorUpdate("ed25519", pub_key(0), 10)])
+    bad = genesis_members()
+    bad[1]["node_id"] = bad[0]["node_id"]
+    with pytest.raises(BaychainError, match="listed twice"):
+        Chain(tmp_path / "b", [admin.address], members=bad)
+    with pytest.raises(BaychainError, match="admins"):
+        Chain(tmp_path / "c", ["root"])
+    # Members given by validator address alone take key and power from the genesis validators.
+    by_address = genesis_members()
+    for m in by_address:
+        key = base64.b64decode(m.pop("validator_pub_key"))
+        m.pop("power")
+        m["validator_address"] = sha256(key)[:20].hex().upper()
+    chain = Chain(tmp_path / "d", [admin.address], members=by_address,
+                  validators=[ValidatorUpdate("ed25519", pub_key(i), 10) for i in range(4)])
+    chain.block()
+    assert chain.view("validators")["total_power"] == 40
+    chain.app.close()
+
+
+def test_a_chain_without_a_registry_accepts_every_peer_and_has_no_admin(tmp_path) -> None:
+    chain = Chain(tmp_path, [], network=False, validators=[])
+    try:
+        assert chain.allows(os.urandom(20).hex())
+        chain.block()
+        assert chain.allows(os.urandom(20).hex())
+        someone = Signer(CHAIN_ID)
+        assert chain.codes(add_node_tx(someone, 1)) == [Code.NOT_AUTHORIZED]
+    finally:
+        chain.app.close()
