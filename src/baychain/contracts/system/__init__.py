@@ -2,11 +2,12 @@
 
 from baychain.contracts.base import Contract
 from baychain.contracts.system.accounts import Accounts
+from baychain.contracts.system.network import Network
 from baychain.contracts.system.notary import Notary
 from baychain.contracts.system.points import Points
 
 
 def system_contracts() -> dict[str, Contract]:
     """The built-in contracts by name (a fresh instance per application)."""
-    contracts: list[Contract] = [Accounts(), Notary(), Points()]
+    contracts: list[Contract] = [Accounts(), Network(), Notary(), Points()]
     return {c.name: c for c in contracts}
