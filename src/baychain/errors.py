@@ -35,6 +35,13 @@ class Code(IntEnum):
     ALREADY_EXISTS = 206
     INSUFFICIENT_BALANCE = 207
     LIMIT_EXCEEDED = 208
+    CERT_INVALID = 209  # malformed, or a signature in its chain does not verify
+    CERT_SELF_SIGNED = 210
+    CERT_UNKNOWN_CA = 211
+    CERT_EXPIRED = 212
+    CERT_NOT_YET_VALID = 213
+    CERT_REVOKED = 214
+    CERT_WRONG_USAGE = 215  # a CA certificate, or one whose key usage does not allow the purpose
     # 3xx: queries and the API
     BAD_REQUEST = 301
     HEIGHT_UNAVAILABLE = 302
