@@ -42,6 +42,9 @@ class Code(IntEnum):
     CERT_NOT_YET_VALID = 213
     CERT_REVOKED = 214
     CERT_WRONG_USAGE = 215  # a CA certificate, or one whose key usage does not allow the purpose
+    ACCOUNT_UNBOUND = 216  # the signing key is bound to no certificate (or was rotated out of its account)
+    ORG_SUSPENDED = 217  # the certificate's organisation is suspended
+    CERT_KEY_MISMATCH = 218  # the certificate certifies another key than the one that signed
     # 3xx: queries and the API
     BAD_REQUEST = 301
     HEIGHT_UNAVAILABLE = 302

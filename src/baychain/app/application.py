@@ -43,7 +43,7 @@ from baychain.app.types import (
 from baychain.chain.blockstore import BlockStore, TxRecord
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
-from baychain.contracts.system import network, system_contracts
+from baychain.contracts.system import identity, network, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 from baychain.state.lmdb_env import open_env
@@ -121,6 +121,7 @@ class Application:
         self.chain_id = req.chain_id
         self._genesis = {KEY_CHAIN_ID: encoding.encode(req.chain_id)}
         self._genesis.update(network.genesis_state(app_state, req.validators))  # node registry, validators, admins
+        self._genesis.update(identity.genesis_state(app_state, req.chain_id, req.time_ns))  # root, organisation CAs
         app_hash = self.state.stage(dict(self._genesis), 1)
         self.state.discard()
         return InitChainResult(validators=list(req.validators), app_hash=app_hash)
@@ -152,6 +153,7 @@ class Application:
         if expected is None:
             expected = self._committed_nonce(sender)
         _check_nonce(tx.nonce, expected)
+        identity.admit(tx, self._read_committed, self._last_block[1])  # certificate-bound key? (identity.required)
         self._resolve(tx).check_args(tx.args)
         self._mempool_nonces[sender] = expected + 1
 
@@ -169,6 +171,11 @@ class Application:
         if method is None or method.is_view:
             raise BaychainError(Code.UNKNOWN_METHOD, f"contract {tx.contract!r} has no method {tx.method!r}")
         return method
+
+    def _read_committed(self, key: bytes) -> bytes | None:
+        """Committed state; before block 1 is committed, the pending genesis first."""
+        genesis = self._genesis
+        return genesis[key] if key in genesis else self.state.get(key)
 
     def _committed_nonce(self, sender: str) -> int:
         raw = self.state.get(NONCE_PREFIX + sender.encode())
@@ -284,11 +291,12 @@ class Application:
             nonce_key = NONCE_PREFIX + sender.encode()
             raw_nonce = read(nonce_key)
             _check_nonce(tx.nonce, encoding.decode(raw_nonce, Code.INTERNAL) if raw_nonce else 0)
+            account = identity.admit(tx, read, block.time_ns)  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
         except BaychainError as exc:
             return TxResult(code=int(exc.code), log=exc.message)
         # From here on the nonce is consumed, whatever the contract does.
         overlay[nonce_key] = encoding.encode(tx.nonce + 1)
-        ctx = Context(read, contract=tx.contract, sender=sender, height=block.height, time_ns=block.time_ns, tx_hash=tx.hash)
+        ctx = Context(read, contract=tx.contract, sender=account, signer=sender, height=block.height, time_ns=block.time_ns, tx_hash=tx.hash)
         try:
             method = self._resolve(tx)
             kwargs = method.check_args(tx.args)
@@ -339,8 +347,7 @@ class Application:
 
     def _query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
         if path.startswith(network.FILTER_PREFIX):  # CometBFT's peer filter, from the on-chain registry
-            genesis = self._genesis  # before block 1 the registry is still the pending genesis
-            return network.filter_query(path, lambda key: genesis[key] if key in genesis else self.state.get(key))
+            return network.filter_query(path, self._read_committed)
         version = height or self.state.version
         if version > self.state.version or version < 0:
             raise BaychainError(Code.HEIGHT_UNAVAILABLE, f"height {height} is not committed yet")

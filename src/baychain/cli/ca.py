@@ -339,6 +339,57 @@ def verify(
         ("serial", serial_hex(identity.serial)), ("address", identity.address), ("fingerprint", identity.fingerprint)])
 
 
+@app.command("genesis")
+def genesis(
+    ctx: typer.Context,
+    admin: Optional[list[str]] = typer.Option(None, "--admin", help="Account address (bc1...) allowed to change the "
+                                                                    "on-chain registry until governance does (repeatable)"),
+    open_: bool = typer.Option(False, "--open", help="Do not require certificates: unbound keys may transact"),
+    into: Optional[Path] = typer.Option(None, "--into", exists=True, dir_okay=False,
+                                        help="Write the section into this genesis file's app_state instead of printing it"),
+    ca_dir: Path = CaDir,
+) -> None:
+    """The genesis `app_state.identity` section: this directory's root and organisation CAs, so
+    the chain admits only keys bound to certificates they issued (docs/IDENTITY.md)."""
+    import json
+    import os
+
+    from baychain.crypto.suites import is_address
+
+    admins = list(admin or [])
+    for address in admins:
+        if not is_address(address):
+            raise BaychainError(Code.BAD_REQUEST, f"--admin must be an account address (bc1...), got {address!r}")
+    d = CADirectory(ca_dir)
+    section = d.genesis_identity(admins, required=not open_)
+    if not section["organisations"]:
+        raise BaychainError(Code.BAD_REQUEST, f"{ca_dir} has no organisation CA; run `baychain ca init-org` first")
+    if into is None:
+        emit_json({"identity": section})
+        return
+    try:
+        doc = json.loads(into.read_text())
+    except ValueError as exc:
+        raise BaychainError(Code.BAD_REQUEST, f"{into} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise BaychainError(Code.BAD_REQUEST, f"{into} is not a genesis document")
+    app_state = doc.get("app_state") or {}
+    app_state["identity"] = section
+    doc["app_state"] = app_state
+    tmp = into.with_suffix(into.suffix + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, into)
+    if settings(ctx).json:
+        emit_json({"file": str(into), "organisations": [o["name"] for o in section["organisations"]],
+                   "required": section["required"], "admins": admins})
+    else:
+        typer.echo(f"wrote app_state.identity into {into}: {len(section['organisations'])} organisation(s), "
+                   f"certificates {'required' if section['required'] else 'optional'}")
+
+
 def _parse_time(value: str | None) -> int:
     if value is None:
         return datetime_to_ns(_now())

@@ -36,7 +36,7 @@ def contract_key(contract: str, key: str) -> bytes:
 class Context:
     """Everything a contract method may touch. Nothing else is reachable from it."""
 
-    __slots__ = ("contract", "sender", "height", "time_ns", "tx_hash", "_read", "writes", "events", "compute", "readonly")
+    __slots__ = ("contract", "sender", "signer", "height", "time_ns", "tx_hash", "_read", "writes", "events", "compute", "readonly")
 
     def __init__(
         self,
@@ -48,9 +48,11 @@ class Context:
         time_ns: int,
         tx_hash: bytes = b"",
         readonly: bool = False,
+        signer: str = "",
     ) -> None:
         self.contract = contract
-        self.sender = sender
+        self.sender = sender  # the account the transaction acts for (after a key rotation: the account, not the key)
+        self.signer = signer or sender  # the address of the key that signed the transaction
         self.height = height
         self.time_ns = time_ns
         self.tx_hash = tx_hash

@@ -421,6 +421,20 @@ class CADirectory:
         _write_json(ca_dir / "revoked.json", rl.to_json())
         _write(ca_dir / "crl.pem", crl_to_pem(crl))
 
+    # -- the chain's genesis ------------------------------------------------------------------
+
+    def genesis_identity(self, admins: list[str] | tuple[str, ...] = (), *, required: bool = True) -> dict[str, Any]:
+        """The genesis `app_state.identity` section registering this directory's root and
+        organisation CAs (the chain's registry starts from it; see docs/IDENTITY.md)."""
+        root = self.root_cert_or_none()
+        return {
+            "root": to_pem(root).decode() if root is not None else None,
+            "organisations": [{"name": o.organisation, "jurisdiction": o.jurisdiction.value, "role": o.role.value,
+                               "imported": o.imported, "ca": to_pem(o.certificate).decode()} for o in self.orgs()],
+            "required": required,
+            "admins": list(admins),
+        }
+
     # -- verification --------------------------------------------------------------------
 
     def authorities(self) -> list[OrgAuthority]:
