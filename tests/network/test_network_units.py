@@ -149,3 +149,33 @@ def test_light_client_recomputes_cometbft_header_hashes_and_checks_real_signatur
     with pytest.raises(LightError, match="hashes to"):  # the signatures cover the real header only
         verify_signed_header(doc["chain_id"], forged, validators)
     assert merkle_root([]) == bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
+def test_broadcast_spreads_over_concurrent_batches_keeping_each_senders_order() -> None:
+    from baychain.network.rpc import CometRpc
+
+    rpc = CometRpc("http://127.0.0.1:9")
+    batches: list[list[bytes]] = []
+    lock = threading.Lock()
+
+    def sequential(raws):
+        with lock:
+            batches.append(list(raws))
+        return [TxResult(code=0, log=raw.decode()) for raw in raws]
+
+    rpc._broadcast_sequential = sequential  # type: ignore[method-assign]
+    try:
+        raws = [f"{sender}:{n}".encode() for n in range(5) for sender in "abcdefgh"]
+        results = rpc.broadcast(raws, lane_of=lambda raw: raw.decode().split(":")[0])
+        assert [r.log for r in results] == [r.decode() for r in raws]  # answers in submission order
+        for batch in batches:  # every sender's transactions in one batch, nonces ascending
+            senders = {b.decode().split(":")[0] for b in batch}
+            for sender in senders:
+                mine = [b.decode() for b in batch if b.decode().startswith(sender + ":")]
+                assert mine == [f"{sender}:{n}" for n in range(5)]
+        assert len(batches) > 1
+        batches.clear()
+        assert [r.log for r in rpc.broadcast(raws)] == [r.decode() for r in raws]
+        assert len(batches) == min(32, len(raws))
+    finally:
+        rpc.close()

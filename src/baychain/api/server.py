@@ -29,6 +29,7 @@ from baychain.chain.blockstore import TxRecord
 from baychain.crypto.hashing import sha256
 from baychain.crypto.suites import is_address
 from baychain.errors import BaychainError, Code
+from baychain.network.rpc import RpcError
 from baychain.node import ApiNode, SoloNode
 
 MAX_BATCH = 10_000
@@ -82,6 +83,7 @@ def create_api(node: ApiNode) -> FastAPI:
     engine = node.engine
     app_.on_commit(hub.on_commit)
     app_.on_commit(metrics.on_commit)
+    cometbft_rpc = getattr(engine, "rpc", None)  # CometEngine: the node's CometBFT RPC client
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -198,8 +200,27 @@ def create_api(node: ApiNode) -> FastAPI:
             "block_time_ns": latest.get("time_ns", 0),
             "mempool_txs": len(engine.mempool),
             "engine": getattr(engine, "name", "solo"),
+            "cometbft_rpc": cometbft_rpc.url if cometbft_rpc is not None else None,
             "version": __version__,
         }
+
+    @api.get("/v1/cometbft/{method}", summary="CometBFT's signed header, header or validator set, relayed for light clients")
+    def cometbft_relay(
+        method: str, height: int = Query(..., ge=1), page: int = Query(1, ge=1), per_page: int = Query(100, ge=1, le=100)
+    ) -> dict[str, Any]:
+        # Nothing relayed here needs trusting: light clients check the validators' signatures.
+        if cometbft_rpc is None:
+            raise BaychainError(Code.NOT_FOUND, "this node runs the solo engine: there are no CometBFT headers")
+        if method not in ("commit", "header", "validators"):
+            raise BaychainError(Code.NOT_FOUND, "relayed: commit, header, validators")
+        params = {"height": str(height)}
+        if method == "validators":
+            params.update(page=str(page), per_page=str(per_page))
+        try:
+            return cometbft_rpc.call(method, **params)
+        except RpcError as exc:
+            code = Code.HEIGHT_UNAVAILABLE if "must be less than or equal" in str(exc) else Code.UNAVAILABLE
+            raise BaychainError(code, str(exc)) from None
 
     # -- state ---------------------------------------------------------------------------
 

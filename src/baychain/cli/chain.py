@@ -205,8 +205,11 @@ def state_get(
     contract: Optional[str] = typer.Option(None, "--contract", "-c", help="Read this contract's storage key KEY"),
     height: int = typer.Option(0, help="Read at this height (0 = latest)"),
     prove: bool = typer.Option(False, "--prove", help="Fetch the Merkle proof and verify it against the block's app hash"),
+    light: bool = typer.Option(False, "--light", help="With --prove: take the app hash from the next header, verified by validator signatures (needs --genesis)"),
+    genesis: Optional[Path] = typer.Option(None, "--genesis", envvar="BAYCHAIN_GENESIS", dir_okay=False, help="The network's genesis.json: the light client's trust anchor"),
+    rpc: Optional[list[str]] = typer.Option(None, "--rpc", help="CometBFT RPC URL for headers (repeatable; default: relayed by --node)"),
 ) -> None:
-    """Read one state entry; with --prove, check it without trusting the node."""
+    """Read one state entry; with --prove, check it without trusting the node (--light: nor its app hash)."""
     s = settings(ctx)
     if contract is not None:
         raw_key = contract_key(contract, key)
@@ -215,9 +218,16 @@ def state_get(
             raw_key = bytes.fromhex(key.removeprefix("0x"))
         except ValueError:
             raise BaychainError(Code.BAD_REQUEST, f"state key must be hex (or use --contract NAME KEY), not {key!r}") from None
+    light_client = _light_client(s, genesis, rpc) if light else None
+    if light and not prove:
+        raise BaychainError(Code.BAD_REQUEST, "--light checks a proof: use it with --prove")
     with s.client() as client:
         if prove:
-            proven = client.prove_state(raw_key, height=height)
+            try:
+                proven = client.prove_state(raw_key, height=height, light=light_client)
+            finally:
+                if light_client is not None:
+                    light_client.close()
             value = proven.value
             out = {
                 "key": raw_key.hex(), "height": proven.height, "exists": proven.exists,
@@ -239,9 +249,25 @@ def state_get(
     if prove:
         what = "value" if out["exists"] else "absence"
         rows.append(("proof", f"VERIFIED: {what} proven against app hash {out['app_hash']} of block {out['height']}"))
+        if light:
+            rows.append(("app hash", f"VERIFIED: in header {out['height'] + 1}, signed by more than 2/3 of the validators' power"))
     else:
         rows.append(("proof", "not checked (as reported by the node; use --prove to verify)"))
     kv(rows)
+
+
+def _light_client(s: Any, genesis: Optional[Path], rpc: Optional[list[str]]) -> Any:
+    """A light client anchored on the genesis file; headers from --rpc or relayed by the node's API."""
+    from baychain.network.light import ApiRelay, LightClient
+
+    if genesis is None:
+        raise BaychainError(Code.BAD_REQUEST, "--light needs --genesis FILE (the network's genesis.json, checked out of band)")
+    try:
+        doc = json.loads(genesis.read_text())
+        sources: list[Any] = list(rpc) if rpc else [ApiRelay(s.node, timeout=s.timeout)]
+        return LightClient(sources, doc)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BaychainError(Code.BAD_REQUEST, f"cannot use {genesis} as a light-client anchor: {exc}") from None
 
 
 # -- events ---------------------------------------------------------------------------------

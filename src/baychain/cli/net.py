@@ -6,6 +6,10 @@
     baychain net logs [NODE] [-n 40] [-f]                      a node's log (default: every node)
     baychain net down [NODE ...] [--kill]                      stop nodes (--kill: SIGKILL, a crash)
     baychain net genesis --card A.json --card B.json ...       shared genesis from member cards
+    baychain net members                                       the on-chain node registry and validators
+    baychain net add-node --card C.json [--power N] --key ADMIN   register a node on chain (admin)
+    baychain net set-power NODE_ID POWER --key ADMIN           change a validator's power; 0 = stops voting
+    baychain net remove-node NODE_ID --key ADMIN               remove a node from the registry
 
 See docs/NETWORK.md.
 """
@@ -21,11 +25,15 @@ from typing import Optional
 
 import typer
 
+from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
 from baychain.cli.output import emit_json, kv, settings, table
 from baychain.errors import BaychainError, Code
 
 app = typer.Typer(help="Create and run a local multi-validator network (CometBFT).", no_args_is_help=True)
 
+AdminOpt = typer.Option(
+    None, "--admin", help="Account (address or key name) allowed to change the node registry until governance (repeatable)"
+)
 DirOpt = typer.Option(Path(".baychain/net"), "--dir", help="Network directory (network.json, nodes/)")
 NodesArg = typer.Argument(None, help="Node names (default: every node)")
 
@@ -55,7 +63,9 @@ def init(
     chain_id: str = typer.Option("baychain-gba", "--chain-id", help="Chain id"),
     force: bool = typer.Option(False, "--force", help="Replace an existing (stopped) network in --dir"),
     log_level: str = typer.Option("info", "--log-level", help="CometBFT log level, e.g. info or 'consensus:info,*:error'"),
-    filter_peers: bool = typer.Option(True, "--filter-peers/--no-filter-peers", help="Refuse peers that are not genesis members"),
+    filter_peers: bool = typer.Option(True, "--filter-peers/--no-filter-peers", help="Refuse peers that are not in the on-chain node registry"),
+    admin: Optional[list[str]] = AdminOpt,
+    keys_dir: Path = KeysDir,
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers."""
     from baychain.network.cometbft import CometbftNotFound
@@ -71,7 +81,8 @@ def init(
             raise BaychainError(Code.BAD_REQUEST, f"nodes still running: {', '.join(up)}; run `baychain net down` first")
     try:
         manifest = init_network(
-            directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers
+            directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
+            admins=[resolve_address(a, keys_dir) for a in admin or []],
         )
     except FileExistsError as exc:
         raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
@@ -215,14 +226,18 @@ def genesis(
     card: list[Path] = typer.Option(..., "--card", exists=True, dir_okay=False, help="A member's node card (repeatable)"),
     chain_id: str = typer.Option(..., "--chain-id", help="The new chain's id"),
     out: Path = typer.Option(Path("genesis.json"), "--out", "-o", help="Where to write the genesis"),
+    admin: Optional[list[str]] = AdminOpt,
+    keys_dir: Path = KeysDir,
 ) -> None:
     """Build the shared genesis of a multi-machine network from the members' node cards."""
     from baychain.network.card import NodeCard, genesis_from_cards
 
     try:
         cards = [NodeCard.load(p) for p in card]
+        admins = [resolve_address(a, keys_dir) for a in admin or []]
         doc = genesis_from_cards(
-            cards, chain_id=chain_id, genesis_time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            cards, chain_id=chain_id, genesis_time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            admins=admins,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise BaychainError(Code.BAD_REQUEST, f"bad node card: {exc}") from None
@@ -234,6 +249,89 @@ def genesis(
     typer.echo("persistent peers (give each member all but its own):")
     for c in cards:
         typer.echo(f"  {c.member.name}: {c.peer}")
+
+
+# -- the on-chain registry (contract `network`) -------------------------------------------------
+
+
+@app.command()
+def members(ctx: typer.Context) -> None:
+    """The on-chain node registry (of the node given by --node) and who votes."""
+    s = settings(ctx)
+    with s.client() as client:
+        nodes = client.view("network", "nodes")
+        admins = client.view("network", "admins")
+    if s.json:
+        emit_json({"nodes": nodes, "admins": admins})
+        return
+    table(
+        ["node", "organisation", "jurisdiction", "role", "node id", "power"],
+        [[n["name"], n["organisation"], n["jurisdiction"], n["role"], n["node_id"], n["power"]] for n in nodes],
+    )
+    typer.echo(f"admins: {', '.join(admins) or '(none: the registry is fixed until governance)'}")
+
+
+def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, args: dict) -> None:
+    s = settings(ctx)
+    signer = load_key(key, keys_dir, passphrase)
+    with s.client() as client:
+        receipt = client.call(signer, "network", method, args, timeout=min(s.timeout, 120.0))
+    if s.json:
+        emit_json(receipt.to_json())
+        return
+    kv([("transaction", receipt.hash), ("height", receipt.height), ("result", "ok")])
+    typer.echo("validator power changes take effect two blocks after this one")
+
+
+@app.command("add-node")
+def add_node(
+    ctx: typer.Context,
+    card: Path = typer.Option(..., "--card", exists=True, dir_okay=False, help="The new node's card (baychain node init / node show)"),
+    power: Optional[int] = typer.Option(None, "--power", help="Voting power (default: the card's; 0 = a non-voting member)"),
+    key: str = typer.Option(..., "--key", "-k", help="An admin account's key (name or key file)"),
+    keys_dir: Path = KeysDir,
+    passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Register a node in the on-chain registry (admin-signed): members then accept it as a peer."""
+    import base64
+    import binascii
+
+    from baychain.network.card import NodeCard
+
+    try:
+        c = NodeCard.load(card)
+        pub_key = base64.b64decode(c.validator_pub_key, validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise BaychainError(Code.BAD_REQUEST, f"bad node card: {exc}") from None
+    args = {"node_id": c.node_id, "name": c.member.name, "organisation": c.member.organisation,
+            "jurisdiction": c.member.jurisdiction, "role": c.member.role, "validator_pub_key": pub_key,
+            "power": c.power if power is None else power}
+    _send(ctx, key, keys_dir, passphrase, "add_node", args)
+
+
+@app.command("set-power")
+def set_power(
+    ctx: typer.Context,
+    node_id: str = typer.Argument(..., help="The node's id"),
+    power: int = typer.Argument(..., help="New voting power; 0 = stops voting"),
+    key: str = typer.Option(..., "--key", "-k", help="An admin account's key (name or key file)"),
+    keys_dir: Path = KeysDir,
+    passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Set a registered node's validator power (admin-signed)."""
+    _send(ctx, key, keys_dir, passphrase, "set_power", {"node_id": node_id.lower(), "power": power})
+
+
+@app.command("remove-node")
+def remove_node(
+    ctx: typer.Context,
+    node_id: str = typer.Argument(..., help="The node's id"),
+    key: str = typer.Option(..., "--key", "-k", help="An admin account's key (name or key file)"),
+    keys_dir: Path = KeysDir,
+    passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Remove a node from the on-chain registry (admin-signed); a validator stops voting."""
+    _send(ctx, key, keys_dir, passphrase, "remove_node", {"node_id": node_id.lower()})
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from baychain import transactions as txs
 from baychain.app.application import Application
 from baychain.app.types import (
     BlockRequest,
@@ -40,7 +41,6 @@ from baychain.app.types import (
     TxResult,
 )
 from baychain.errors import Code
-from baychain.network.membership import FILTER_PREFIX, PeerFilter
 from baychain.network.rpc import CometRpc, RpcError
 
 log = logging.getLogger("baychain.cometbft")
@@ -49,14 +49,14 @@ log = logging.getLogger("baychain.cometbft")
 class LockedApplication:
     """Forwards the ABCI calls to the application, each under `lock`.
 
-    With a `peer_filter`, CometBFT's `/p2p/filter/...` queries (filter_peers = true)
-    are answered from the network's member registry (see baychain.network.membership).
+    CometBFT's peer-filter queries (`/p2p/filter/...`, filter_peers = true) are
+    ordinary queries: the application answers them from the on-chain node registry
+    (see baychain.contracts.system.network).
     """
 
-    def __init__(self, app: Any, lock: threading.RLock, peer_filter: PeerFilter | None = None) -> None:
+    def __init__(self, app: Any, lock: threading.RLock) -> None:
         self.app = app
         self.lock = lock
-        self.peer_filter = peer_filter
 
     def info(self) -> InfoResult:
         with self.lock:
@@ -69,6 +69,11 @@ class LockedApplication:
     def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:
         with self.lock:
             return self.app.check_tx(raw, recheck)
+
+    def check_txs(self, raws: list[bytes]) -> list[TxResult]:
+        """A burst of CheckTx requests as one call (the ABCI server batches them)."""
+        with self.lock:
+            return self.app.check_txs(raws)
 
     def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int, height: int, time_ns: int) -> list[bytes]:
         with self.lock:
@@ -87,13 +92,6 @@ class LockedApplication:
             return self.app.commit()
 
     def query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
-        if path.startswith(FILTER_PREFIX):
-            if self.peer_filter is None:
-                return QueryResult(log="this node does not filter peers")
-            result = self.peer_filter.query(path)
-            if result.code:
-                log.warning("refused peer: %s", result.log)
-            return result
         with self.lock:
             return self.app.query(path, data, height, prove)
 
@@ -124,12 +122,10 @@ class CometEngine:
 
     name = "cometbft"
 
-    def __init__(
-        self, app: Application, rpc_url: str, *, lock: threading.RLock | None = None, peer_filter: PeerFilter | None = None
-    ) -> None:
+    def __init__(self, app: Application, rpc_url: str, *, lock: threading.RLock | None = None) -> None:
         self.app = app
         self.lock = lock or threading.RLock()
-        self.abci_app = LockedApplication(app, self.lock, peer_filter)
+        self.abci_app = LockedApplication(app, self.lock)
         self.rpc = CometRpc(rpc_url)
         self.mempool = RpcMempool(self.rpc)
         self.error: BaseException | None = None
@@ -160,10 +156,18 @@ class CometEngine:
             # Check signatures here, in parallel and outside the lock, so that this
             # node's CheckTx (one transaction per ABCI call) finds them verified.
             preverify(raws)
-        return self.rpc.broadcast(raws)
+        return self.rpc.broadcast(raws, lane_of=_sender_of)
 
     def close(self) -> None:
         self.rpc.close()
+
+
+def _sender_of(raw: bytes) -> str:
+    """The account that signed a transaction (its nonces must reach CheckTx in order)."""
+    try:
+        return txs.decode_trusted(raw).sender
+    except Exception:  # noqa: BLE001 - undecodable: CheckTx will say why; any lane will do
+        return ""
 
 
 # -- the cometbft child process ---------------------------------------------------------------

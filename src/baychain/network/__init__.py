@@ -14,6 +14,10 @@ application, the ABCI server and the HTTP API) supervising one `cometbft node` c
     rpc.py        a small CometBFT RPC client (status, peers, broadcast)
     runtime.py    one node process: application + ABCI server + API + cometbft child
     processes.py  `baychain net up/down/status`: detached node processes, pid and log files
-    membership.py filter_peers: only node ids in the genesis member registry may connect
-    light.py      light-client checks: an app hash is trusted once 2/3+ of validators signed it
+    light.py      light-client checks: an app hash is trusted once 2/3+ of validators signed it,
+                  following validator-set changes
+
+Membership itself (who may connect, who votes) is on chain: the built-in contract
+`network` (baychain.contracts.system.network) holds the node registry and the validator
+set, answers CometBFT's peer-filter queries and returns validator updates.
 """

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baychain.crypto.suites import is_address
 from baychain.network import cometbft
 from baychain.network.members import Member
 
@@ -66,13 +67,24 @@ class NodeCard:
         return cls.from_json(json.loads(Path(path).read_text()))
 
 
-def genesis_from_cards(cards: list[NodeCard], *, chain_id: str, genesis_time: str) -> dict[str, Any]:
-    """The shared genesis of a network whose founding validators are `cards`."""
+def genesis_from_cards(
+    cards: list[NodeCard], *, chain_id: str, genesis_time: str, admins: list[str] | tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The shared genesis of a network whose founding validators are `cards`.
+
+    `app_state.network` seeds the on-chain node registry (contract `network`): every
+    member with its node id, validator key and power, and the `admins` — account
+    addresses allowed to add and remove nodes and set validator power until committee
+    governance takes that over. Without admins the registry stays as the genesis has it.
+    """
     names = [c.member.name for c in cards]
     if len(set(names)) != len(names):
         raise ValueError("two cards use the same node name")
     if len({c.node_id for c in cards}) != len(cards):
         raise ValueError("two cards share one node id")
+    bad = [a for a in admins if not is_address(a)]
+    if bad:
+        raise ValueError(f"admin {bad[0]!r} is not an account address (bc1 + 40 hex digits)")
     app_state = {
         "network": {
             "members": [
@@ -83,9 +95,12 @@ def genesis_from_cards(cards: list[NodeCard], *, chain_id: str, genesis_time: st
                     "role": c.member.role,
                     "node_id": c.node_id,
                     "validator_address": c.validator_address,
+                    "validator_pub_key": c.validator_pub_key,
+                    "power": c.power,
                 }
                 for c in cards
-            ]
+            ],
+            "admins": sorted(set(admins)),
         }
     }
     return cometbft.build_genesis(

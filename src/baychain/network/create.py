@@ -6,7 +6,8 @@ on one machine:
 1. each node gets a CometBFT home with fresh keys (`cometbft init`): a node key whose
    hash is its node id, and a validator (consensus) key;
 2. one genesis lists every validator key and, in `app_state.network`, who each member
-   is (organisation, jurisdiction, role, node id); every node gets the same file;
+   is (organisation, jurisdiction, role, node id, validator key and power) and which
+   accounts may change that registry (`admins`); every node gets the same file;
 3. each node gets its own loopback ports and lists every other node in
    `persistent_peers`, with the settings a one-host network needs
    (`allow_duplicate_ip`, `addr_book_strict = false`) and consensus timeouts tuned
@@ -48,6 +49,7 @@ def init_network(
     force: bool = False,
     log_level: str = "info",
     filter_peers: bool = True,
+    admins: list[str] | tuple[str, ...] = (),
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest."""
     directory = Path(directory)
@@ -81,7 +83,7 @@ def init_network(
             )
         )
 
-    genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time)
+    genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time, admins=admins)
     for entry in entries:
         home = NodeHome(directory / entry.home)
         peers = [e.p2p_address for e in entries if e is not entry]

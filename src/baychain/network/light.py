@@ -8,9 +8,7 @@ and that header is signed — through its hash, which the precommit votes sign �
 validators. If validators holding more than two thirds of the voting power signed it,
 the app hash is the chain's, whoever relayed it.
 
-This checker trusts the genesis validator set (baychain makes no validator changes
-yet; a header whose validators_hash differs from the trusted set's is refused rather
-than followed). It recomputes, exactly as CometBFT v0.38 does:
+It recomputes, exactly as CometBFT v0.38 does:
 
 - the header hash: RFC 6962 Merkle root of the header's fields, each protobuf-encoded
   (`Header.Hash` in types/block.go);
@@ -19,9 +17,28 @@ than followed). It recomputes, exactly as CometBFT v0.38 does:
 - each precommit's sign bytes: length-delimited `CanonicalVote{type, height, round,
   block_id, timestamp, chain_id}` (`VoteSignBytes` in types/vote.go), checked with Ed25519.
 
-    light = LightClient(rpc_url, genesis)                 # genesis: the genesis.json document
-    app_hash = light.verified_app_hash(height)            # app hash after block `height`
-    proven = client.prove_state(key, height=height, app_hash=app_hash)   # SDK proof check
+**Following validator-set changes.** The client starts from the genesis validator set.
+When a header names another set (`validators_hash`), the client finds the height `h`
+where the set changed (binary search over headers, which need not be trusted), verifies
+header `h` with the set it trusts, takes the `next_validators_hash` those validators
+signed in it, fetches the validator set of `h + 1` and accepts it only if it hashes to
+that value. Each new set is thus vouched for by more than 2/3 of the previous one, back
+to the genesis; the verified sets are remembered (`trusted_sets`).
+
+Trust assumption: a validator set the client has trusted does not, by more than 2/3 of
+its power, sign a conflicting header later — also after it was replaced. (CometBFT's own
+light client bounds this with a trusting period tied to unbonding; a consortium's
+validators are known organisations under contract, and the client can always be
+re-anchored on a recent, out-of-band checked set with `LightClient.from_trusted`.)
+
+Headers, commits and validator sets come from any source with CometBFT's RPC shape:
+a node's CometBFT RPC (`CometRpc`), or a baychain node's HTTP API, which relays exactly
+those three calls (`ApiRelay`, `GET /v1/cometbft/{commit|header|validators}`). Several
+sources may be given; the next is tried when one fails. None needs to be trusted.
+
+    light = LightClient("http://127.0.0.1:26657", "genesis.json")
+    app_hash = light.verified_app_hash(height)             # app hash after block `height`
+    proven = client.prove_state(key, height=height, light=light)   # SDK: proof + header
 """
 
 from __future__ import annotations
@@ -30,6 +47,7 @@ import base64
 import calendar
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,13 +61,18 @@ import baychain.abci.pb  # noqa: F401 - generates the protobuf modules if needed
 from baychain.abci.proto_gen.tendermint.crypto import keys_pb2
 from baychain.abci.proto_gen.tendermint.types import canonical_pb2, types_pb2, validator_pb2
 from baychain.abci.proto_gen.tendermint.version import types_pb2 as version_pb2
-from baychain.network.rpc import CometRpc
+from baychain.errors import BaychainError, Code
+from baychain.network.rpc import CometRpc, RpcError
 
 BLOCK_ID_FLAG_COMMIT = 2
 
 
-class LightError(Exception):
-    """A header or commit that does not prove what it claims."""
+class LightError(BaychainError):
+    """A header, commit or validator set that does not prove what it claims (PROOF_INVALID),
+    or that could not be fetched (UNAVAILABLE, TIMEOUT)."""
+
+    def __init__(self, message: str, code: Code = Code.PROOF_INVALID) -> None:
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True)
@@ -60,16 +83,28 @@ class TrustedValidator:
 
 
 def validators_from_genesis(genesis: dict[str, Any]) -> list[TrustedValidator]:
-    out = []
-    for v in genesis["validators"]:
-        if v["pub_key"]["type"] != "tendermint/PubKeyEd25519":
-            raise LightError(f"unsupported validator key type {v['pub_key']['type']}")
-        pub = base64.b64decode(v["pub_key"]["value"])
-        address = hashlib.sha256(pub).digest()[:20]
-        if v.get("address") and bytes.fromhex(v["address"]) != address:
-            raise LightError(f"genesis validator {v.get('name', '')}: address does not match its key")
-        out.append(TrustedValidator(address, pub, int(v["power"])))
+    return [_validator(v, v["power"], f"genesis validator {v.get('name', '')}") for v in genesis["validators"]]
+
+
+def validators_from_rpc(pages: list[dict[str, Any]]) -> list[TrustedValidator]:
+    """A validator set from the pages of CometBFT's `validators` RPC (not yet trusted)."""
+    out = [_validator(v, v["voting_power"], f"validator {v.get('address', '')}") for page in pages for v in page["validators"]]
+    if len({v.address for v in out}) != len(out):
+        raise LightError("a validator is listed twice")
     return out
+
+
+def _validator(doc: dict[str, Any], power: Any, what: str) -> TrustedValidator:
+    try:
+        if doc["pub_key"]["type"] != "tendermint/PubKeyEd25519":
+            raise LightError(f"{what}: unsupported key type {doc['pub_key']['type']}")
+        pub = base64.b64decode(doc["pub_key"]["value"])
+        address = hashlib.sha256(pub).digest()[:20]
+        if doc.get("address") and bytes.fromhex(doc["address"]) != address:
+            raise LightError(f"{what}: address does not match its key")
+        return TrustedValidator(address, pub, int(power))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LightError(f"{what}: malformed ({exc})") from None
 
 
 # -- hashing as CometBFT does ------------------------------------------------------------------
@@ -206,20 +241,209 @@ def verify_signed_header(chain_id: str, signed_header: dict[str, Any], validator
     return header
 
 
-class LightClient:
-    """Verifies CometBFT headers fetched from any node against the genesis validators."""
+# -- sources ------------------------------------------------------------------------------------
 
-    def __init__(self, rpc: CometRpc | str, genesis: dict[str, Any] | str | Path) -> None:
+RELAYED = ("commit", "header", "validators")
+
+
+class ApiRelay:
+    """CometBFT's commit, header and validators calls, relayed by a baychain node's HTTP API.
+
+    A node's CometBFT RPC usually listens on loopback only; its API relays these
+    three calls unchanged (`GET /v1/cometbft/<method>`), and nothing it relays needs to
+    be trusted: the light client checks every signature itself.
+    """
+
+    def __init__(self, api_url: str, *, timeout: float = 10.0) -> None:
+        import httpx
+
+        self.url = api_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        import httpx
+
+        if method not in RELAYED:
+            raise RpcError(f"the API relays only {', '.join(RELAYED)}")
+        try:
+            resp = self._http.get(f"/v1/cometbft/{method}", params=params)
+            doc = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RpcError(f"baychain API at {self.url} unreachable: {exc or type(exc).__name__}") from None
+        if resp.status_code != 200:
+            raise RpcError(str(doc.get("message", doc)) if isinstance(doc, dict) else str(doc))
+        return doc
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@dataclass(frozen=True)
+class TrustedSet:
+    """A verified validator set and the first height it signs."""
+
+    height: int
+    validators: tuple[TrustedValidator, ...]
+    hash: bytes
+
+
+class LightClient:
+    """Verifies CometBFT headers fetched from untrusted sources, starting from the genesis
+    validator set and following every validator-set change."""
+
+    PER_PAGE = 100
+
+    def __init__(
+        self,
+        sources: CometRpc | ApiRelay | str | list[CometRpc | ApiRelay | str],
+        genesis: dict[str, Any] | str | Path,
+        *,
+        poll: float = 0.1,
+    ) -> None:
         if isinstance(genesis, (str, Path)):
             genesis = json.loads(Path(genesis).read_text())
-        self.chain_id: str = genesis["chain_id"]
-        self.validators = validators_from_genesis(genesis)
-        self.rpc = CometRpc(rpc) if isinstance(rpc, str) else rpc
+        validators = validators_from_genesis(genesis)
+        self._init(sources, genesis["chain_id"], int(genesis.get("initial_height") or 1), validators, poll)
 
-    def verified_header(self, height: int) -> dict[str, Any]:
-        doc = self.rpc.call("commit", height=str(height))
-        return verify_signed_header(self.chain_id, doc["signed_header"], self.validators)
+    @classmethod
+    def from_trusted(
+        cls, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], *, poll: float = 0.1
+    ) -> "LightClient":
+        """Anchor on a validator set checked out of band: the set that signs `height`."""
+        client = cls.__new__(cls)
+        client._init(sources, chain_id, height, validators, poll)
+        return client
 
-    def verified_app_hash(self, height: int) -> bytes:
-        """The app hash after block `height`, from the signed header of `height + 1`."""
-        return _hex(self.verified_header(height + 1)["app_hash"])
+    def _init(self, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], poll: float) -> None:
+        self.chain_id = chain_id
+        self.poll = poll
+        items = sources if isinstance(sources, list) else [sources]
+        if not items:
+            raise ValueError("a light client needs at least one source of headers")
+        self.sources = [_source(s) for s in items]
+        self._owned = [s for s, given in zip(self.sources, items) if isinstance(given, str)]
+        self._trusted = [TrustedSet(height, tuple(validators), validator_set_hash(validators))]
+
+    def close(self) -> None:
+        for source in self._owned:
+            source.close()
+
+    def __enter__(self) -> "LightClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def validators(self) -> list[TrustedValidator]:
+        """The validator set trusted at the latest height verified so far."""
+        return list(self._trusted[-1].validators)
+
+    @property
+    def trusted_sets(self) -> list[TrustedSet]:
+        """Every verified validator set, by the first height it signs."""
+        return list(self._trusted)
+
+    # -- verification ----------------------------------------------------------------------
+
+    def verified_header(self, height: int, *, wait: float = 0.0) -> dict[str, Any]:
+        """The header of `height`, verified by the validators of that height (whose set is
+        verified back to the trust anchor). With `wait`, waits up to that many seconds for
+        the height to be committed."""
+        if height < self._trusted[0].height:
+            raise LightError(f"height {height} is below the trusted height {self._trusted[0].height}", Code.HEIGHT_UNAVAILABLE)
+        signed = self._signed_header(height, wait)
+        for _ in range(10_000):
+            trusted = self._trusted_at(height)
+            claimed = _hex(signed["header"].get("validators_hash", ""))
+            if claimed == trusted.hash:
+                return verify_signed_header(self.chain_id, signed, list(trusted.validators))
+            self._advance(trusted, height)
+        raise LightError(f"too many validator-set changes before height {height}")
+
+    def verified_app_hash(self, height: int, *, wait: float = 10.0) -> bytes:
+        """The app hash after block `height`, from the verified header of `height + 1`
+        (waiting up to `wait` seconds for that block)."""
+        return _hex(self.verified_header(height + 1, wait=wait)["app_hash"])
+
+    def _trusted_at(self, height: int) -> TrustedSet:
+        return next(t for t in reversed(self._trusted) if t.height <= height)
+
+    def _advance(self, trusted: TrustedSet, target: int) -> None:
+        """Verify the first validator-set change after `trusted` on the way to `target`."""
+        low, high = trusted.height, target  # the set at `low` is trusted's; at `high` another
+        while high - low > 1:
+            mid = (low + high) // 2
+            if _hex(self._header(mid).get("validators_hash", "")) == trusted.hash:
+                low = mid
+            else:
+                high = mid
+        # Header `low` is signed by the trusted set and names the set of `high` = low + 1.
+        header = verify_signed_header(self.chain_id, self._signed_header(low, 0.0), list(trusted.validators))
+        vouched = _hex(header["next_validators_hash"])
+        if vouched == trusted.hash:
+            raise LightError(f"the validator set seemed to change at height {high}, but header {low} says it does not")
+        new = validators_from_rpc(self._validator_pages(high))
+        if validator_set_hash(new) != vouched:
+            raise LightError(f"the validator set served for height {high} is not the one the validators of height {low} signed for")
+        if any(t.height == high for t in self._trusted):
+            raise LightError(f"conflicting validator sets for height {high}")
+        self._trusted.append(TrustedSet(high, tuple(new), vouched))
+        self._trusted.sort(key=lambda t: t.height)
+
+    # -- fetching --------------------------------------------------------------------------
+
+    def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        errors = []
+        for source in self.sources:
+            try:
+                return source.call(method, **params)
+            except RpcError as exc:
+                errors.append(str(exc))
+        raise LightError(f"no source answered {method} {params}: {'; '.join(errors)}", _unavailable(errors))
+
+    def _signed_header(self, height: int, wait: float) -> dict[str, Any]:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                doc = self._call("commit", height=str(height))
+                return doc["signed_header"]
+            except LightError as exc:
+                if exc.code != Code.HEIGHT_UNAVAILABLE or time.monotonic() >= deadline:
+                    if exc.code == Code.HEIGHT_UNAVAILABLE and wait:
+                        raise LightError(f"block {height} was not committed within {wait} s", Code.TIMEOUT) from None
+                    raise
+            except (KeyError, TypeError):
+                raise LightError(f"malformed commit answer for height {height}") from None
+            time.sleep(self.poll)
+
+    def _header(self, height: int) -> dict[str, Any]:
+        try:
+            return self._call("header", height=str(height))["header"]
+        except (KeyError, TypeError):
+            raise LightError(f"malformed header answer for height {height}") from None
+
+    def _validator_pages(self, height: int) -> list[dict[str, Any]]:
+        pages = []
+        page = 1
+        while True:
+            doc = self._call("validators", height=str(height), page=str(page), per_page=str(self.PER_PAGE))
+            pages.append(doc)
+            try:
+                if sum(len(p["validators"]) for p in pages) >= int(doc["total"]) or not doc["validators"]:
+                    return pages
+            except (KeyError, TypeError, ValueError):
+                raise LightError(f"malformed validators answer for height {height}") from None
+            page += 1
+
+
+def _source(source: CometRpc | ApiRelay | str) -> CometRpc | ApiRelay:
+    """A URL string is a CometBFT RPC endpoint; a baychain API is given as `ApiRelay(url)`."""
+    return CometRpc(source) if isinstance(source, str) else source
+
+
+def _unavailable(errors: list[str]) -> Code:
+    text = " ".join(errors)
+    if "must be less than or equal to the current blockchain height" in text or "height must be less than or equal" in text:
+        return Code.HEIGHT_UNAVAILABLE
+    return Code.UNAVAILABLE

@@ -10,13 +10,10 @@ are illustrative.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-JURISDICTIONS = ("GD", "HK", "MO")
-ROLES = ("member", "regulator", "auditor")
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+from baychain.contracts.system.network import JURISDICTIONS, NODE_NAME as _NAME, ROLES
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from baychain.app.application import Application
 from baychain.engine.cometbft import CometbftProcess, CometEngine
 from baychain.network import cometbft
 from baychain.network.home import NodeHome, NodeSettings
-from baychain.network.membership import PeerFilter
 
 log = logging.getLogger("baychain.node")
 
@@ -107,19 +106,14 @@ async def _run(home: NodeHome, binary: str | None) -> int:
         log.error("cannot listen for the API on %s:%d: %s", settings.api_host, settings.api_port, exc)
         return 2
 
-    peer_filter = None
     if cometbft.read_config(home.cometbft).get("filter_peers"):
-        peer_filter = PeerFilter.from_genesis(home.cometbft / "config" / "genesis.json")
-        if peer_filter is None:
-            log.warning("filter_peers is on but the genesis lists no members: every peer is accepted")
-        else:
-            log.info("peers limited to the %d member nodes of the genesis", len(peer_filter.members))
+        log.info("filter_peers is on: peers are limited to the nodes of the on-chain registry (contract `network`)")
     app = (
         Application(home.data)
         if settings.keep_versions is None
         else Application(home.data, keep_versions=settings.keep_versions)
     )
-    engine = CometEngine(app, rpc_url, peer_filter=peer_filter)
+    engine = CometEngine(app, rpc_url)
     node = CometNode(app, engine, settings, home)
     abci = AbciServer(engine.abci_app, app_thread=True)
     api_server = _api_server_class()(

@@ -13,6 +13,11 @@ with the same stable code the API and the CLI show. Reads of state with `get_sta
 against the app hash of the block at that height, and any disagreement raises
 PROOF_INVALID.
 
+With a light client (`Client(url, light=LightClient(...))`, see
+baychain.network.light) the app hash itself is not taken from the node either: it
+comes from the next block's header, checked against the validators' signatures, so a
+proof-checked read trusts no single node at all.
+
 Nonces are tracked per signer inside the client: the first call asks the node for
 the account's next nonce, later calls count locally, and a nonce rejection makes the
 client ask again (once, automatically). One client used from several threads
@@ -125,8 +130,12 @@ class Client:
         *,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        light: Any = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.light = light
+        """A `LightClient`: when set, proof-checked reads verify the app hash through
+        validator signatures instead of taking it from this node (see prove_state)."""
         self.timeout = timeout
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
         self._chain_id: str | None = None
@@ -374,14 +383,22 @@ class Client:
             params["prove"] = "true"
         return self.request("GET", f"/v1/state/{bytes(key).hex()}", params=params)
 
-    def prove_state(self, key: bytes, *, height: int = 0, app_hash: bytes | None = None) -> ProvenState:
+    def prove_state(
+        self, key: bytes, *, height: int = 0, app_hash: bytes | None = None, light: Any = None
+    ) -> ProvenState:
         """Read a state key with its Merkle proof and check it.
 
-        The proof is verified against `app_hash` if given (a root you trust), else
-        against the app hash of the block at the answer's height, fetched separately.
-        Anything that disagrees raises PROOF_INVALID.
+        The proof is verified against `app_hash` if given (a root you trust); else, with
+        a light client (`light`, or the client's own), against the app hash in the header
+        of the next height, accepted only if validators with more than 2/3 of the power
+        signed it (baychain.network.light; waits for that block if needed) — so no node
+        needs to be trusted; else against the app hash of the block at the answer's height
+        as this node reports it. Anything that disagrees raises PROOF_INVALID.
         """
         key = bytes(key)
+        light = light if light is not None else self.light
+        if app_hash is not None and light is not None and light is not self.light:
+            raise BaychainError(Code.BAD_REQUEST, "give either app_hash or light, not both")
         resp = self.get_state_unverified(key, height=height, prove=True)
         try:
             answered_height = resp["height"]
@@ -393,7 +410,11 @@ class Client:
             claimed = None if not resp["exists"] else bytes.fromhex(resp["value"])
         except (KeyError, TypeError, ValueError):
             raise _proof_error("the node's state answer is malformed") from None
-        if app_hash is None:
+        if app_hash is None and light is not None:
+            if answered_height < 1:
+                raise BaychainError(Code.HEIGHT_UNAVAILABLE, "no block is committed yet, so there is no app hash to verify against")
+            app_hash = light.verified_app_hash(answered_height, wait=max(self.timeout, 10.0))
+        elif app_hash is None:
             if answered_height < 1:
                 raise BaychainError(Code.HEIGHT_UNAVAILABLE, "no block is committed yet, so there is no app hash to verify against")
             block = self.block(answered_height)
@@ -418,13 +439,15 @@ class Client:
                 raise _proof_error("the node's decoded value differs from the proven bytes")
         return ProvenState(key, claimed, answered_height, app_hash, proof)
 
-    def get_state(self, key: bytes, height: int = 0, *, app_hash: bytes | None = None) -> bytes | None:
+    def get_state(self, key: bytes, height: int = 0, *, app_hash: bytes | None = None, light: Any = None) -> bytes | None:
         """A state value's raw bytes, proof-checked; None when the key is proven absent."""
-        return self.prove_state(key, height=height, app_hash=app_hash).value
+        return self.prove_state(key, height=height, app_hash=app_hash, light=light).value
 
-    def get_contract_value(self, contract: str, key: str, height: int = 0, *, app_hash: bytes | None = None) -> Any:
+    def get_contract_value(
+        self, contract: str, key: str, height: int = 0, *, app_hash: bytes | None = None, light: Any = None
+    ) -> Any:
         """A contract storage value, decoded and proof-checked; None when proven absent."""
-        proven = self.prove_state(contract_key(contract, key), height=height, app_hash=app_hash)
+        proven = self.prove_state(contract_key(contract, key), height=height, app_hash=app_hash, light=light)
         return proven.decoded()
 
     # -- built-in contracts ---------------------------------------------------------------------

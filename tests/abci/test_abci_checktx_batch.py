@@ -1,0 +1,89 @@
+"""CheckTx requests that arrive together go to the application as one `check_txs` call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from baychain.abci.pb import abci_pb
+from baychain.abci.server import AbciServer
+
+Req = abci_pb.Request
+
+
+def check(tx: bytes, recheck: bool = False):
+    return Req(check_tx=abci_pb.RequestCheckTx(tx=tx, type=abci_pb.RECHECK if recheck else abci_pb.NEW))
+
+
+@pytest.fixture
+def batching_app(kv_app_class):
+    class BatchingApp(kv_app_class):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[int] = []
+
+        def check_txs(self, raws):
+            self.batches.append(len(raws))
+            if b"boom" in raws:
+                raise RuntimeError("batch exploded")
+            return [self.check_tx(raw) for raw in raws]
+
+    return BatchingApp()
+
+
+@pytest.mark.parametrize("app_thread", [False, True])
+def test_a_burst_of_check_tx_is_one_application_call_answered_in_order(batching_app, abci_client_class, app_thread) -> None:
+    async def main():
+        server = AbciServer(batching_app, app_thread=app_thread)
+        await server.start("tcp://127.0.0.1:0")
+        try:
+            client = await abci_client_class.connect("127.0.0.1", server.port)
+            txs = [b"k%d=v" % i if i % 3 else b"bad%d" % i for i in range(50)]
+            responses = await client.call(*[check(t, recheck=i % 2 == 1) for i, t in enumerate(txs)],
+                                          Req(flush=abci_pb.RequestFlush()), check(b"last=1"))
+            await client.close()
+        finally:
+            await server.stop()
+        return txs, responses, server
+
+    txs, responses, server = asyncio.run(main())
+    assert [r.WhichOneof("value") for r in responses] == ["check_tx"] * 50 + ["flush", "check_tx"]
+    assert [r.check_tx.code for r in responses[:50]] == [0 if b"=" in t else 7 for t in txs]
+    assert [r.check_tx.gas_used for r in responses[:50]] == [len(t) if b"=" in t else 0 for t in txs]
+    assert batching_app.batches[0] == 50 and sum(batching_app.batches) == 50  # the lone last one went on its own
+    assert server.request_counts["check_tx"] == 51
+
+
+def test_a_failing_batch_is_checked_one_by_one(batching_app, abci_client_class) -> None:
+    async def main():
+        server = AbciServer(batching_app)
+        await server.start("tcp://127.0.0.1:0")
+        try:
+            client = await abci_client_class.connect("127.0.0.1", server.port)
+            responses = await client.call(check(b"a=1"), check(b"boom"), check(b"b=2"))
+            await client.close()
+        finally:
+            await server.stop()
+        return responses
+
+    responses = asyncio.run(main())
+    # Each transaction gets its own verdict; the one whose check raised gets INTERNAL (500).
+    assert [r.check_tx.code for r in responses] == [0, 500, 0]
+
+
+def test_an_application_without_check_txs_is_called_per_transaction(kv_app, abci_client_class) -> None:
+    async def main():
+        server = AbciServer(kv_app)
+        await server.start("tcp://127.0.0.1:0")
+        try:
+            client = await abci_client_class.connect("127.0.0.1", server.port)
+            responses = await client.call(*[check(b"k%d=v" % i) for i in range(5)])
+            await client.close()
+        finally:
+            await server.stop()
+        return responses
+
+    assert [r.check_tx.code for r in asyncio.run(main())] == [0] * 5
+    assert not hasattr(kv_app, "check_txs")
+    assert kv_app.calls.count("check_tx") == 5
