@@ -33,7 +33,15 @@ On disk (named databases in the caller's LMDB environment, all starting ``state.
 A block's changes are applied as one batch: the changed keys are sorted by key path
 and the trie is rewritten top-down in a single pass, so each touched node is read,
 rebuilt and hashed exactly once per block; cost is O(changed keys x depth).
-Internal nodes are cached in memory, bounded by ``cache_nodes``; leaves are not
+Per-key work (checks, old values, hashes, records) runs as C-level loops (map,
+compress, sorted); the per-node work splices the changed children into the cached,
+already split node. New nodes come out in key order, so they are appended without
+sorting; the writes are batched (putmulti).
+
+In memory, bounded, and filled only from committed state (a discarded or failed
+block leaves nothing behind): internal nodes, decoded, by node key (``cache_nodes``);
+and per recently changed key its latest value and key path (``cache_keys``), which
+spare a flat-table read and a SHA-256 when the key changes again. Leaves are not
 cached (a block reads a leaf only when a new key must push it one level down).
 
 Keys are 1..511 bytes (LMDB's key size limit, fixed here so that every node accepts
@@ -43,10 +51,18 @@ and rejects the same keys); values are any byte strings, including empty ones.
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
-from typing import Callable, Iterator
 from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
+from operator import eq as _eq
+from operator import is_ as _is
+from operator import is_not as _is_not
+from operator import itemgetter
+from operator import ne as _ne
+from operator import not_ as _not
 
 import lmdb
 
@@ -57,18 +73,28 @@ MAX_KEY_BYTES = 511
 FORMAT = b"1"
 
 _sha256 = hashlib.sha256
+_digest = type(_sha256()).digest  # unbound, for map(_digest, map(_sha256, items))
+_join = b"".join
+_LEAF_PREFIX = b"\x00"
 _HEX_TO_NIBBLES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+_ONLY_BYTES = {bytes}
+_NONE_TYPE = type(None)
+_BYTES_OR_NONE = {bytes, _NONE_TYPE}
+_MISSING = object()
+_UNUSED_SLOT = (None, None)
 
 _NEXT_NIBBLE = [bytes((nib + 1,)) for nib in range(16)]  # sorts after every path continuing with nib
 _KEY_LENGTH = [n.to_bytes(2, "big") for n in range(MAX_KEY_BYTES + 1)]
 _TAG_NODE = b"N"
-_TAG_LEAF = b"L"
+_TAG_LEAF = b"L"  # sorts before _TAG_NODE
 _ROOT_EMPTY = b"\x00"
 _ROOT_LEAF = b"\x01"
 _ROOT_INTERNAL = b"\x02"
 
 # A reference to a node: (is_leaf, version (8 bytes), hash (32 bytes)); None = empty slot.
 Ref = tuple[bool, bytes, bytes]
+_TAG_AT = itemgetter(8)  # of a state.stale key: since (8) || tag || node key
+_AFTER_TAG = itemgetter(slice(9, None))
 
 
 def _nibbles(path: bytes) -> bytes:
@@ -104,35 +130,63 @@ class _Staged:
 
     version: int
     root_ref: Ref | None
-    nodes: list[tuple[bytes, bytes]] = field(default_factory=list)
-    leaves: list[tuple[bytes, bytes]] = field(default_factory=list)
-    stale: list[bytes] = field(default_factory=list)  # tag || node key, without the version
-    flat: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    # New internal nodes in key order, flat: node key, stored bytes, node key, ... (no
+    # tuples: nothing here for the cyclic GC to track); a pair of Nones is a slot unused.
+    nodes: list[bytes | None] = field(default_factory=list)
+    node_keys: list[bytes] = field(default_factory=list)  # the nodes without the Nones (set by write), ...
+    node_raws: list[bytes] = field(default_factory=list)  # ... and their stored bytes
+    leaf_hashes: Sequence[bytes] = ()  # new leaves: hash, ...
+    leaf_records: Sequence[bytes] = ()  # ... and stored bytes, aligned
+    stale_nodes: list[bytes] = field(default_factory=list)  # node keys of the internal nodes replaced
+    stale_leaves: list[bytes] = field(default_factory=list)  # leaf keys of the leaves replaced
+    flat_keys: Sequence[bytes] = ()  # flat table: keys written, ...
+    flat_values: Sequence[bytes] = ()  # ... their values, aligned
+    flat_deletes: Sequence[bytes] = ()
+    changed_keys: Sequence[bytes] = ()  # for the value cache: the keys changed, ...
+    changed_values: Sequence[bytes | None] = ()  # ... and their new values (None: deleted)
+    values_missed: int = 0  # how many keys the value cache's young generation did not hold
+    new_paths: tuple[Sequence[bytes], Sequence[bytes]] | None = None  # for the path cache: keys, key paths
     written: bool = False
 
 
-class _NodeCache:
-    """Bounded cache of internal nodes by node key (content never changes for a key).
+class _Cache:
+    """Bounded cache (internal nodes by node key; latest values or key paths by key).
 
-    Two generations of dicts: lookups promote into the young one; when it fills
-    up, the old generation is dropped whole. Approximately LRU, O(1), no per-entry
-    bookkeeping, and never more than `capacity` entries.
+    Two generations of dicts: lookups of nodes promote into the young one; when it
+    fills up, the old generation is dropped whole. Approximately LRU, O(1), no
+    per-entry bookkeeping, and never more than `capacity` entries.
     """
 
     def __init__(self, capacity: int) -> None:
         self.half = max(1, capacity // 2)
         self.enabled = capacity > 0
-        self.young: dict[bytes, bytes] = {}
-        self.old: dict[bytes, bytes] = {}
+        self.young: dict = {}
+        self.old: dict = {}
 
-    def put(self, key: bytes, raw: bytes) -> None:
+    def put(self, key: bytes, value: object) -> None:
         if not self.enabled:
             return
         young = self.young
-        young[key] = raw
+        young[key] = value
         if len(young) >= self.half:
             self.old = young
             self.young = {}
+
+    def put_many(self, items: Iterable[tuple[bytes, object]], count: int, added: int) -> None:
+        """put() each of `count` (key, value) pairs; same bound, one C-level update when they fit.
+
+        added: at least the number of those keys that are not in the young generation.
+        """
+        if not self.enabled or not count:
+            return
+        if count >= self.half:
+            for key, value in items:
+                self.put(key, value)
+            return
+        if len(self.young) + added >= self.half:
+            self.old = self.young
+            self.young = {}
+        self.young.update(items)
 
     def __len__(self) -> int:
         return len(self.young) + len(self.old)
@@ -146,12 +200,21 @@ class StateStore:
     commit, discard() (or simply stage again).
     """
 
-    def __init__(self, env: lmdb.Environment, *, keep_versions: int = 1000, cache_nodes: int = 200_000) -> None:
-        """Opens its own named DBs in env (names start with b'state.'; env is opened by the caller with max_dbs>=32)."""
+    def __init__(
+        self, env: lmdb.Environment, *, keep_versions: int = 1000, cache_nodes: int = 200_000, cache_keys: int = 100_000
+    ) -> None:
+        """Opens its own named DBs in env (names start with b'state.'; env is opened by the caller with max_dbs>=32).
+
+        cache_nodes bounds the internal nodes kept in memory; cache_keys bounds the
+        recently changed keys whose latest value and key path are kept in memory
+        (saving a flat-table read and a SHA-256 when they change again).
+        """
         if type(keep_versions) is not int or keep_versions < 0:
             raise ValueError("keep_versions must be a non-negative integer")
         if type(cache_nodes) is not int or cache_nodes < 0:
             raise ValueError("cache_nodes must be a non-negative integer")
+        if type(cache_keys) is not int or cache_keys < 0:
+            raise ValueError("cache_keys must be a non-negative integer")
         if env.max_key_size() < MAX_KEY_BYTES:
             raise BaychainError(Code.INTERNAL, f"LMDB build supports keys up to {env.max_key_size()} bytes only")
         self._env = env
@@ -175,7 +238,11 @@ class StateStore:
                 raise BaychainError(Code.INTERNAL, "state store has no committed root")
             self._version = int.from_bytes(cursor.key(), "big")
             self._root_ref = _decode_root(cursor.value())
-        self._cache = _NodeCache(cache_nodes)
+        self._cache = _Cache(cache_nodes)
+        # Per recently changed key: its latest committed value (None: absent; kept in step
+        # by committed(), the only thing that changes state.latest), and its key path.
+        self._values = _Cache(cache_keys)
+        self._paths = _Cache(cache_keys)
         self._staged: _Staged | None = None
 
     # -- reading -------------------------------------------------------------------
@@ -211,8 +278,7 @@ class StateStore:
                 if is_leaf:
                     stored_key, value = _split_leaf(self._load_leaf(txn, node_version + node_hash))
                     return value if stored_key == key else None
-                raw = self._load_node(txn, node_version + npath[:depth])
-                ref = _child(raw, npath[depth])
+                ref = _child(self._load_node(txn, node_version + npath[:depth]), npath[depth])
                 depth += 1
             return None
 
@@ -276,16 +342,15 @@ class StateStore:
                         return Proof(key, value, steps)
                     other = OtherLeaf(_sha256(stored_key).digest(), _sha256(value).digest())
                     return Proof(key, None, steps, other)
-                raw = self._load_node(txn, node_version + npath[:depth])
-                bitmap = int.from_bytes(raw[:2], "big")
-                count = bitmap.bit_count()
-                hashes = raw[4 + 8 * count :]
-                siblings = [hashes[i : i + 32] for i in range(0, 32 * count, 32)]
+                node = self._load_node(txn, node_version + npath[:depth])
+                bitmap = (node[0] << 8) | node[1]
+                hashes = node[4 + 8 * bitmap.bit_count() :]
+                siblings = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
                 nib = npath[depth]
                 if bitmap >> nib & 1:
                     del siblings[(bitmap & ((1 << nib) - 1)).bit_count()]
                 steps.append(ProofStep(bitmap, tuple(siblings)))
-                ref = _child(raw, nib)
+                ref = _child(node, nib)
                 depth += 1
             return Proof(key, None, steps)
 
@@ -302,43 +367,88 @@ class StateStore:
             raise BaychainError(Code.INTERNAL, f"cannot stage version {version!r}: the next version is {self._version + 1}")
         ver8 = _ver8(version)
         staged = _Staged(version, self._root_ref)
-        leaves_out = staged.leaves
-        flat = staged.flat
-        items: list[tuple[bytes, Ref | None, bool]] = []
-        sha256 = _sha256
-        to_nibbles = _HEX_TO_NIBBLES
-        key_length = _KEY_LENGTH
-        append_item = items.append
-        append_leaf = leaves_out.append
-        append_flat = flat.append
+        # Per-key work runs in C loops (map, compress, sorted), not in bytecode per key.
+        keys: Sequence[bytes] = tuple(changes)
+        values: Sequence[bytes | None] = tuple(changes.values())
+        value_types = set(map(type, values))
+        if keys and (
+            set(map(type, keys)) != _ONLY_BYTES
+            or not value_types <= _BYTES_OR_NONE
+            or min(map(len, keys)) < 1
+            or max(map(len, keys)) > MAX_KEY_BYTES
+        ):
+            _raise_first_invalid(changes)
+        values_young = self._values.young
+        paths_young = self._paths.young
         with self._env.begin(db=self._flat) as txn:
-            flat_get = txn.get
-            for key, value in changes.items():
-                if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_BYTES:
-                    if type(key) is not bytes:
-                        raise BaychainError(Code.BAD_ARGUMENTS, "state keys are bytes")
-                    raise BaychainError(Code.LIMIT_EXCEEDED, f"state keys are 1..{MAX_KEY_BYTES} bytes, got {len(key)}")
-                old = flat_get(key)
-                path = sha256(key).digest()
-                if value is None:
-                    if old is None:
-                        continue  # deleting a missing key changes nothing
-                    append_item((path.hex().encode().translate(to_nibbles), None, True))
-                    append_flat((key, None))
-                    continue
-                if type(value) is not bytes:
-                    raise BaychainError(Code.BAD_ARGUMENTS, "state values are bytes (or None to delete)")
-                if old == value:
-                    continue  # rewriting the same value changes nothing
-                leaf = sha256(b"\x00" + path + sha256(value).digest()).digest()
-                append_leaf((ver8 + leaf, key_length[len(key)] + key + value))
-                append_item((path.hex().encode().translate(to_nibbles), (True, ver8, leaf), old is not None))
-                append_flat((key, value))
-            if items:
-                items.sort()  # by nibble path; paths are distinct, so later fields never compare
-                builder = _BatchBuilder(self, txn, ver8, staged, items)
-                staged.root_ref = builder.update(self._root_ref, 0, 0, len(items))
-        flat.sort()
+            # Latest values and key paths: from the caches, else from the flat table / SHA-256.
+            olds = list(map(values_young.get, keys, repeat(_MISSING)))
+            staged.values_missed = olds.count(_MISSING)
+            if staged.values_missed:
+                older = self._values.old.get
+                olds = [older(key, _MISSING) if old is _MISSING else old for key, old in zip(keys, olds)]
+                if _MISSING in olds:
+                    flat_get = txn.get
+                    olds = [flat_get(key) if old is _MISSING else old for key, old in zip(keys, olds)]
+            paths = list(map(paths_young.get, keys))
+            if None in paths:
+                older = self._paths.old.get
+                paths = [path or older(key) for key, path in zip(keys, paths)]
+                if None in paths:
+                    missing = tuple(compress(keys, map(_is, paths, repeat(None))))
+                    staged.new_paths = (missing, tuple(map(_digest, map(_sha256, missing))))
+                    computed = iter(staged.new_paths[1])
+                    paths = [path or next(computed) for path in paths]
+            # Only real changes: writing the value a key has, or deleting a missing
+            # key, changes nothing (old == new, None == None).
+            changed = tuple(map(_ne, olds, values))
+            if not all(changed):
+                keys = tuple(compress(keys, changed))
+                values = tuple(compress(values, changed))
+                olds = compress(olds, changed)
+                paths = compress(paths, changed)
+            if not keys:
+                self._staged = staged
+                return EMPTY_ROOT if staged.root_ref is None else staged.root_ref[2]
+            existed = tuple(map(_is_not, olds, repeat(None)))
+            paths = tuple(paths)
+            npaths = tuple(map(bytes.translate, map(str.encode, map(bytes.hex, paths)), repeat(_HEX_TO_NIBBLES)))
+            del changed, olds
+            staged.changed_keys = keys
+            staged.changed_values = values
+            if _NONE_TYPE in value_types and None in values:  # deletions: leaves for the writes only
+                writes = tuple(map(_is_not, values, repeat(None)))
+                w_keys = tuple(compress(keys, writes))
+                w_values = tuple(compress(values, writes))
+                w_paths: Iterable[bytes] = compress(paths, writes)
+                staged.flat_deletes = tuple(compress(keys, map(_not, writes)))
+            else:
+                writes = None
+                w_keys, w_values, w_paths = keys, values, paths
+            # leaf hash = SHA-256(0x00 || key path || SHA-256(value)); leaf record = key length || key || value
+            value_hashes = map(_digest, map(_sha256, w_values))
+            leaf_hashes = tuple(map(_digest, map(_sha256, map(_join, zip(repeat(_LEAF_PREFIX), w_paths, value_hashes)))))
+            staged.leaf_hashes = leaf_hashes
+            staged.leaf_records = tuple(map(_join, zip(map(_KEY_LENGTH.__getitem__, map(len, w_keys)), w_keys, w_values)))
+            staged.flat_keys = w_keys
+            staged.flat_values = w_values
+            if writes is not None:
+                found = iter(leaf_hashes)
+                new_leaves: Sequence[bytes | None] = tuple([next(found) if write else None for write in writes])
+            else:
+                new_leaves = leaf_hashes
+            # The rebuild takes the changes sorted by nibble path.
+            order = sorted(range(len(npaths)), key=npaths.__getitem__)
+            staged.root_ref = _rebuild(
+                self,
+                txn,
+                ver8,
+                staged,
+                self._root_ref,
+                tuple(map(npaths.__getitem__, order)),
+                tuple(map(new_leaves.__getitem__, order)),
+                tuple(map(existed.__getitem__, order)),
+            )
         self._staged = staged
         return EMPTY_ROOT if staged.root_ref is None else staged.root_ref[2]
 
@@ -351,15 +461,26 @@ class StateStore:
         if staged is None:
             raise BaychainError(Code.INTERNAL, "nothing staged to write")
         ver8 = _ver8(staged.version)
-        _append_sorted(txn, self._nodes, staged.nodes)
-        _append_sorted(txn, self._leaves, staged.leaves)
-        _append_sorted(txn, self._stale, [(ver8 + key, b"") for key in staged.stale])
+        # Nodes were emitted in pre-order of their paths, i.e. already sorted.
+        keys = staged.node_keys = list(filter(None, staged.nodes[0::2]))
+        raws = staged.node_raws = list(filter(None, staged.nodes[1::2]))
+        _append_sorted(txn, self._nodes, zip(keys, raws), len(keys))
+        leaf_hashes = staged.leaf_hashes
+        if leaf_hashes:
+            order = sorted(range(len(leaf_hashes)), key=leaf_hashes.__getitem__)
+            leaf_keys = map(ver8.__add__, map(leaf_hashes.__getitem__, order))
+            _append_sorted(txn, self._leaves, zip(leaf_keys, map(staged.leaf_records.__getitem__, order)), len(order))
+        # state.stale keys: version || b"L" || leaf key, then version || b"N" || node key (b"L" < b"N").
+        stale_leaves = sorted(staged.stale_leaves)
+        stale_nodes = sorted(staged.stale_nodes)
+        stale = chain(map((ver8 + _TAG_LEAF).__add__, stale_leaves), map((ver8 + _TAG_NODE).__add__, stale_nodes))
+        _append_sorted(txn, self._stale, zip(stale, repeat(b"")), len(stale_leaves) + len(stale_nodes))
         flat_db = self._flat
-        for key, value in staged.flat:
-            if value is None:
-                txn.delete(key, db=flat_db)
-            else:
-                txn.put(key, value, db=flat_db)
+        if staged.flat_keys:
+            with txn.cursor(db=flat_db) as cursor:
+                cursor.putmulti(zip(staged.flat_keys, staged.flat_values))
+        for key in staged.flat_deletes:
+            txn.delete(key, db=flat_db)
         if not txn.put(ver8, _encode_root(staged.root_ref), db=self._roots, append=True):
             raise BaychainError(Code.INTERNAL, f"state version {staged.version} already exists")
         self._prune(txn, staged.version - self.keep_versions)
@@ -372,9 +493,13 @@ class StateStore:
             raise BaychainError(Code.INTERNAL, "committed() without a written staged version")
         self._version = staged.version
         self._root_ref = staged.root_ref
-        put = self._cache.put
-        for key, raw in staged.nodes:
-            put(key, raw)
+        keys = staged.node_keys
+        self._cache.put_many(zip(keys, staged.node_raws), len(keys), len(keys))  # all new keys
+        keys = staged.changed_keys
+        self._values.put_many(zip(keys, staged.changed_values), len(keys), staged.values_missed)
+        if staged.new_paths:
+            keys, paths = staged.new_paths
+            self._paths.put_many(zip(keys, paths), len(keys), len(keys))
         self._staged = None
 
     def discard(self) -> None:
@@ -392,15 +517,16 @@ class StateStore:
 
     def _load_node(self, txn: lmdb.Transaction, node_key: bytes) -> bytes:
         cache = self._cache
-        raw = cache.young.get(node_key)
-        if raw is None:
-            raw = cache.old.get(node_key)
-            if raw is None:
+        node = cache.young.get(node_key)
+        if node is None:
+            node = cache.old.get(node_key)
+            if node is None:
                 raw = txn.get(node_key, db=self._nodes)
                 if raw is None:
                     raise BaychainError(Code.INTERNAL, f"state node {node_key.hex()} is missing")
-            cache.put(node_key, raw)
-        return raw
+                node = raw
+            cache.put(node_key, node)
+        return node
 
     def _load_leaf(self, txn: lmdb.Transaction, leaf_key: bytes) -> bytes:
         entry = txn.get(leaf_key, db=self._leaves)
@@ -418,17 +544,29 @@ class StateStore:
             cursor.delete()
         # A node stale since S serves versions < S only: delete it once S <= first_kept.
         limit = _ver8(first_kept + 1)
-        nodes_db, leaves_db = self._nodes, self._leaves
         cursor = txn.cursor(db=self._stale)
         if not cursor.first():
             return
-        while True:
-            key = cursor.key()
-            if not key or key >= limit:  # b"" once the cursor ran off the end
+        keys = []
+        add = keys.append
+        for key in cursor.iternext(keys=True, values=False):
+            if key >= limit:
                 break
-            txn.delete(key[9:], db=nodes_db if key[8:9] == _TAG_NODE else leaves_db)
-            if not cursor.delete():  # deletes and moves to the next entry
-                break
+            add(key)
+        if not keys:
+            return
+        # Keys are since (8) || tag (1) || node key; every tag is N or L.
+        is_node = list(map(_eq, map(_TAG_AT, keys), repeat(_TAG_NODE[0])))
+        node_keys = map(_AFTER_TAG, compress(keys, is_node))
+        leaf_keys = map(_AFTER_TAG, compress(keys, map(_not, is_node)))
+        delete = txn.delete
+        deque(map(delete, node_keys, repeat(b""), repeat(self._nodes)), 0)
+        deque(map(delete, leaf_keys, repeat(b""), repeat(self._leaves)), 0)
+        # The entries themselves are the first len(keys) of state.stale.
+        cursor.first()
+        cursor_delete = cursor.delete
+        for _ in repeat(None, len(keys)):
+            cursor_delete()
 
 
 def _child(raw: bytes, nib: int) -> Ref | None:
@@ -444,168 +582,277 @@ def _child(raw: bytes, nib: int) -> Ref | None:
     return (bool(leafmap & bit), raw[4 + 8 * pos : 12 + 8 * pos], raw[hashes + 32 * pos : hashes + 32 * pos + 32])
 
 
-def _append_sorted(txn: lmdb.Transaction, db: lmdb._Database, items: list[tuple[bytes, bytes]]) -> None:
-    """Write records whose keys all sort after every existing key (they start with the new version)."""
-    if not items:
+def _append_sorted(txn: lmdb.Transaction, db: lmdb._Database, items: Iterable[tuple[bytes, bytes]], count: int) -> None:
+    """Write `count` records, in key order, whose keys all sort after every existing key (they start with the new version)."""
+    if not count:
         return
-    items.sort()
     with txn.cursor(db=db) as cursor:
         consumed, added = cursor.putmulti(items, append=True)
-    if added != len(items):
+    if added != count:
         raise BaychainError(Code.INTERNAL, "state records out of order: a newer version already exists on disk")
 
 
-class _BatchBuilder:
-    """Rewrites the committed trie top-down for one block's sorted changes.
+def _raise_first_invalid(changes: dict) -> None:
+    """Raise the error for the first malformed change, in the changes' order."""
+    for key, value in changes.items():
+        if type(key) is not bytes:
+            raise BaychainError(Code.BAD_ARGUMENTS, "state keys are bytes")
+        if not 0 < len(key) <= MAX_KEY_BYTES:
+            raise BaychainError(Code.LIMIT_EXCEEDED, f"state keys are 1..{MAX_KEY_BYTES} bytes, got {len(key)}")
+        if value is not None and type(value) is not bytes:
+            raise BaychainError(Code.BAD_ARGUMENTS, "state values are bytes (or None to delete)")
 
-    Items are (nibble path, new leaf reference or None to delete, key existed before),
-    sorted by nibble path; `paths` holds the same nibble paths for bisection.
-    update() returns the new reference for a slot; every node it replaces is recorded
-    as stale, every node it creates is appended to the staged batch.
+
+def _rebuild(
+    store: StateStore,
+    txn: lmdb.Transaction,
+    ver8: bytes,
+    staged: _Staged,
+    root: Ref | None,
+    paths: Sequence[bytes],
+    new_leaves: Sequence[bytes | None],
+    existed: Sequence[bool],
+) -> Ref | None:
+    """Rewrite the committed trie top-down for one block's changes; returns the new root reference.
+
+    Change k (sorted by nibble path) is at paths[k]; new_leaves[k] is the hash of its
+    new leaf (written under `ver8`), None to delete it; existed[k] says whether the key
+    is in the committed state. Each node replaced goes to staged.stale_nodes /
+    stale_leaves; each node created goes to staged.nodes in pre-order of its path
+    (= key order): a slot (key, bytes) is reserved when a node is entered and filled
+    when it is emitted (it stays None, None when the node vanishes or collapses into
+    a lone leaf).
+
+    Inside, a slot's new content is None (empty), bytes (the hash of a new internal
+    node, written under ver8) or a tuple (version, hash) (a leaf).
     """
+    nodes = staged.nodes
+    reserve = nodes.extend
+    replaced_node = staged.stale_nodes.append
+    replaced_leaf = staged.stale_leaves.append
+    cache = store._cache
+    young_get = cache.young.get
+    old_get = cache.old.get
+    nodes_db = store._nodes
+    txn_get = txn.get
+    sha256 = _sha256
+    next_nibble = _NEXT_NIBBLE
+    known_path = store._paths.young.get
+    older_path = store._paths.old.get
 
-    def __init__(self, store: StateStore, txn: lmdb.Transaction, ver8: bytes, staged: _Staged, items: list) -> None:
-        self.store = store
-        self.txn = txn
-        self.ver8 = ver8
-        self.items = items
-        self.paths = [item[0] for item in items]
-        self.nodes = staged.nodes
-        self.stale = staged.stale
-        self.cache = store._cache
-        self.nodes_db = store._nodes
+    def load(node_key: bytes) -> bytes:
+        raw = txn_get(node_key, db=nodes_db)
+        if raw is None:
+            raise BaychainError(Code.INTERNAL, f"state node {node_key.hex()} is missing")
+        return raw
 
-    def update(self, ref: Ref | None, depth: int, lo: int, hi: int) -> Ref | None:
-        if ref is None:
-            return self.build(depth, [(item[0], item[1]) for item in self.items[lo:hi] if item[1] is not None])
-        if ref[0]:
-            return self.update_leaf(ref, depth, lo, hi)
-        return self.update_internal(ref[1], depth, lo, hi)
-
-    def update_leaf(self, ref: Ref, depth: int, lo: int, hi: int) -> Ref | None:
-        """The slot holds one leaf; merge it with the changes routed here."""
-        live = []
-        replaced = False
-        for npath, new_ref, existed in self.items[lo:hi]:
-            if existed:
-                replaced = True  # only one key lives under this prefix: it is this leaf
-            if new_ref is not None:
-                live.append((npath, new_ref))
-        if replaced:
-            self.stale.append(_TAG_LEAF + ref[1] + ref[2])
-        else:
-            stored_key, _ = _split_leaf(self.store._load_leaf(self.txn, ref[1] + ref[2]))
-            live.append((_nibbles(_sha256(stored_key).digest()), ref))
-            live.sort()
-        return self.build(depth, live)
-
-    def build(self, depth: int, live: list[tuple[bytes, Ref]]) -> Ref | None:
-        """A fresh subtree for leaves (sorted by nibble path) that share `depth` nibbles."""
+    def fresh(depth: int, live: list[tuple[bytes, tuple[bytes, bytes]]]) -> bytes | tuple[bytes, bytes] | None:
+        """A new subtree for leaves (sorted by nibble path, as (path, (version, hash))) that share `depth` nibbles."""
         n = len(live)
-        if n == 0:
-            return None
-        if n == 1:
-            return live[0][1]
+        if n < 2:
+            return live[0][1] if n else None
+        slot = len(nodes)
+        reserve(_UNUSED_SLOT)
         bitmap = leafmap = 0
-        versions = []
-        hashes = []
+        vparts = []
+        hparts = []
         i = 0
         while i < n:
             nib = live[i][0][depth]
             j = i + 1
             while j < n and live[j][0][depth] == nib:
                 j += 1
-            child = live[i][1] if j - i == 1 else self.build(depth + 1, live[i:j])
-            bitmap |= 1 << nib
-            if child[0]:
-                leafmap |= 1 << nib
-            versions.append(child[1])
-            hashes.append(child[2])
+            bit = 1 << nib
+            bitmap |= bit
+            if j - i == 1:
+                leafmap |= bit
+                vparts.append(live[i][1][0])
+                hparts.append(live[i][1][1])
+            else:
+                vparts.append(ver8)
+                hparts.append(fresh(depth + 1, live[i:j]))
             i = j
-        return self.emit(depth, live[0][0], bitmap, leafmap, b"".join(versions), b"".join(hashes))
+        versions = _join(vparts)
+        hashes = _join(hparts)
+        nodes[slot] = ver8 + live[0][0][:depth]
+        nodes[slot + 1] = _join(((bitmap << 16 | leafmap).to_bytes(4, "big"), versions, hashes))
+        return sha256((0x10000 | bitmap).to_bytes(3, "big") + hashes).digest()
 
-    def update_internal(self, node_version: bytes, depth: int, lo: int, hi: int) -> Ref | None:
+    def new_entries(lo: int, hi: int) -> list[tuple[bytes, tuple[bytes, bytes]]]:
+        return [(paths[k], (ver8, new_leaves[k])) for k in range(lo, hi) if new_leaves[k] is not None]
+
+    def leaf_slot(leaf_version: bytes, leaf_hash: bytes, depth: int, lo: int, hi: int) -> bytes | tuple[bytes, bytes] | None:
+        """The slot holds one leaf; merge it with the changes routed here."""
+        live = new_entries(lo, hi)
+        if any(existed[lo:hi]):  # only one key lives under this prefix: it is this leaf
+            replaced_leaf(leaf_version + leaf_hash)
+        else:
+            stored_key, _ = _split_leaf(store._load_leaf(txn, leaf_version + leaf_hash))
+            path = known_path(stored_key) or older_path(stored_key) or sha256(stored_key).digest()
+            live.append((_nibbles(path), (leaf_version, leaf_hash)))
+            live.sort()
+        return fresh(depth, live)
+
+    def internal(node_version: bytes, depth: int, lo: int, hi: int) -> bytes | tuple[bytes, bytes] | None:
         """The slot holds an internal node: update the children the changes route to."""
-        items = self.items
-        npath = items[lo][0]
-        node_key = node_version + npath[:depth]
-        cache = self.cache
-        raw = cache.young.get(node_key)
-        if raw is None:
-            raw = cache.old.get(node_key)
-            if raw is None:
-                raw = self.txn.get(node_key, db=self.nodes_db)
-                if raw is None:
-                    raise BaychainError(Code.INTERNAL, f"state node {node_key.hex()} is missing")
-            cache.put(node_key, raw)
-        self.stale.append(_TAG_NODE + node_key)
+        npath = paths[lo]
+        prefix = npath[:depth]
+        node_key = node_version + prefix
+        raw = young_get(node_key) or old_get(node_key) or load(node_key)
+        replaced_node(node_key)
+        slot = len(nodes)
+        reserve(_UNUSED_SLOT)
         bitmap = (raw[0] << 8) | raw[1]
         leafmap = (raw[2] << 8) | raw[3]
-        split = 4 + 8 * bitmap.bit_count()
-        versions = raw[4:split]
-        hashes = raw[split:]
-        if hi - lo == 1:
-            groups: list[tuple[int, int, int]] | tuple = ((npath[depth], lo, hi),)
+        split = 4 + (bitmap.bit_count() << 3)  # where the child hashes start
+        if hi - lo == 1:  # one change below this node: splice one child
+            bit = 1 << npath[depth]
+            pos = (bitmap & (bit - 1)).bit_count()
+            v0 = 4 + (pos << 3)  # the child's version and hash in raw
+            h0 = split + (pos << 5)
+            if bitmap & bit:
+                v1 = v0 + 8
+                h1 = h0 + 32
+                if leafmap & bit:
+                    if existed[lo]:  # the leaf here is the changed key's own
+                        replaced_leaf(raw[v0:v1] + raw[h0:h1])
+                        child = new_leaves[lo]
+                        if child is not None:  # still a leaf here: same shape, same head
+                            raw = _join((raw[:v0], ver8, raw[v1:h0], child, raw[h1:]))
+                            nodes[slot] = ver8 + prefix
+                            nodes[slot + 1] = raw
+                            return sha256((0x10000 | bitmap).to_bytes(3, "big") + raw[split:]).digest()
+                    else:
+                        child = leaf_slot(raw[v0:v1], raw[h0:h1], depth + 1, lo, hi)
+                else:
+                    child = internal(raw[v0:v1], depth + 1, lo, hi)
+                    if child.__class__ is bytes:  # still an internal node here: same shape, same head
+                        raw = _join((raw[:v0], ver8, raw[v1:h0], child, raw[h1:]))
+                        nodes[slot] = ver8 + prefix
+                        nodes[slot + 1] = raw
+                        return sha256((0x10000 | bitmap).to_bytes(3, "big") + raw[split:]).digest()
+                if child is None:
+                    bitmap &= ~bit
+                    leafmap &= ~bit
+                    versions = raw[4:v0] + raw[v1:split]
+                    hashes = raw[split:h0] + raw[h1:]
+                elif child.__class__ is bytes:
+                    leafmap &= ~bit
+                    versions = _join((raw[4:v0], ver8, raw[v1:split]))
+                    hashes = raw[split:h0] + child + raw[h1:]
+                else:
+                    leafmap |= bit
+                    versions = _join((raw[4:v0], child[0], raw[v1:split]))
+                    hashes = raw[split:h0] + child[1] + raw[h1:]
+            else:  # a new key in an empty slot
+                child = new_leaves[lo]
+                if child is None:  # (cannot happen: a key that existed has a leaf on its path)
+                    versions = raw[4:split]
+                    hashes = raw[split:]
+                else:
+                    bitmap |= bit
+                    leafmap |= bit
+                    versions = _join((raw[4:v0], ver8, raw[v0:split]))
+                    hashes = raw[split:h0] + child + raw[h0:]
         else:
-            # Changes are sorted, so each child's changes are a contiguous run.
-            groups = []
-            paths = self.paths
-            prefix = npath[:depth]
+            # Changes are sorted, so each child's changes are a contiguous run; walk
+            # the runs in nibble order, copying the untouched children between them.
+            # vparts: head, then the versions region; hparts: the hashes region.
+            vparts = [raw[:4]]
+            hparts = []
+            done_v = 4  # how far the old regions are copied or replaced
+            done_h = split
+            old_bitmap = bitmap
+            old_leafmap = leafmap
+            d1 = depth + 1
             i = lo
             while i < hi:
                 nib = paths[i][depth]
                 if hi - i > 8:
-                    j = bisect_left(paths, prefix + _NEXT_NIBBLE[nib], i, hi)
+                    j = bisect_left(paths, prefix + next_nibble[nib], i, hi)
                 else:
                     j = i + 1
                     while j < hi and paths[j][depth] == nib:
                         j += 1
-                groups.append((nib, i, j))
-                i = j
-            groups.reverse()  # highest nibble first: splicing never shifts a position still to be used
-        versions = bytearray(versions)
-        hashes = bytearray(hashes)
-        for nib, i, j in groups:
-            bit = 1 << nib
-            pos = (bitmap & (bit - 1)).bit_count()
-            v0 = 8 * pos
-            h0 = 32 * pos
-            if bitmap & bit:
-                # Only higher nibbles were spliced so far: this child is where `raw` has it.
-                if leafmap & bit:
-                    child = self.update_leaf((True, raw[4 + v0 : 12 + v0], raw[split + h0 : split + h0 + 32]), depth + 1, i, j)
+                bit = 1 << nib
+                pos = (old_bitmap & (bit - 1)).bit_count()
+                v0 = 4 + (pos << 3)
+                h0 = split + (pos << 5)
+                vparts.append(raw[done_v:v0])
+                hparts.append(raw[done_h:h0])
+                if old_bitmap & bit:
+                    done_v = v0 + 8
+                    done_h = h0 + 32
+                    if leafmap & bit:
+                        if j - i == 1 and existed[i]:
+                            replaced_leaf(raw[v0:done_v] + raw[h0:done_h])
+                            child = new_leaves[i]
+                            if child is not None:
+                                vparts.append(ver8)
+                                hparts.append(child)
+                                i = j
+                                continue
+                        else:
+                            child = leaf_slot(raw[v0:done_v], raw[h0:done_h], d1, i, j)
+                    else:
+                        child = internal(raw[v0:done_v], d1, i, j)
                 else:
-                    child = self.update_internal(raw[4 + v0 : 12 + v0], depth + 1, i, j)
+                    done_v = v0
+                    done_h = h0
+                    if j - i == 1:
+                        child = new_leaves[i]
+                        if child is not None:
+                            bitmap |= bit
+                            leafmap |= bit
+                            vparts.append(ver8)
+                            hparts.append(child)
+                        i = j
+                        continue
+                    child = fresh(d1, new_entries(i, j))
                 if child is None:
                     bitmap &= ~bit
                     leafmap &= ~bit
-                    del versions[v0 : v0 + 8]
-                    del hashes[h0 : h0 + 32]
-                    continue
-                versions[v0 : v0 + 8] = child[1]
-                hashes[h0 : h0 + 32] = child[2]
-            else:
-                if j - i == 1:
-                    child = items[i][1]
+                elif child.__class__ is bytes:
+                    bitmap |= bit
+                    leafmap &= ~bit
+                    vparts.append(ver8)
+                    hparts.append(child)
                 else:
-                    child = self.build(depth + 1, [(item[0], item[1]) for item in items[i:j] if item[1] is not None])
-                if child is None:
-                    continue
-                bitmap |= bit
-                versions[v0:v0] = child[1]
-                hashes[h0:h0] = child[2]
-            if child[0]:
-                leafmap |= bit
-            else:
-                leafmap &= ~bit
+                    bitmap |= bit
+                    leafmap |= bit
+                    vparts.append(child[0])
+                    hparts.append(child[1])
+                i = j
+            vparts.append(raw[done_v:split])
+            hparts.append(raw[done_h:])
+            if bitmap != old_bitmap or leafmap != old_leafmap:
+                if not bitmap:
+                    return None
+                if not bitmap & (bitmap - 1) and leafmap:
+                    return (_join(vparts[1:]), _join(hparts))  # a lone leaf moves up to this slot
+                vparts[0] = (bitmap << 16 | leafmap).to_bytes(4, "big")
+            vparts += hparts
+            raw = _join(vparts)
+            nodes[slot] = ver8 + prefix
+            nodes[slot + 1] = raw
+            return sha256((0x10000 | bitmap).to_bytes(3, "big") + raw[4 + (bitmap.bit_count() << 3) :]).digest()
         if not bitmap:
             return None
         if not bitmap & (bitmap - 1) and leafmap:
-            return (True, bytes(versions), bytes(hashes))  # a lone leaf moves up to this slot
-        return self.emit(depth, npath, bitmap, leafmap, versions, hashes)
+            return (versions, hashes)  # a lone leaf moves up to this slot
+        nodes[slot] = ver8 + prefix
+        nodes[slot + 1] = _join(((bitmap << 16 | leafmap).to_bytes(4, "big"), versions, hashes))
+        return sha256((0x10000 | bitmap).to_bytes(3, "big") + hashes).digest()
 
-    def emit(self, depth: int, npath: bytes, bitmap: int, leafmap: int, versions: bytes, hashes: bytes) -> Ref:
-        head = bitmap.to_bytes(2, "big")
-        ver8 = self.ver8
-        self.nodes.append((ver8 + npath[:depth], b"".join((head, leafmap.to_bytes(2, "big"), versions, hashes))))
-        return (False, ver8, _sha256(b"\x01" + head + hashes).digest())
+    count = len(paths)
+    if root is None:
+        new = fresh(0, new_entries(0, count))
+    elif root[0]:
+        new = leaf_slot(root[1], root[2], 0, 0, count)
+    else:
+        new = internal(root[1], 0, 0, count)
+    if new is None:
+        return None
+    if new.__class__ is bytes:
+        return (False, ver8, new)
+    return (True, new[0], new[1])
