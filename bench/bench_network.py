@@ -47,7 +47,6 @@ import argparse
 import base64
 import collections
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -72,6 +71,8 @@ from baychain.network.manifest import NetworkManifest
 from baychain.network.processes import kill_node, log_tail, running_pid, start_node, wait_healthy
 from baychain.network.rpc import CometRpc, RpcError
 
+from machine import machine_line  # bench/machine.py (bench/ is on sys.path when run as a script)
+
 CHAIN_ID = "bench-net"
 EXPIRY = 2**40
 POLL = 0.01
@@ -79,25 +80,6 @@ STALL = 15.0  # seconds without a new commit after which a phase stops waiting
 
 
 # -- the machine -------------------------------------------------------------------------
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} logical cores ({usable} usable), "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.system()} {platform.release()} {platform.machine()}, "
-        f"CometBFT {cometbft.binary_version(cometbft.find_binary())}; load average before: {load}"
-    )
 
 
 # -- transactions --------------------------------------------------------------------------

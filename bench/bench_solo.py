@@ -30,7 +30,6 @@ import array
 import cProfile
 import gc
 import os
-import platform
 import random
 import resource
 import shutil
@@ -52,6 +51,8 @@ from baychain.crypto.suites import ED25519, address_of
 from baychain.engine.mempool import Mempool
 from baychain.engine.solo import SoloEngine
 
+from machine import machine_line  # bench/machine.py (bench/ is on sys.path when run as a script)
+
 CHAIN_ID = "bench-solo"
 SYMBOL = "BENCH"
 EXPIRY = 2**40
@@ -59,27 +60,6 @@ INITIAL_BALANCE = 10**12
 
 
 # -- the machine -------------------------------------------------------------------------
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = os.cpu_count()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = cores
-    return (
-        f"{cpu}, {cores} logical cores ({usable} usable), "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.system()} {platform.release()} {platform.machine()}"
-    )
 
 
 def rss_mb(field: str = "VmRSS") -> float:
