@@ -139,3 +139,10 @@ def test_block_time_comes_from_the_header(node, alice):
     commit_block(node, [alice.tx("accounts", "register", name="gd-bank").raw], time_ns=123_456_789)
     profile = node.app.view("accounts", "get", {"address": alice.address})
     assert profile["registered_time_ns"] == 123_456_789
+
+
+def test_a_proposal_with_a_forged_signature_is_refused(node, alice):
+    good = alice.tx("points", "create", symbol="PTS", title="P")
+    forged = encoding.encode([good.body, bytes(64)])
+    assert node.app.process_proposal(BlockRequest(1, 1, b"h", b"p", [good.raw]))
+    assert not node.app.process_proposal(BlockRequest(1, 1, b"h", b"p", [good.raw, forged]))
