@@ -123,28 +123,25 @@ def block_request_from_pb(req) -> BlockRequest:
     )
 
 
+def _tx_result_fields(result: TxResult) -> dict:
+    """The fields CheckTx and ExecTxResult share (code, data and gas enter the results hash)."""
+    return {
+        "code": result.code,
+        "data": result.data,
+        "log": result.log,
+        "gas_wanted": result.compute_used,
+        "gas_used": result.compute_used,
+        "events": events_to_pb(result.events),
+        "codespace": result.codespace if result.code else "",
+    }
+
+
 def check_tx_response(result: TxResult):
-    return abci_pb.ResponseCheckTx(
-        code=result.code,
-        data=result.data,
-        log=result.log,
-        gas_wanted=result.compute_used,
-        gas_used=result.compute_used,
-        events=events_to_pb(result.events),
-        codespace=result.codespace if result.code else "",
-    )
+    return abci_pb.ResponseCheckTx(**_tx_result_fields(result))
 
 
 def exec_tx_result(result: TxResult):
-    return abci_pb.ExecTxResult(
-        code=result.code,
-        data=result.data,
-        log=result.log,
-        gas_wanted=result.compute_used,
-        gas_used=result.compute_used,
-        events=events_to_pb(result.events),
-        codespace=result.codespace if result.code else "",
-    )
+    return abci_pb.ExecTxResult(**_tx_result_fields(result))
 
 
 def finalize_block_response(result: FinalizeResult, tx_count: int):
