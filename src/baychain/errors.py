@@ -45,6 +45,18 @@ class Code(IntEnum):
     ACCOUNT_UNBOUND = 216  # the signing key is bound to no certificate (or was rotated out of its account)
     ORG_SUSPENDED = 217  # the certificate's organisation is suspended
     CERT_KEY_MISMATCH = 218  # the certificate certifies another key than the one that signed
+    ACCOUNT_FROZEN = 219  # the account is frozen (by a committee decision or a regulator's expedited freeze)
+    BLACKLISTED = 220  # the account or its organisation is on the negative list
+    PERMISSION_DENIED = 221  # an access rule of the contract or method excludes the caller's role, organisation or jurisdiction
+    NOT_A_MEMBER = 222  # only committee members propose and vote
+    ALREADY_VOTED = 223
+    PROPOSAL_EXPIRED = 224  # its voting period ended before it passed
+    PROPOSAL_CLOSED = 225  # rejected, failed or already executed
+    PROPOSAL_NOT_PASSED = 226  # still open: not enough weight has approved it yet
+    GOVERNED_METHOD = 227  # the method runs only as an action of a passed proposal
+    CALL_DEPTH_EXCEEDED = 228
+    # 229-234: identity and governance; 235-249: contract runtime; 250-279: GBA scenario
+    # contracts; 280-299: cross-boundary data exchange.
     # 3xx: queries and the API
     BAD_REQUEST = 301
     HEIGHT_UNAVAILABLE = 302

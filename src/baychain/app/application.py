@@ -43,7 +43,7 @@ from baychain.app.types import (
 from baychain.chain.blockstore import BlockStore, TxRecord
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
-from baychain.contracts.system import identity, network, system_contracts
+from baychain.contracts.system import audit, identity, network, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 from baychain.state.lmdb_env import open_env
@@ -163,13 +163,24 @@ class Application:
         if height > tx.expiry_height:
             raise BaychainError(Code.TX_EXPIRED, f"transaction expired at height {tx.expiry_height}; the chain is at {height}")
 
-    def _resolve(self, tx: Transaction) -> Method:
-        contract = self.contracts.get(tx.contract)
+    def resolve(self, contract_name: str, method_name: str) -> tuple[Contract, Method]:
+        """A contract and one of its methods (or views) by name, for calls between contracts."""
+        contract = self.contracts.get(contract_name)
         if contract is None:
-            raise BaychainError(Code.UNKNOWN_CONTRACT, f"no contract named {tx.contract!r}")
-        method = contract.methods.get(tx.method)
-        if method is None or method.is_view:
+            raise BaychainError(Code.UNKNOWN_CONTRACT, f"no contract named {contract_name!r}")
+        method = contract.methods.get(method_name)
+        if method is None:
+            raise BaychainError(Code.UNKNOWN_METHOD, f"contract {contract_name!r} has no method {method_name!r}")
+        return contract, method
+
+    def _resolve(self, tx: Transaction) -> Method:
+        """The method a transaction calls: not a view, and not a committee power."""
+        _, method = self.resolve(tx.contract, tx.method)
+        if method.is_view:
             raise BaychainError(Code.UNKNOWN_METHOD, f"contract {tx.contract!r} has no method {tx.method!r}")
+        if method.governed:
+            raise BaychainError(Code.GOVERNED_METHOD, f"{tx.contract}.{tx.method} runs only as an action of a passed "
+                                                      "proposal; propose it with governance.propose")
         return method
 
     def _read_committed(self, key: bytes) -> bytes | None:
@@ -291,24 +302,31 @@ class Application:
             nonce_key = NONCE_PREFIX + sender.encode()
             raw_nonce = read(nonce_key)
             _check_nonce(tx.nonce, encoding.decode(raw_nonce, Code.INTERNAL) if raw_nonce else 0)
-            account = identity.admit(tx, read, block.time_ns)  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
+            caller = identity.admit(tx, read, block.time_ns)  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
         except BaychainError as exc:
             return TxResult(code=int(exc.code), log=exc.message)
         # From here on the nonce is consumed, whatever the contract does.
         overlay[nonce_key] = encoding.encode(tx.nonce + 1)
-        ctx = Context(read, contract=tx.contract, sender=account, signer=sender, height=block.height, time_ns=block.time_ns, tx_hash=tx.hash)
+        ctx = Context(read, contract=tx.contract, sender=caller.account, signer=sender, height=block.height,
+                      time_ns=block.time_ns, tx_hash=tx.hash, caller=caller, resolve=self.resolve)
         try:
             method = self._resolve(tx)
             kwargs = method.check_args(tx.args)
             value = method.func(self.contracts[tx.contract], ctx, **kwargs)
             data = encoding.encode(value) if value is not None else b""
         except BaychainError as exc:
-            return TxResult(code=int(exc.code), log=exc.message, compute_used=ctx.compute)
+            result = TxResult(code=int(exc.code), log=exc.message, compute_used=ctx.compute)
         except Exception as exc:  # a contract bug: deterministic on every node, never fatal
             log.exception("contract %s.%s failed", tx.contract, tx.method)
-            return TxResult(code=int(Code.INTERNAL), log=f"contract error: {type(exc).__name__}", compute_used=ctx.compute)
-        overlay.update(ctx.writes)
-        return TxResult(data=data, events=ctx.events, compute_used=ctx.compute)
+            result = TxResult(code=int(Code.INTERNAL), log=f"contract error: {type(exc).__name__}", compute_used=ctx.compute)
+        else:
+            overlay.update(ctx.writes)
+            result = TxResult(data=data, events=ctx.events, compute_used=ctx.compute)
+        if ctx.alerts:  # kept whatever the outcome: a refused attempt is what a regulator must see
+            audit.record(overlay, read, ctx.alerts, height=block.height, time_ns=block.time_ns, tx_hash=tx.hash,
+                         signer=sender, failed=not result.ok)
+            result.events = [*result.events, *ctx.alerts]
+        return result
 
     def commit(self) -> CommitResult:
         """Persist the finalized block and state in one atomic LMDB transaction."""
@@ -383,7 +401,7 @@ class Application:
             block = self.blocks.block(height) or {}
             block_height, block_time_ns = block.get("height", 0), block.get("time_ns", 0)
         ctx = Context(lambda k: self.state.get(k, version), contract=contract_name, sender="",
-                      height=block_height, time_ns=block_time_ns, readonly=True)
+                      height=block_height, time_ns=block_time_ns, readonly=True, resolve=self.resolve)
         return method.func(contract, ctx, **kwargs)
 
     def nonce(self, address: str) -> int:

@@ -6,6 +6,9 @@ them before the method runs (exact types: a bool is not an int), unknown or miss
 arguments are rejected, and the interface can be listed for clients. Methods marked
 `@view` only read committed state and are served through queries.
 
+Methods marked `@governed` are committee powers: only a passed proposal's execution
+calls them (see `baychain.contracts.system.governance`).
+
 Built-in (native) contracts are written against exactly the storage and event API
 that the sandboxed contract runtime exposes, so moving one onto the runtime later
 changes where it runs, not what it says.
@@ -45,6 +48,7 @@ class Method:
     doc: str
     is_view: bool
     func: Callable[..., Any]
+    governed: bool = False  # callable only as an action of a passed committee proposal
 
     def check_args(self, args: dict[str, Any]) -> dict[str, Any]:
         """Return the call's keyword arguments, or raise BAD_ARGUMENTS saying what is wrong."""
@@ -87,6 +91,7 @@ class Method:
         return {
             "name": self.name,
             "view": self.is_view,
+            "governed": self.governed,
             "doc": self.doc,
             "params": [
                 {"name": p.name, "type": _ALLOWED_TYPES[p.type], "required": p.required} for p in self.params
@@ -97,6 +102,14 @@ class Method:
 def view(func: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a contract method as read-only (served by queries, never by transactions)."""
     func.__baychain_view__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def governed(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a method as a committee power: it runs only as an action of a passed proposal
+    (the governance contract calls it; `ctx.sender` is then `GOVERNANCE`). A transaction
+    calling it directly is refused with GOVERNED_METHOD."""
+    func.__baychain_governed__ = True  # type: ignore[attr-defined]
     return func
 
 
@@ -141,4 +154,5 @@ def _method_of(name: str, func: Callable[..., Any]) -> Method:
         doc=inspect.getdoc(func) or "",
         is_view=getattr(func, "__baychain_view__", False),
         func=func,
+        governed=getattr(func, "__baychain_governed__", False),
     )

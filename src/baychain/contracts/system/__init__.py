@@ -2,6 +2,7 @@
 
 from baychain.contracts.base import Contract
 from baychain.contracts.system.accounts import Accounts
+from baychain.contracts.system.audit import Audit
 from baychain.contracts.system.identity import Identity
 from baychain.contracts.system.network import Network
 from baychain.contracts.system.notary import Notary
@@ -10,5 +11,5 @@ from baychain.contracts.system.points import Points
 
 def system_contracts() -> dict[str, Contract]:
     """The built-in contracts by name (a fresh instance per application)."""
-    contracts: list[Contract] = [Accounts(), Identity(), Network(), Notary(), Points()]
+    contracts: list[Contract] = [Accounts(), Audit(), Identity(), Network(), Notary(), Points()]
     return {c.name: c for c in contracts}

@@ -91,7 +91,7 @@ from cryptography import x509
 
 from baychain import encoding
 from baychain.contracts.base import Contract, view
-from baychain.contracts.context import Context, contract_key
+from baychain.contracts.context import Caller, Context, contract_key
 from baychain.crypto.suites import ED25519, is_address
 from baychain.errors import BaychainError, Code
 from baychain.identity import attributes
@@ -427,8 +427,9 @@ class Identity(Contract):
 # -- admission: the hook the application calls for every transaction -------------------------------
 
 
-def admit(tx: Any, read: Reader, time_ns: int) -> str:
-    """The account a transaction acts for, or BaychainError saying why it may not act.
+def admit(tx: Any, read: Reader, time_ns: int) -> Caller:
+    """Who a transaction acts for (account, organisation, jurisdiction, role), or
+    BaychainError saying why it may not act.
 
     `read` sees the state the transaction would run against (committed state for
     check_tx, the block so far for finalize_block); `time_ns` is the block time (for
@@ -443,10 +444,10 @@ def admit(tx: Any, read: Reader, time_ns: int) -> str:
         required = read(_REQUIRED_KEY)
         if required is not None and cbor2.loads(required):
             raise _unbound(signer)
-        return signer
+        return Caller(signer)
     binding = cbor2.loads(raw)
     _check_binding(binding, _getter(read), time_ns or _genesis_time(read))
-    return binding["account"]
+    return Caller(binding["account"], binding["organisation"], binding["jurisdiction"], binding["role"])
 
 
 def _account_for(get: Getter, signer: str, time_ns: int) -> str:
@@ -493,7 +494,7 @@ def _unbound(signer: str) -> BaychainError:
                                                "certificate-bound keys (send identity.bind with your user certificate first)")
 
 
-def _precheck(tx: Any, read: Reader, time_ns: int) -> str:
+def _precheck(tx: Any, read: Reader, time_ns: int) -> Caller:
     """bind and rotate, admitted without a binding: run the method's checks read-only, so a
     certificate that would be refused is refused before anything (even the nonce) changes."""
     get = _getter(read)
@@ -511,7 +512,7 @@ def _precheck(tx: Any, read: Reader, time_ns: int) -> str:
         raise
     except Exception as exc:  # never let a strange certificate escape as anything but a refusal
         raise BaychainError(Code.CERT_INVALID, f"the certificate could not be processed: {type(exc).__name__}") from None
-    return account
+    return Caller(account)
 
 
 def _getter(read: Reader) -> Getter:
