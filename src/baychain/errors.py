@@ -57,6 +57,22 @@ class Code(IntEnum):
     CALL_DEPTH_EXCEEDED = 228
     # 229-234: identity and governance; 235-249: contract runtime; 250-279: GBA scenario
     # contracts; 280-299: cross-boundary data exchange.
+    # 250-264: supply-chain finance (vouchers) and e-invoices
+    VOUCHER_CONSUMED = 250  # a split parent: its value lives on in its children, it is never spent again
+    VOUCHER_LOCKED = 251  # locked for financing or financed: it cannot move
+    VOUCHER_MATURED = 252  # at or past maturity: it cannot move or be financed
+    WRONG_STATUS = 253  # the voucher's or invoice's status does not allow this action
+    DOCUMENT_USED = 254  # the trade document already backs a voucher
+    TERM_EXCEEDED = 255  # the payment term is longer than the governance limit
+    SPLIT_NOT_CONSERVED = 256  # split amounts do not sum exactly to the parent
+    DOUBLE_FINANCING = 257  # the voucher is already financed or locked for another bank; or the registration is used
+    NOT_MATURED = 258  # settlement or overdue before the maturity date
+    EXCEEDS_PAYMENT = 259  # the invoice amount is above the recorded payment
+    ORDER_INVOICED = 260  # the order already has an invoice
+    INVOICE_LOCKED = 261  # already submitted for reimbursement (or reimbursed), by any employer
+    FILE_HASH_MISMATCH = 262  # the presented invoice file does not hash to the on-chain hash
+    INVOICE_REVERSED = 263  # a red reversal blocks reimbursement
+    REVERSAL_EXCEEDS = 264  # reversals would total more than the original invoice
     # 3xx: queries and the API
     BAD_REQUEST = 301
     HEIGHT_UNAVAILABLE = 302

@@ -1,6 +1,7 @@
 """Built-in system contracts, available on every chain from genesis."""
 
 from baychain.contracts.base import Contract
+from baychain.contracts.gba import gba_contracts
 from baychain.contracts.system.accounts import Accounts
 from baychain.contracts.system.audit import Audit
 from baychain.contracts.system.identity import Identity
@@ -12,4 +13,5 @@ from baychain.contracts.system.points import Points
 def system_contracts() -> dict[str, Contract]:
     """The built-in contracts by name (a fresh instance per application)."""
     contracts: list[Contract] = [Accounts(), Audit(), Identity(), Network(), Notary(), Points()]
+    contracts += gba_contracts()  # the GBA scenario contracts (contracts/gba)
     return {c.name: c for c in contracts}
