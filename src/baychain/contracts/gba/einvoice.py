@@ -196,7 +196,7 @@ class EInvoice(Contract):
         inv = _invoice(ctx, invoice)
         ctx.require(inv["seller"] == seller, Code.NOT_AUTHORIZED, f"only the seller {inv['seller']} reverses {invoice}")
         ctx.require(inv["status"] != "reimbursed", Code.WRONG_STATUS,
-                    f"invoice {invoice} is reimbursed and booked by {inv['lock']['employer']}")
+                    f"invoice {invoice} is reimbursed and booked by its employer: it is not reversed")
         ctx.require(amount > 0 and 0 <= tax <= amount and len(reason) <= 256, Code.BAD_ARGUMENTS,
                     "a reversal has a positive amount, 0 <= tax <= amount, and a reason of at most 256 characters")
         ctx.require(inv["reversed"] + amount <= inv["amount"] and inv["reversed_tax"] + tax <= inv["tax"],
