@@ -1,5 +1,6 @@
-"""The on-chain node registry (contract `network`): genesis, admin-only changes, the
-peer filter CometBFT asks, and the validator updates finalize_block returns."""
+"""The on-chain node registry (contract `network`): genesis, changes only by passed
+committee proposals, the peer filter CometBFT asks, and the validator updates
+finalize_block returns."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from baychain.app.application import Application
 from baychain.app.types import BlockRequest, InitChainRequest, ValidatorUpdate
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
+from governance_support import action, committee, decide
 from support import Signer
 
 CHAIN_ID = "network-test"
@@ -39,11 +41,15 @@ def genesis_members(count: int = 4, power: int = 10) -> list[dict]:
 class Chain:
     """The application driven block by block, as an engine would."""
 
-    def __init__(self, tmp_path, admins: list[str], *, members: list[dict] | None = None, network: bool = True,
-                 validators: list[ValidatorUpdate] | None = None) -> None:
+    def __init__(self, tmp_path, deciders: list[Signer], *, members: list[dict] | None = None, network: bool = True,
+                 validators: list[ValidatorUpdate] | None = None, extra: dict | None = None) -> None:
         self.app = Application(tmp_path / "data")
+        self.deciders = deciders
+        self.last = None
         members = genesis_members() if members is None else members
-        app_state = {"network": {"members": members, "admins": admins}} if network else {}
+        app_state = {"network": {"members": members, **(extra or {})}} if network else {}
+        if deciders:
+            app_state["governance"] = committee(*deciders)
         if validators is None:
             validators = [ValidatorUpdate("ed25519", base64.b64decode(m["validator_pub_key"]), m["power"])
                           for m in members if m.get("power")]
@@ -53,7 +59,16 @@ class Chain:
         height = self.app.height + 1
         result = self.app.finalize_block(BlockRequest(height, height * 10**9, sha256(b"%d" % height), b"p", [t.raw for t in txs]))
         self.app.commit()
+        self.last = result
         return result
+
+    def send(self, tx):
+        return self.block(tx).tx_results[0]
+
+    def decide(self, *actions) -> dict:
+        """A proposal of these network actions, passed by the committee: its summary, and in
+        `self.last` the block of the deciding vote (where the actions ran)."""
+        return decide(self.send, self.deciders, [action("network", m, **a) for m, a in actions])
 
     def codes(self, *txs) -> list[int]:
         return [r.code for r in self.block(*txs).tx_results]
@@ -74,15 +89,15 @@ def admin():
 
 @pytest.fixture
 def chain(tmp_path, admin):
-    c = Chain(tmp_path, [admin.address])
+    c = Chain(tmp_path, [admin])
     yield c
     c.app.close()
 
 
-def add_node_tx(signer: Signer, i: int, power: int = 0, **over):
+def add_node(i: int, power: int = 0, **over):
     args = {"node_id": node_id(i), "name": f"org-{i}", "organisation": f"Organisation {i}", "jurisdiction": "HK",
             "role": "member", "validator_pub_key": pub_key(i), "power": power, **over}
-    return signer.tx("network", "add_node", **args)
+    return ("add_node", args)
 
 
 def test_genesis_members_form_the_registry_before_the_first_block(chain, admin) -> None:
@@ -93,8 +108,8 @@ def test_genesis_members_form_the_registry_before_the_first_block(chain, admin) 
     chain.block()
     assert [n["node_id"] for n in chain.view("nodes")] == sorted(node_id(i) for i in range(4))
     assert chain.view("validators")["total_power"] == 40
-    assert chain.view("admins") == [admin.address]
     assert chain.view("node", node_id=node_id(1))["validator_pub_key"] == pub_key(1)
+    assert [m["account"] for m in chain.app.view("governance", "members", {})["members"]] == [admin.address]
 
 
 def test_an_unknown_node_is_refused_by_the_peer_filter_and_addresses_are_not(chain) -> None:
@@ -107,27 +122,30 @@ def test_an_unknown_node_is_refused_by_the_peer_filter_and_addresses_are_not(cha
     assert chain.app.query("/p2p/filter/other/x", b"", 0, False).code == Code.UNKNOWN_QUERY
 
 
-def test_only_admins_change_the_registry(chain, admin) -> None:
+def test_the_registry_changes_only_by_passed_proposals(chain, admin) -> None:
     mallory = Signer(CHAIN_ID)
     chain.block()
+    name, args = add_node(7)
+    # Nobody calls the registry's methods directly, not even a committee member.
     assert chain.codes(
-        add_node_tx(mallory, 7),
-        mallory.tx("network", "remove_node", node_id=node_id(0)),
+        mallory.tx("network", name, **args),
+        admin.tx("network", "remove_node", node_id=node_id(0)),
         mallory.tx("network", "set_power", node_id=node_id(0), power=100),
-    ) == [Code.NOT_AUTHORIZED] * 3
+    ) == [Code.GOVERNED_METHOD] * 3
+    # And only members propose.
+    assert chain.codes(mallory.tx("governance", "propose", title="x", actions=[action("network", name, **args)])) == [Code.NOT_A_MEMBER]
     assert not chain.allows(node_id(7))
     assert chain.view("node", node_id=node_id(0))["power"] == 10
 
 
 def test_a_node_added_on_chain_is_accepted_and_a_removed_one_refused(chain, admin) -> None:
     chain.block()
-    result = chain.block(add_node_tx(admin, 7))  # a non-voting member: no validator change
-    assert [r.code for r in result.tx_results] == [0] and result.validator_updates == []
+    assert chain.decide(add_node(7))["status"] == "executed"  # a non-voting member: no validator change
+    assert chain.last.validator_updates == []
     assert chain.allows(node_id(7))
-    result = chain.block(admin.tx("network", "remove_node", node_id=node_id(0)))
-    assert [r.code for r in result.tx_results] == [0]
+    assert chain.decide(("remove_node", {"node_id": node_id(0)}))["status"] == "executed"
     assert not chain.allows(node_id(0))
-    assert result.validator_updates == [ValidatorUpdate("ed25519", pub_key(0), 0)]  # power 0 removes
+    assert chain.last.validator_updates == [ValidatorUpdate("ed25519", pub_key(0), 0)]  # power 0 removes
     assert chain.view("validators")["total_power"] == 30
     with pytest.raises(BaychainError) as gone:
         chain.view("node", node_id=node_id(0))
@@ -136,80 +154,93 @@ def test_a_node_added_on_chain_is_accepted_and_a_removed_one_refused(chain, admi
 
 def test_validator_updates_are_merged_per_key_last_change_wins(chain, admin) -> None:
     chain.block()
-    result = chain.block(
-        admin.tx("network", "set_power", node_id=node_id(1), power=20),
-        admin.tx("network", "set_power", node_id=node_id(1), power=30),   # same key again: last wins
-        add_node_tx(admin, 5, power=5),
-        admin.tx("network", "set_power", node_id=node_id(5), power=0),    # added and demoted: no change
-        admin.tx("network", "set_power", node_id=node_id(2), power=0),
-        admin.tx("network", "set_power", node_id=node_id(2), power=10),   # back where it started: no change
-        add_node_tx(admin, 6, power=7),
+    summary = chain.decide(
+        ("set_power", {"node_id": node_id(1), "power": 20}),
+        ("set_power", {"node_id": node_id(1), "power": 30}),   # same key again: last wins
+        add_node(5, power=5),
+        ("set_power", {"node_id": node_id(5), "power": 0}),    # added and demoted: no change
+        ("set_power", {"node_id": node_id(2), "power": 0}),
+        ("set_power", {"node_id": node_id(2), "power": 10}),   # back where it started: no change
+        add_node(6, power=7),
     )
-    assert [r.code for r in result.tx_results] == [0] * 7
+    assert summary["status"] == "executed"
+    result = chain.last
     assert sorted((u.pub_key, u.power) for u in result.validator_updates) == sorted([(pub_key(1), 30), (pub_key(6), 7)])
-    assert len(convert.finalize_block_response(result, 7).validator_updates) == 2  # what CometBFT receives
+    assert len(convert.finalize_block_response(result, 1).validator_updates) == 2  # what CometBFT receives
     assert chain.block().validator_updates == []  # the next block changes nothing
     assert chain.view("validators")["total_power"] == 30 + 10 + 10 + 10 + 7
 
 
 def test_registry_rules(chain, admin) -> None:
     chain.block()
-    assert chain.codes(
-        add_node_tx(admin, 0),                                       # registered already
-        add_node_tx(admin, 8, validator_pub_key=pub_key(1)),         # another node's validator key
-        add_node_tx(admin, 8, node_id="NOT-HEX"),
-        add_node_tx(admin, 8, jurisdiction="SZ"),
-        add_node_tx(admin, 8, validator_pub_key=b"short", power=1),
-        add_node_tx(admin, 8, validator_pub_key=b"", power=1),       # power needs a key
-        add_node_tx(admin, 8, power=10**13),
-        admin.tx("network", "set_power", node_id=node_id(9), power=1),
-        admin.tx("network", "set_power", node_id=node_id(0), power=10),  # unchanged
-        admin.tx("network", "set_power", node_id=node_id(0), power=-1),
-    ) == [Code.ALREADY_EXISTS, Code.ALREADY_EXISTS, Code.BAD_ARGUMENTS, Code.BAD_ARGUMENTS, Code.BAD_ARGUMENTS,
-          Code.BAD_ARGUMENTS, Code.BAD_ARGUMENTS, Code.NOT_FOUND, Code.ALREADY_EXISTS, Code.BAD_ARGUMENTS]
-    # The set never becomes empty, and the registry never loses its last node.
-    assert chain.codes(*[admin.tx("network", "set_power", node_id=node_id(i), power=0) for i in range(4)]) == [0, 0, 0, Code.NOT_AUTHORIZED]
+    bad = [
+        (add_node(0), Code.ALREADY_EXISTS),                                    # registered already
+        (add_node(8, validator_pub_key=pub_key(1)), Code.ALREADY_EXISTS),      # another node's validator key
+        (add_node(8, node_id="NOT-HEX"), Code.BAD_ARGUMENTS),
+        (add_node(8, jurisdiction="SZ"), Code.BAD_ARGUMENTS),
+        (add_node(8, validator_pub_key=b"short", power=1), Code.BAD_ARGUMENTS),
+        (add_node(8, validator_pub_key=b"", power=1), Code.BAD_ARGUMENTS),    # power needs a key
+        (add_node(8, power=10**13), Code.BAD_ARGUMENTS),
+        (("set_power", {"node_id": node_id(9), "power": 1}), Code.NOT_FOUND),
+        (("set_power", {"node_id": node_id(0), "power": 10}), Code.ALREADY_EXISTS),  # unchanged
+        (("set_power", {"node_id": node_id(0), "power": -1}), Code.BAD_ARGUMENTS),
+    ]
+    for act, code in bad:
+        before = chain.app.view("network", "validators", {})
+        summary = chain.decide(act)
+        assert (summary["status"], summary["error"]["code"]) == ("failed", code), act
+        assert chain.app.view("network", "validators", {}) == before
+    # The set never becomes empty, and the registry never loses its last node: a proposal that
+    # would do it fails as a whole (no action of it applies).
+    demote_all = [("set_power", {"node_id": node_id(i), "power": 0}) for i in range(4)]
+    summary = chain.decide(*demote_all)
+    assert (summary["status"], summary["error"]["code"], summary["error"]["action"]) == ("failed", Code.NOT_AUTHORIZED, 3)
+    assert chain.view("validators")["total_power"] == 40
+    assert chain.decide(*demote_all[:3])["status"] == "executed"
     assert chain.view("validators")["total_power"] == 10
-    assert chain.codes(*[admin.tx("network", "remove_node", node_id=node_id(i)) for i in range(4)]) == [0, 0, 0, Code.NOT_AUTHORIZED]
+    summary = chain.decide(*[("remove_node", {"node_id": node_id(i)}) for i in range(4)])
+    assert (summary["status"], summary["error"]["code"]) == ("failed", Code.NOT_AUTHORIZED)
+    assert len(chain.view("nodes")) == 4
 
 
 def test_a_removed_validator_key_can_be_registered_again(chain, admin) -> None:
     chain.block()
-    result = chain.block(admin.tx("network", "remove_node", node_id=node_id(3)),
-                         add_node_tx(admin, 8, validator_pub_key=pub_key(3), power=10))
-    assert [r.code for r in result.tx_results] == [0, 0]
-    assert result.validator_updates == []  # the same key keeps the same power: nothing for CometBFT to do
+    assert chain.decide(("remove_node", {"node_id": node_id(3)}), add_node(8, validator_pub_key=pub_key(3), power=10))["status"] == "executed"
+    assert chain.last.validator_updates == []  # the same key keeps the same power: nothing for CometBFT to do
 
 
 def test_genesis_must_agree_with_the_consensus_validators(tmp_path, admin) -> None:
     with pytest.raises(BaychainError, match="differ from the genesis validators"):
-        Chain(tmp_path / "a", [admin.address], validators=[ValidatorUpdate("ed25519", pub_key(0), 10)])
+        Chain(tmp_path / "a", [admin], validators=[ValidatorUpdate("ed25519", pub_key(0), 10)])
     bad = genesis_members()
     bad[1]["node_id"] = bad[0]["node_id"]
     with pytest.raises(BaychainError, match="listed twice"):
-        Chain(tmp_path / "b", [admin.address], members=bad)
-    with pytest.raises(BaychainError, match="admins"):
-        Chain(tmp_path / "c", ["root"])
+        Chain(tmp_path / "b", [admin], members=bad)
+    with pytest.raises(BaychainError, match="admins are gone"):  # the interim admin path is gone for good
+        Chain(tmp_path / "c", [admin], extra={"admins": [admin.address]})
     # Members given by validator address alone take key and power from the genesis validators.
     by_address = genesis_members()
     for m in by_address:
         key = base64.b64decode(m.pop("validator_pub_key"))
         m.pop("power")
         m["validator_address"] = sha256(key)[:20].hex().upper()
-    chain = Chain(tmp_path / "d", [admin.address], members=by_address,
+    chain = Chain(tmp_path / "d", [admin], members=by_address,
                   validators=[ValidatorUpdate("ed25519", pub_key(i), 10) for i in range(4)])
     chain.block()
     assert chain.view("validators")["total_power"] == 40
     chain.app.close()
 
 
-def test_a_chain_without_a_registry_accepts_every_peer_and_has_no_admin(tmp_path) -> None:
+def test_a_chain_without_a_registry_accepts_every_peer_and_nobody_can_add_nodes(tmp_path) -> None:
     chain = Chain(tmp_path, [], network=False, validators=[])
     try:
         assert chain.allows(os.urandom(20).hex())
         chain.block()
         assert chain.allows(os.urandom(20).hex())
         someone = Signer(CHAIN_ID)
-        assert chain.codes(add_node_tx(someone, 1)) == [Code.NOT_AUTHORIZED]
+        name, args = add_node(1)
+        assert chain.codes(someone.tx("network", name, **args),
+                           someone.tx("governance", "propose", title="x", actions=[action("network", name, **args)])
+                           ) == [Code.GOVERNED_METHOD, Code.NOT_A_MEMBER]
     finally:
         chain.app.close()

@@ -15,6 +15,7 @@ from baychain.crypto.hashing import sha256
 from baychain.identity import Kind, issue_leaf, to_pem
 from baychain.identity.certificates import datetime_to_ns
 from identity_support import T0
+from governance_support import decide
 from support import Signer
 
 CHAIN_ID = "identity-test"
@@ -44,13 +45,13 @@ def user_cert(ca, ca_key, signer: Signer, name: str = "user", *, now: datetime =
     return issue_leaf(ca, ca_key, name, kind, now=now, days=days, public_key=public_key_of(signer)).certificate
 
 
-def identity_genesis(pki, admins: list[str], *, required: bool = True, extra_orgs: list[dict] | None = None) -> dict:
-    return {"identity": {
+def identity_genesis(pki, deciders: list[str], *, required: bool = True, extra_orgs: list[dict] | None = None) -> dict:
+    """An identity-required chain's app_state; `deciders` (addresses) form the governance committee."""
+    return {"governance": {"members": [{"account": a, "organisation": "Committee"} for a in deciders]}, "identity": {
         "root": pem(pki.root),
         "organisations": [{"name": "Bank of Example", "jurisdiction": "HK", "role": "member", "ca": pem(pki.org)},
                           {"name": "GBA Regulator", "ca": pem(pki.regulator)}, *(extra_orgs or [])],
         "required": required,
-        "admins": admins,
     }}
 
 
@@ -121,3 +122,18 @@ class Chain:
 
     def view(self, method: str, **args):
         return self.app.view("identity", method, args)
+
+    def decide(self, deciders: list, *actions) -> dict:
+        """A proposal of these actions, passed by the committee members `deciders`: its summary."""
+        return decide(lambda tx: self.run(tx), deciders, list(actions))
+
+    def failed(self, deciders: list, act, code) -> dict:
+        """A passed proposal whose action fails with `code` when it runs, and so changes nothing of it."""
+        summary = self.decide(deciders, act)
+        assert (summary["status"], summary["error"]["code"]) == ("failed", int(code)), summary
+        return summary
+
+    def executed(self, deciders: list, *actions) -> dict:
+        summary = self.decide(deciders, *actions)
+        assert summary["status"] == "executed", summary
+        return summary

@@ -23,6 +23,7 @@ from baychain.identity.revocation import crl_to_pem
 from chain_support import (
     CHAIN_ID, DAY, START, Chain, Key, der, identity_genesis, pem, signer_for, user_cert,
 )
+from governance_support import action
 from identity_support import T0, byo_ca, byo_leaf, make_cert
 
 DIGEST = bytes(range(32))
@@ -64,7 +65,7 @@ def test_genesis_registers_root_and_organisations(chain, pki, admin):
     assert bank["cas"][0]["der"] == der(pki.org) and bank["cas"][0]["key_id"] == kid(pki.org)
     assert orgs["GBA Regulator"]["role"] == "regulator"  # attributes read from the CA certificate
     assert chain.view("root")["key_id"] == kid(pki.root)
-    assert chain.view("settings") == {"required": True, "admins": [admin.address], "registry": True}
+    assert chain.view("settings") == {"required": True, "registry": True}
 
 
 def test_genesis_is_refused_when_it_contradicts_a_certificate(tmp_path, pki, admin):
@@ -101,11 +102,13 @@ def test_a_bound_key_is_admitted_and_acts_as_its_account(chain, pki):
                                                            "account": alice.address, "code": 0}
 
 
-def test_an_organisation_registered_by_an_admin_can_bind_users(chain, pki, admin):
+def test_an_organisation_registered_by_the_committee_can_bind_users(chain, pki, admin):
     macao = create_org_ca(pki.root, pki.root_key, "Macao Institution", Jurisdiction.MO, Role.MEMBER, now=T0)
     outsider = bound(chain, pki, "outsider")
-    chain.fails(outsider.tx("identity", "register_org", ca=der(macao.certificate)), Code.NOT_AUTHORIZED)
-    chain.ok(admin.tx("identity", "register_org", ca=der(macao.certificate)))
+    chain.fails(outsider.tx("identity", "register_org", ca=der(macao.certificate)), Code.GOVERNED_METHOD)
+    chain.fails(outsider.tx("governance", "propose", title="me too", actions=[
+        action("identity", "register_org", ca=der(macao.certificate))]), Code.NOT_A_MEMBER)
+    chain.executed([admin], action("identity", "register_org", ca=der(macao.certificate)))
     assert chain.view("organisation", name="Macao Institution")["jurisdiction"] == "MO"
     teller = bound(chain, pki, "teller", ca=macao.certificate, ca_key=macao.private_key)
     assert chain.view("binding", address=teller.address)["organisation"] == "Macao Institution"
@@ -197,9 +200,9 @@ def test_a_certificate_not_yet_valid_is_refused(chain, pki):
 def test_after_revocation_the_next_transaction_is_refused(chain, pki, admin):
     alice = bound(chain, pki)
     cert = chain.view("binding", address=alice.address)
-    chain.ok(admin.tx("identity", "revoke", issuer_key_id=cert["issuer_key_id"], serial=cert["serial"], reason="keyCompromise"))
+    chain.executed([admin], action("identity", "revoke", issuer_key_id=cert["issuer_key_id"], serial=cert["serial"], reason="keyCompromise"))
     record = chain.view("revocation", issuer_key_id=cert["issuer_key_id"], serial=cert["serial"])
-    assert (record["reason"], record["author"], record["source"]) == ("keyCompromise", admin.address, "admin")
+    assert (record["reason"], record["author"], record["source"]) == ("keyCompromise", "proposal:1", "committee")
     log = chain.refused(alice.tx("notary", "notarize", digest=DIGEST), Code.CERT_REVOKED)
     assert cert["serial"] in log
     with pytest.raises(BaychainError):
@@ -211,7 +214,7 @@ def test_after_revocation_the_next_transaction_is_refused(chain, pki, admin):
 def test_a_revoked_certificate_cannot_be_bound(chain, pki, admin):
     signer = Key()
     cert = user_cert(pki.org, pki.org_key, signer)
-    chain.ok(admin.tx("identity", "revoke", issuer_key_id=kid(pki.org), serial=serial_hex(cert.serial_number)))
+    chain.executed([admin], action("identity", "revoke", issuer_key_id=kid(pki.org), serial=serial_hex(cert.serial_number)))
     chain.refused(signer.tx("identity", "bind", cert=der(cert)), Code.CERT_REVOKED)
 
 
@@ -249,21 +252,22 @@ def test_a_crl_with_many_entries_is_recorded_in_parts(chain, pki):
 
 def test_revoking_an_organisation_ca_refuses_everything_it_issued(chain, pki, admin):
     alice = bound(chain, pki)
-    chain.ok(admin.tx("identity", "revoke", issuer_key_id=kid(pki.root), serial=serial_hex(pki.org.serial_number),
+    chain.executed([admin], action("identity", "revoke", issuer_key_id=kid(pki.root), serial=serial_hex(pki.org.serial_number),
                       reason="cACompromise"))
     log = chain.refused(alice.tx("notary", "notarize", digest=DIGEST), Code.CERT_REVOKED)
     assert "organisation CA" in log
     late = Key()
     chain.refused(late.tx("identity", "bind", cert=der(user_cert(pki.org, pki.org_key, late))), Code.CERT_REVOKED)
-    chain.refused(admin.tx("identity", "revoke", issuer_key_id=kid(pki.root), serial=serial_hex(pki.root.serial_number)),
-                  Code.CERT_REVOKED)  # the admin is a bank user too: its own CA is gone
+    chain.refused(admin.tx("governance", "propose", title="revoke the root", actions=[
+        action("identity", "revoke", issuer_key_id=kid(pki.root), serial=serial_hex(pki.root.serial_number))]),
+                  Code.CERT_REVOKED)  # the committee member is a bank user too: its own CA is gone
 
 
 def test_a_suspended_organisation_is_refused_until_reinstated(chain, pki, admin):
     alice = bound(chain, pki)
     officer = bound(chain, pki, "officer", ca=pki.regulator, ca_key=pki.regulator_key)
-    chain.fails(alice.tx("identity", "suspend_org", organisation="GBA Regulator"), Code.NOT_AUTHORIZED)
-    chain.ok(admin.tx("identity", "suspend_org", organisation="Bank of Example", reason="audit"))
+    chain.fails(alice.tx("identity", "suspend_org", organisation="GBA Regulator"), Code.GOVERNED_METHOD)
+    chain.executed([admin], action("identity", "suspend_org", organisation="Bank of Example", reason="audit"))
     log = chain.refused(alice.tx("notary", "notarize", digest=DIGEST), Code.ORG_SUSPENDED)
     assert "Bank of Example" in log
     chain.ok(officer.tx("notary", "notarize", digest=DIGEST))  # other organisations carry on
@@ -271,8 +275,9 @@ def test_a_suspended_organisation_is_refused_until_reinstated(chain, pki, admin)
     assert org["suspended"] and org["suspension"]["reason"] == "audit"
     newcomer = Key()
     chain.refused(newcomer.tx("identity", "bind", cert=der(user_cert(pki.org, pki.org_key, newcomer))), Code.ORG_SUSPENDED)
-    # the admin is a bank user, so its own reinstatement is refused too: a suspension binds admins
-    chain.refused(admin.tx("identity", "reinstate_org", organisation="Bank of Example"), Code.ORG_SUSPENDED)
+    # the committee member is a bank user, so it cannot even propose the reinstatement: a suspension binds all
+    chain.refused(admin.tx("governance", "propose", title="reinstate", actions=[
+        action("identity", "reinstate_org", organisation="Bank of Example")]), Code.ORG_SUSPENDED)
 
 
 def test_reinstating_an_organisation_readmits_its_accounts(tmp_path, pki):
@@ -280,9 +285,9 @@ def test_reinstating_an_organisation_readmits_its_accounts(tmp_path, pki):
     chain = Chain(tmp_path, identity_genesis(pki, [admin.address]))
     chain.ok(admin.tx("identity", "bind", cert=der(user_cert(pki.regulator, pki.regulator_key, admin, "admin"))))
     alice = bound(chain, pki)
-    chain.ok(admin.tx("identity", "suspend_org", organisation="Bank of Example"))
+    chain.executed([admin], action("identity", "suspend_org", organisation="Bank of Example"))
     chain.refused(alice.tx("notary", "notarize", digest=DIGEST), Code.ORG_SUSPENDED)
-    chain.ok(admin.tx("identity", "reinstate_org", organisation="Bank of Example"))
+    chain.executed([admin], action("identity", "reinstate_org", organisation="Bank of Example"))
     chain.ok(alice.tx("notary", "notarize", digest=DIGEST))
     chain.app.close()
 
@@ -300,7 +305,7 @@ def test_renewing_with_the_same_key_keeps_the_account(chain, pki, admin):
     assert second["not_after_ns"] > first["not_after_ns"]
     chain.ok(alice.tx("notary", "notarize", digest=DIGEST), at=first["not_after_ns"] + DAY)  # past the old expiry
     # revoking the superseded certificate does not touch the renewed binding
-    chain.ok(admin.tx("identity", "revoke", issuer_key_id=first["issuer_key_id"], serial=first["serial"], reason="superseded"))
+    chain.executed([admin], action("identity", "revoke", issuer_key_id=first["issuer_key_id"], serial=first["serial"], reason="superseded"))
     chain.ok(alice.tx("notary", "notarize", digest=bytes(32)))
 
 
@@ -375,7 +380,7 @@ def test_rotation_refusals(chain, pki):
 def test_a_revoked_key_cannot_approve_a_rotation(chain, pki, admin):
     alice = bound(chain, pki)
     binding = chain.view("binding", address=alice.address)
-    chain.ok(admin.tx("identity", "revoke", issuer_key_id=binding["issuer_key_id"], serial=binding["serial"], reason="keyCompromise"))
+    chain.executed([admin], action("identity", "revoke", issuer_key_id=binding["issuer_key_id"], serial=binding["serial"], reason="keyCompromise"))
     attacker = Key()
     chain.refused(rotate_tx(attacker, alice, alice.address, user_cert(pki.org, pki.org_key, attacker)), Code.CERT_REVOKED)
 
@@ -411,26 +416,26 @@ def test_a_dev_chain_without_identity_is_open_as_before(tmp_path):
     chain.ok(anyone.tx("notary", "notarize", digest=DIGEST))
     assert chain.app.view("notary", "lookup", {"digest": DIGEST})["owner"] == anyone.address
     chain.refused(anyone.tx("identity", "bind", cert=b"x"), Code.NOT_FOUND)
-    assert chain.app.view("identity", "settings", {}) == {"required": False, "admins": [], "registry": False}
+    assert chain.app.view("identity", "settings", {}) == {"required": False, "registry": False}
     chain.app.close()
 
 
-def test_an_admin_adds_a_renewed_or_rekeyed_ca_to_an_organisation(chain, pki, admin):
+def test_the_committee_adds_a_renewed_or_rekeyed_ca_to_an_organisation(chain, pki, admin):
     from baychain.identity import renew
 
     renewed = renew(pki.org, pki.root, pki.root_key, now=T0 + timedelta(days=1)).certificate  # same key
-    chain.ok(admin.tx("identity", "add_ca", organisation="Bank of Example", ca=der(renewed)))
+    chain.executed([admin], action("identity", "add_ca", organisation="Bank of Example", ca=der(renewed)))
     rekeyed = create_org_ca(pki.root, pki.root_key, "Bank of Example", Jurisdiction.HK, Role.MEMBER, now=T0)
-    chain.ok(admin.tx("identity", "add_ca", organisation="Bank of Example", ca=der(rekeyed.certificate)))
+    chain.executed([admin], action("identity", "add_ca", organisation="Bank of Example", ca=der(rekeyed.certificate)))
     cas = chain.view("organisation", name="Bank of Example")["cas"]
     assert [c["key_id"] for c in cas] == [kid(pki.org), kid(pki.org), kid(rekeyed.certificate)]
     teller = bound(chain, pki, "teller", ca=rekeyed.certificate, ca_key=rekeyed.private_key)
     assert chain.view("binding", address=teller.address)["issuer_key_id"] == kid(rekeyed.certificate)
-    chain.fails(admin.tx("identity", "add_ca", organisation="Bank of Example", ca=der(renewed)), Code.ALREADY_EXISTS)
+    chain.failed([admin], action("identity", "add_ca", organisation="Bank of Example", ca=der(renewed)), Code.ALREADY_EXISTS)
     other = create_org_ca(pki.root, pki.root_key, "Other Bank", Jurisdiction.MO, Role.MEMBER, now=T0)
-    chain.fails(admin.tx("identity", "add_ca", organisation="Bank of Example", ca=der(other.certificate)), Code.BAD_ARGUMENTS)
+    chain.failed([admin], action("identity", "add_ca", organisation="Bank of Example", ca=der(other.certificate)), Code.BAD_ARGUMENTS)
     # suspending the organisation covers every one of its CA keys
-    chain.ok(admin.tx("identity", "suspend_org", organisation="Bank of Example"))
+    chain.executed([admin], action("identity", "suspend_org", organisation="Bank of Example"))
     chain.refused(teller.tx("notary", "notarize", digest=DIGEST), Code.ORG_SUSPENDED)
 
 
@@ -442,7 +447,9 @@ def test_every_node_reaches_the_same_state(tmp_path, pki):
          alice.tx("identity", "bind", cert=der(alice_cert)), Key().tx("notary", "notarize", digest=DIGEST)],
         [alice.tx("notary", "notarize", digest=DIGEST), rotate_tx(new, alice, alice.address, user_cert(pki.org, pki.org_key, new))],
         [alice.tx("notary", "notarize", digest=bytes(32)), new.tx("notary", "notarize", digest=bytes(32)),
-         admin.tx("identity", "revoke", issuer_key_id=kid(pki.org), serial=serial_hex(alice_cert.serial_number))],
+         admin.tx("governance", "propose", title="revoke", actions=[
+             action("identity", "revoke", issuer_key_id=kid(pki.org), serial=serial_hex(alice_cert.serial_number))]),
+         admin.tx("governance", "vote", id=1, approve=True)],
     ]
     hashes = []
     for name in ("a", "b"):
@@ -452,7 +459,7 @@ def test_every_node_reaches_the_same_state(tmp_path, pki):
         hashes.append((chain.root(), results))
         chain.app.close()
     assert hashes[0] == hashes[1]
-    assert hashes[0][1] == [[0, 0, Code.ACCOUNT_UNBOUND], [0, 0], [Code.ACCOUNT_UNBOUND, 0, 0]]
+    assert hashes[0][1] == [[0, 0, Code.ACCOUNT_UNBOUND], [0, 0], [Code.ACCOUNT_UNBOUND, 0, 0, 0]]
 
 
 def test_revoke_ca_withdraws_an_imported_or_root_issued_ca_key(tmp_path, pki):
@@ -467,18 +474,18 @@ def test_revoke_ca_withdraws_an_imported_or_root_issued_ca_key(tmp_path, pki):
     chain.ok(teller.tx("identity", "bind", cert=der(leaf)))
     alice = bound(chain, pki)
     # the imported CA's leaf serials are its own business: revoking one leaf leaves the CA alone
-    chain.ok(admin.tx("identity", "revoke", issuer_key_id=kid(ca), serial=serial_hex(leaf.serial_number)))
+    chain.executed([admin], action("identity", "revoke", issuer_key_id=kid(ca), serial=serial_hex(leaf.serial_number)))
     chain.refused(teller.tx("notary", "notarize", digest=DIGEST), Code.CERT_REVOKED)
     late_leaf, late_key = byo_leaf(ca, ca_key, "teller-2")
     late = signer_for(late_key)
     chain.ok(late.tx("identity", "bind", cert=der(late_leaf)))
     # withdrawing the CA key refuses everything it issued
-    chain.fails(alice.tx("identity", "revoke_ca", organisation="Macao Trust Bank", key_id=kid(ca)), Code.NOT_AUTHORIZED)
-    chain.ok(admin.tx("identity", "revoke_ca", organisation="Macao Trust Bank", key_id=kid(ca), reason="cACompromise"))
+    chain.fails(alice.tx("identity", "revoke_ca", organisation="Macao Trust Bank", key_id=kid(ca)), Code.GOVERNED_METHOD)
+    chain.executed([admin], action("identity", "revoke_ca", organisation="Macao Trust Bank", key_id=kid(ca), reason="cACompromise"))
     chain.refused(late.tx("notary", "notarize", digest=DIGEST), Code.CERT_REVOKED)
-    chain.fails(admin.tx("identity", "revoke_ca", organisation="Macao Trust Bank", key_id=kid(ca)), Code.ALREADY_EXISTS)
+    chain.failed([admin], action("identity", "revoke_ca", organisation="Macao Trust Bank", key_id=kid(ca)), Code.ALREADY_EXISTS)
     # a root-issued CA: recorded as the root's revocation of its serial, as verify_chain expects
-    chain.ok(admin.tx("identity", "revoke_ca", organisation="Bank of Example", key_id=kid(pki.org)))
-    assert chain.view("revocation", issuer_key_id=kid(pki.root), serial=serial_hex(pki.org.serial_number))["author"] == admin.address
+    chain.executed([admin], action("identity", "revoke_ca", organisation="Bank of Example", key_id=kid(pki.org)))
+    assert chain.view("revocation", issuer_key_id=kid(pki.root), serial=serial_hex(pki.org.serial_number))["author"].startswith("proposal:")
     chain.refused(alice.tx("notary", "notarize", digest=DIGEST), Code.CERT_REVOKED)
     chain.app.close()

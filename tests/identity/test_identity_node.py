@@ -30,7 +30,8 @@ def node(tmp_path, consortium):
     admin = Key()
     home = tmp_path / "node"
     home.mkdir()
-    app_state = {"identity": {"root": pem(root.certificate), "admins": [admin.address],
+    app_state = {"governance": {"members": [{"account": admin.address, "organisation": "Bank of Example"}]},
+                 "identity": {"root": pem(root.certificate),
                               "organisations": [{"name": "Bank of Example", "ca": pem(bank.certificate)}]}}
     Genesis(chain_id=CHAIN_ID, time_ns=time.time_ns(), app_state=app_state).save(home / "genesis.json")
     n = SoloNode(NodeConfig(home=home, chain_id=CHAIN_ID))
@@ -58,10 +59,12 @@ def test_a_solo_node_admits_only_certificate_bound_keys(node, consortium):
 
     # revoked while alice's next transaction waits in the mempool: refused in the block
     serial = node.app.view("identity", "binding", {"address": alice.address})["serial"]
-    revoke = admin.tx("identity", "revoke", issuer_key_id=key_id(bank.certificate.public_key()), serial=serial)
+    revoke = admin.tx("governance", "propose", title="revoke alice", actions=[
+        {"contract": "identity", "method": "revoke", "args": {"issuer_key_id": key_id(bank.certificate.public_key()), "serial": serial}}])
+    vote = admin.tx("governance", "vote", id=1, approve=True)
     pending = alice.tx("notary", "notarize", digest=bytes(range(32)))
     before = node.app.nonce(alice.address)
-    assert commit(node, revoke, pending) == [0, Code.CERT_REVOKED]
+    assert commit(node, revoke, vote, pending) == [0, 0, Code.CERT_REVOKED]
     assert node.app.nonce(alice.address) == before  # refused at admission: not even the nonce moved
     # and the mempool refuses the key from now on
     assert node.engine.submit(alice.tx("notary", "notarize", nonce=before, digest=bytes(range(32))).raw).code == Code.CERT_REVOKED

@@ -40,12 +40,11 @@ def cometbft_binary() -> str:
 
 class LocalNetwork:
     def __init__(
-        self, directory: Path, validators: int = 4, chain_id: str = "baychain-net-test", admins: list[str] | None = None
+        self, directory: Path, validators: int = 4, chain_id: str = "baychain-net-test"
     ) -> None:
         self.directory = directory
         self.manifest: NetworkManifest = init_network(
             directory, validators=validators, chain_id=chain_id, log_level="consensus:info,state:info,p2p:error,*:error",
-            admins=admins or [],
         )
         self.clients = {n.name: httpx.Client(base_url=n.api_url, timeout=10) for n in self.manifest.nodes}
 

@@ -1,5 +1,5 @@
 """Membership decided on chain, with four real validators on 127.0.0.1: a node outside
-the registry is refused until an admin adds it; a validator whose power an admin sets
+the registry is refused until the committee adds it; a validator whose power the committee sets
 to 0 stops counting (two heights later CometBFT's set has three validators, and that
 node's vote can no longer make a quorum); a light client anchored on the genesis follows
 both validator-set changes and checks state proofs against headers it verified.
@@ -23,24 +23,25 @@ from baychain.contracts.system.notary import record_key
 from baychain.errors import BaychainError, Code
 from baychain.network import cometbft
 from baychain.network.home import NodeHome, NodeSettings
+from baychain.network.committee import local_committee
 from baychain.network.light import ApiRelay, LightClient
 from baychain.network.manifest import PORT_NAMES
 from baychain.network.ports import free_ports
 from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
+from baychain.sdk.governance import Governance, action
 from netsupport import LocalNetwork, cometbft_binary, kill_strays
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 CHAIN_ID = "baychain-members-test"
-ADMIN = Key.generate()
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     cometbft_binary()
-    network = LocalNetwork(tmp_path_factory.mktemp("members"), validators=4, chain_id=CHAIN_ID, admins=[ADMIN.address])
+    network = LocalNetwork(tmp_path_factory.mktemp("members"), validators=4, chain_id=CHAIN_ID)
     try:
         network.start()
         network.wait_healthy(timeout=90)
@@ -63,12 +64,16 @@ def validator_set(net: LocalNetwork, name: str, height: int | None = None) -> li
         return sorted(v["address"] for v in rpc.call("validators", **params)["validators"])
 
 
-def admin_call(net: LocalNetwork, node: str, method: str, **args):
+def committee_decides(net: LocalNetwork, node: str, method: str, **args) -> dict:
+    """The founding committee (whose keys the local network holds) proposes a registry change and
+    votes it through; the proposal's summary (`decided_height`: the block that ran it)."""
     with Client(net.manifest.node(node).api_url, timeout=20) as client:
-        return client.call(ADMIN, "network", method, args, timeout=30)
+        summary = Governance(client).decide(local_committee(net.directory), [action("network", method, **args)])
+    assert summary["status"] == "executed", summary
+    return summary
 
 
-def test_a_node_outside_the_registry_is_refused_until_an_admin_adds_it(net, tmp_path: Path) -> None:
+def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net, tmp_path: Path) -> None:
     gd, hk, mo, reg = net.names
     outsider = NodeHome(tmp_path / "outsider")
     keys = cometbft.init_home(outsider.cometbft)
@@ -81,12 +86,15 @@ def test_a_node_outside_the_registry_is_refused_until_an_admin_adds_it(net, tmp_
     shutil.copyfile(net.home(gd).cometbft / "config" / "genesis.json", outsider.cometbft / "config" / "genesis.json")
     outsider.save(NodeSettings(name="outsider", api_port=ports["api"]))
 
-    # Nobody but an admin may register it.
+    # Nobody registers it directly, and only committee members propose.
     with Client(net.manifest.node(hk).api_url, timeout=20) as client:
+        args = {"node_id": keys.node_id, "name": "outsider", "organisation": "Shenzhen Fintech Ltd", "jurisdiction": "GD"}
         with pytest.raises(BaychainError) as refused:
-            client.call(Key.generate(), "network", "add_node",
-                        {"node_id": keys.node_id, "name": "outsider", "organisation": "Shenzhen Fintech Ltd", "jurisdiction": "GD"})
-        assert refused.value.code == Code.NOT_AUTHORIZED
+            client.call(Key.generate(), "network", "add_node", args)
+        assert refused.value.code == Code.GOVERNED_METHOD
+        with pytest.raises(BaychainError) as refused:
+            Governance(client).propose(Key.generate(), "let me in", [action("network", "add_node", **args)])
+        assert refused.value.code == Code.NOT_A_MEMBER
 
     start_node(outsider)
     member_rpcs = [rpc_of(net, n) for n in net.names]
@@ -106,9 +114,8 @@ def test_a_node_outside_the_registry_is_refused_until_an_admin_adds_it(net, tmp_
                 assert answer["code"] == int(Code.NOT_AUTHORIZED), answer
 
             # The registry changes on chain: every member now accepts it, and it syncs.
-            receipt = admin_call(net, gd, "add_node", node_id=keys.node_id, name="outsider",
-                                 organisation="Shenzhen Fintech Ltd", jurisdiction="GD", role="member")
-            assert receipt.ok
+            decided = committee_decides(net, gd, "add_node", node_id=keys.node_id, name="outsider",
+                                        organisation="Shenzhen Fintech Ltd", jurisdiction="GD", role="member")
             net.wait_for(  # each member answers from its own state, once it has committed that block
                 lambda: all(m.call("abci_query", path=f"/p2p/filter/id/{keys.node_id}")["response"].get("code", 0) == 0
                             for m in member_rpcs),
@@ -118,7 +125,7 @@ def test_a_node_outside_the_registry_is_refused_until_an_admin_adds_it(net, tmp_
                 lambda: all(keys.node_id in {p["node_info"]["id"] for p in m.net_info()["peers"]} for m in member_rpcs),
                 "every member to accept the added node", 60,
             )
-            net.wait_for(lambda: int(rpc.status()["sync_info"]["latest_block_height"]) > receipt.height,
+            net.wait_for(lambda: int(rpc.status()["sync_info"]["latest_block_height"]) > decided["decided_height"],
                          "the added node to sync past the block that added it", 90)
         assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": keys.node_id}})["value"]["name"] == "outsider"
         assert validator_set(net, gd) == sorted(e.validator.address for e in net.manifest.nodes)  # a member, not a validator
@@ -136,8 +143,8 @@ def test_a_validator_set_to_power_zero_stops_counting_and_the_light_client_follo
     three = sorted(entries[n].validator.address for n in (gd, hk, reg))
     assert validator_set(net, gd) == all_four
 
-    receipt = admin_call(net, hk, "set_power", node_id=entries[mo].node_id, power=0)
-    changed_at = receipt.height + 2  # an update returned at H takes effect at H + 2
+    decided = committee_decides(net, hk, "set_power", node_id=entries[mo].node_id, power=0)
+    changed_at = decided["decided_height"] + 2  # an update returned at H takes effect at H + 2
     net.wait_height(net.names, changed_at + 1)
     assert validator_set(net, gd, changed_at - 1) == all_four
     assert validator_set(net, gd, changed_at) == three
@@ -188,16 +195,16 @@ def test_a_validator_set_to_power_zero_stops_counting_and_the_light_client_follo
 
     # Power back, through the CLI this time: four validators again, and the light client
     # follows the second change.
-    key_file = ADMIN.save(tmp_path / "admin.json", "pw", scrypt_n=2**12)
     out = CliRunner().invoke(cli_app, ["--node", entries[gd].api_url, "--json", "net", "set-power", entries[mo].node_id,
-                                       "10", "--key", str(key_file), "--passphrase", "pw"])
+                                       "10", "--dir", str(net.directory)])
     assert out.exit_code == 0, out.output
-    receipt = json.loads(out.output)
+    decided = json.loads(out.output)
+    assert decided["status"] == "executed"
     listed = CliRunner().invoke(cli_app, ["--node", entries[gd].api_url, "--json", "net", "members"])
     assert listed.exit_code == 0, listed.output
     assert {n["name"]: n["power"] for n in json.loads(listed.output)["nodes"]}[mo] == 10
-    net.wait_height([gd], receipt["height"] + 3)
-    assert validator_set(net, gd, receipt["height"] + 2) == all_four
+    net.wait_height([gd], decided["decided_height"] + 3)
+    assert validator_set(net, gd, decided["decided_height"] + 2) == all_four
     light.verified_app_hash(receipt["height"] + 2)
     assert [(t.height, len(t.validators)) for t in light.trusted_sets] == [(1, 4), (changed_at, 3), (receipt["height"] + 2, 4)]
     light.close()

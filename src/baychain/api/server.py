@@ -9,6 +9,7 @@ request body), is answered with the same JSON shape and a stable code:
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -33,6 +34,14 @@ from baychain.network.rpc import RpcError
 from baychain.node import ApiNode, SoloNode
 
 MAX_BATCH = 10_000
+AUDIT_EVENT_TYPES = tuple(sorted(
+    [f"governance.{t}" for t in ("proposed", "voted", "passed", "rejected", "executed", "failed", "cancelled",
+                                 "member_added", "member_removed", "weight_set", "param_set")]
+    + [f"policy.{t}" for t in ("frozen", "unfrozen", "blacklisted", "unblacklisted", "rule_set", "rule_cleared")]
+    + [f"identity.{t}" for t in ("org_registered", "org_removed", "org_suspended", "org_reinstated", "ca_added",
+                                 "ca_revoked", "revoked", "crl_published", "bound", "rotated")]
+    + [f"network.{t}" for t in ("node_added", "node_removed", "power_set")]
+))
 _STATUS = {
     Code.NOT_FOUND: 404,
     Code.HEIGHT_UNAVAILABLE: 404,
@@ -177,6 +186,22 @@ def create_api(node: ApiNode) -> FastAPI:
         records = app_.blocks.txs_by_event(type, attr, value, limit=limit, from_height=from_height)
         return {"txs": [receipt_json(r) for r in records]}
 
+    # -- the regulator's view ------------------------------------------------------------------
+
+    @api.get("/v1/regulator/alerts", summary="The on-chain alert log (stream new ones: /v1/events/stream?type=*.alert)")
+    def regulator_alerts(start: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500), kind: str = "") -> dict[str, Any]:
+        with engine.lock:
+            return jsonable(app_.view("audit", "alerts", {"start": start, "limit": limit, "kind": kind}))
+
+    @api.get("/v1/regulator/audit", summary="Audit events: governance, policy, identity and membership changes, alerts")
+    def regulator_audit(from_height: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+        found: dict[tuple[int, int], TxRecord] = {}
+        for event_type in AUDIT_EVENT_TYPES:
+            for rec in app_.blocks.txs_by_event(event_type, None, None, limit=limit, from_height=from_height):
+                found[(rec.height, rec.index)] = rec
+        records = [found[k] for k in sorted(found)][:limit]
+        return {"txs": [receipt_json(r) for r in records], "types": list(AUDIT_EVENT_TYPES)}
+
     # -- blocks and status -------------------------------------------------------------------
 
     @api.get("/v1/blocks/latest", summary="The last committed block")
@@ -274,7 +299,8 @@ def create_api(node: ApiNode) -> FastAPI:
 
     # -- events, health, metrics -----------------------------------------------------------------
 
-    @api.get("/v1/events/stream", summary="Server-sent events: committed blocks and transaction events")
+    @api.get("/v1/events/stream", summary="Server-sent events: committed blocks and transaction events "
+             "(type: an event type, or a pattern such as *.alert for every regulator alert)")
     async def stream(request: Request, type: str | None = None) -> StreamingResponse:
         queue = hub.subscribe()
 
@@ -297,7 +323,7 @@ def create_api(node: ApiNode) -> FastAPI:
                     yield f"event: block\ndata: {json.dumps(head)}\n\n"
                     for rec in records:
                         for ev in rec.events:
-                            if type is None or ev.type == type:
+                            if type is None or ev.type == type or ("*" in type and fnmatch.fnmatchcase(ev.type, type)):
                                 data = {"tx": rec.hash.hex(), "height": rec.height, **ev.to_dict()}
                                 yield f"event: tx_event\ndata: {json.dumps(data)}\n\n"
             finally:

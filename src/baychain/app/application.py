@@ -43,7 +43,7 @@ from baychain.app.types import (
 from baychain.chain.blockstore import BlockStore, TxRecord
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
-from baychain.contracts.system import audit, identity, network, system_contracts
+from baychain.contracts.system import audit, governance, identity, network, policy, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 from baychain.state.lmdb_env import open_env
@@ -120,8 +120,10 @@ class Application:
             raise BaychainError(Code.BAD_REQUEST, "genesis app_state must be a JSON object")
         self.chain_id = req.chain_id
         self._genesis = {KEY_CHAIN_ID: encoding.encode(req.chain_id)}
-        self._genesis.update(network.genesis_state(app_state, req.validators))  # node registry, validators, admins
+        self._genesis.update(network.genesis_state(app_state, req.validators))  # node registry and validators
         self._genesis.update(identity.genesis_state(app_state, req.chain_id, req.time_ns))  # root, organisation CAs
+        self._genesis.update(governance.genesis_state(app_state))  # the committee and its parameters
+        self._genesis.update(policy.genesis_state(app_state))  # regulators, negative list, access rules
         app_hash = self.state.stage(dict(self._genesis), 1)
         self.state.discard()
         return InitChainResult(validators=list(req.validators), app_hash=app_hash)
@@ -153,7 +155,8 @@ class Application:
         if expected is None:
             expected = self._committed_nonce(sender)
         _check_nonce(tx.nonce, expected)
-        identity.admit(tx, self._read_committed, self._last_block[1])  # certificate-bound key? (identity.required)
+        caller = identity.admit(tx, self._read_committed, self._last_block[1])  # certificate-bound key? (identity.required)
+        policy.admit(caller, tx, self._read_committed, self._last_block[1])  # negative list, freezes, access rules
         self._resolve(tx).check_args(tx.args)
         self._mempool_nonces[sender] = expected + 1
 
@@ -303,6 +306,7 @@ class Application:
             raw_nonce = read(nonce_key)
             _check_nonce(tx.nonce, encoding.decode(raw_nonce, Code.INTERNAL) if raw_nonce else 0)
             caller = identity.admit(tx, read, block.time_ns)  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
+            policy.admit(caller, tx, read, block.time_ns)  # BLACKLISTED, ACCOUNT_FROZEN, PERMISSION_DENIED
         except BaychainError as exc:
             return TxResult(code=int(exc.code), log=exc.message)
         # From here on the nonce is consumed, whatever the contract does.

@@ -342,26 +342,19 @@ def verify(
 @app.command("genesis")
 def genesis(
     ctx: typer.Context,
-    admin: Optional[list[str]] = typer.Option(None, "--admin", help="Account address (bc1...) allowed to change the "
-                                                                    "on-chain registry until governance does (repeatable)"),
     open_: bool = typer.Option(False, "--open", help="Do not require certificates: unbound keys may transact"),
     into: Optional[Path] = typer.Option(None, "--into", exists=True, dir_okay=False,
                                         help="Write the section into this genesis file's app_state instead of printing it"),
     ca_dir: Path = CaDir,
 ) -> None:
     """The genesis `app_state.identity` section: this directory's root and organisation CAs, so
-    the chain admits only keys bound to certificates they issued (docs/IDENTITY.md)."""
+    the chain admits only keys bound to certificates they issued (docs/IDENTITY.md). After the
+    genesis the registry changes only by committee proposals (`baychain gov`)."""
     import json
     import os
 
-    from baychain.crypto.suites import is_address
-
-    admins = list(admin or [])
-    for address in admins:
-        if not is_address(address):
-            raise BaychainError(Code.BAD_REQUEST, f"--admin must be an account address (bc1...), got {address!r}")
     d = CADirectory(ca_dir)
-    section = d.genesis_identity(admins, required=not open_)
+    section = d.genesis_identity(required=not open_)
     if not section["organisations"]:
         raise BaychainError(Code.BAD_REQUEST, f"{ca_dir} has no organisation CA; run `baychain ca init-org` first")
     if into is None:
@@ -384,7 +377,7 @@ def genesis(
     os.replace(tmp, into)
     if settings(ctx).json:
         emit_json({"file": str(into), "organisations": [o["name"] for o in section["organisations"]],
-                   "required": section["required"], "admins": admins})
+                   "required": section["required"]})
     else:
         typer.echo(f"wrote app_state.identity into {into}: {len(section['organisations'])} organisation(s), "
                    f"certificates {'required' if section['required'] else 'optional'}")

@@ -7,7 +7,7 @@
     baychain net down [NODE ...] [--kill]                      stop nodes (--kill: SIGKILL, a crash)
     baychain net genesis --card A.json --card B.json ...       shared genesis from member cards
     baychain net members                                       the on-chain node registry and validators
-    baychain net add-node --card C.json [--power N] --key ADMIN   register a node on chain (admin)
+    baychain net add-node --card C.json [--power N] [--key K]   propose a node (a local network's committee votes)
     baychain net set-power NODE_ID POWER --key ADMIN           change a validator's power; 0 = stops voting
     baychain net remove-node NODE_ID --key ADMIN               remove a node from the registry
 
@@ -31,8 +31,8 @@ from baychain.errors import BaychainError, Code
 
 app = typer.Typer(help="Create and run a local multi-validator network (CometBFT).", no_args_is_help=True)
 
-AdminOpt = typer.Option(
-    None, "--admin", help="Account (address or key name) allowed to change the node registry until governance (repeatable)"
+MemberOpt = typer.Option(
+    None, "--member", help="Founding committee member: ACCOUNT=ORGANISATION (account address or key name; repeatable)"
 )
 DirOpt = typer.Option(Path(".baychain/net"), "--dir", help="Network directory (network.json, nodes/)")
 NodesArg = typer.Argument(None, help="Node names (default: every node)")
@@ -64,10 +64,9 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing (stopped) network in --dir"),
     log_level: str = typer.Option("info", "--log-level", help="CometBFT log level, e.g. info or 'consensus:info,*:error'"),
     filter_peers: bool = typer.Option(True, "--filter-peers/--no-filter-peers", help="Refuse peers that are not in the on-chain node registry"),
-    admin: Optional[list[str]] = AdminOpt,
-    keys_dir: Path = KeysDir,
 ) -> None:
-    """Write a network: one home per node, a shared genesis, free loopback ports, peers."""
+    """Write a network: one home per node, a shared genesis, free loopback ports, peers, and one
+    committee key per founding organisation (in --dir/keys: a local network votes for all of them)."""
     from baychain.network.cometbft import CometbftNotFound
     from baychain.network.create import init_network
     from baychain.network.home import NodeHome
@@ -82,7 +81,6 @@ def init(
     try:
         manifest = init_network(
             directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
-            admins=[resolve_address(a, keys_dir) for a in admin or []],
         )
     except FileExistsError as exc:
         raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
@@ -226,7 +224,7 @@ def genesis(
     card: list[Path] = typer.Option(..., "--card", exists=True, dir_okay=False, help="A member's node card (repeatable)"),
     chain_id: str = typer.Option(..., "--chain-id", help="The new chain's id"),
     out: Path = typer.Option(Path("genesis.json"), "--out", "-o", help="Where to write the genesis"),
-    admin: Optional[list[str]] = AdminOpt,
+    member: Optional[list[str]] = MemberOpt,
     keys_dir: Path = KeysDir,
 ) -> None:
     """Build the shared genesis of a multi-machine network from the members' node cards."""
@@ -234,10 +232,10 @@ def genesis(
 
     try:
         cards = [NodeCard.load(p) for p in card]
-        admins = [resolve_address(a, keys_dir) for a in admin or []]
+        committee = [_committee_member(m, keys_dir) for m in member or []]
         doc = genesis_from_cards(
             cards, chain_id=chain_id, genesis_time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            admins=admins,
+            committee=committee,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise BaychainError(Code.BAD_REQUEST, f"bad node card: {exc}") from None
@@ -254,33 +252,65 @@ def genesis(
 # -- the on-chain registry (contract `network`) -------------------------------------------------
 
 
+def _committee_member(spec: str, keys_dir: Path) -> dict:
+    account, sep, organisation = spec.partition("=")
+    if not sep or not organisation:
+        raise BaychainError(Code.BAD_REQUEST, f"--member {spec!r}: give ACCOUNT=ORGANISATION")
+    return {"account": resolve_address(account, keys_dir), "organisation": organisation, "weight": 1}
+
+
 @app.command()
 def members(ctx: typer.Context) -> None:
-    """The on-chain node registry (of the node given by --node) and who votes."""
+    """The on-chain node registry (of the node given by --node), who votes on blocks, and the committee."""
     s = settings(ctx)
     with s.client() as client:
         nodes = client.view("network", "nodes")
-        admins = client.view("network", "admins")
+        committee = client.view("governance", "members")
     if s.json:
-        emit_json({"nodes": nodes, "admins": admins})
+        emit_json({"nodes": nodes, "committee": committee})
         return
     table(
         ["node", "organisation", "jurisdiction", "role", "node id", "power"],
         [[n["name"], n["organisation"], n["jurisdiction"], n["role"], n["node_id"], n["power"]] for n in nodes],
     )
-    typer.echo(f"admins: {', '.join(admins) or '(none: the registry is fixed until governance)'}")
+    names = ", ".join(f"{m['organisation']} ({m['weight']})" for m in committee["members"])
+    typer.echo(f"committee: {names or '(none: the registry is fixed)'}")
 
 
-def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, args: dict) -> None:
+def _send(ctx: typer.Context, key: Optional[str], keys_dir: Path, passphrase: Optional[str], directory: Path,
+          method: str, args: dict) -> None:
+    """Propose a registry change. With --key: propose only (the other members vote with
+    `baychain gov vote`); without: a local network's committee proposes and votes at once."""
+    from baychain.network.committee import local_committee
+    from baychain.sdk.governance import Governance, action
+
     s = settings(ctx)
-    signer = load_key(key, keys_dir, passphrase)
+    act = [action("network", method, **args)]
     with s.client() as client:
-        receipt = client.call(signer, "network", method, args, timeout=min(s.timeout, 120.0))
+        gov = Governance(client, timeout=min(s.timeout, 120.0))
+        if key is not None:
+            pid = gov.propose(load_key(key, keys_dir, passphrase), f"network.{method}", act)
+            summary = {"id": pid, "status": "open"}
+        else:
+            keys = local_committee(directory)
+            if not keys:
+                raise BaychainError(Code.NOT_FOUND, f"{directory} holds no local committee keys; give --key to propose "
+                                                    "and let the members vote with `baychain gov vote`")
+            summary = gov.decide(keys, act)
     if s.json:
-        emit_json(receipt.to_json())
+        emit_json(summary)
         return
-    kv([("transaction", receipt.hash), ("height", receipt.height), ("result", "ok")])
-    typer.echo("validator power changes take effect two blocks after this one")
+    kv([("proposal", summary["id"]), ("status", summary["status"])])
+    if summary["status"] == "open":
+        typer.echo(f"committee members vote with: baychain gov vote {summary['id']} --key <member key>")
+    elif summary["status"] == "executed":
+        typer.echo("validator power changes take effect two blocks after this one")
+    else:
+        raise BaychainError(Code.PROPOSAL_CLOSED, f"proposal {summary['id']} {summary['status']}: {summary.get('error')}")
+
+
+KeyOpt = typer.Option(None, "--key", "-k", help="A committee member's key: propose only, for the others to vote "
+                                                "(default: a local network's committee keys propose and vote)")
 
 
 @app.command("add-node")
@@ -288,11 +318,12 @@ def add_node(
     ctx: typer.Context,
     card: Path = typer.Option(..., "--card", exists=True, dir_okay=False, help="The new node's card (baychain node init / node show)"),
     power: Optional[int] = typer.Option(None, "--power", help="Voting power (default: the card's; 0 = a non-voting member)"),
-    key: str = typer.Option(..., "--key", "-k", help="An admin account's key (name or key file)"),
+    key: Optional[str] = KeyOpt,
+    directory: Path = DirOpt,
     keys_dir: Path = KeysDir,
     passphrase: Optional[str] = Passphrase,
 ) -> None:
-    """Register a node in the on-chain registry (admin-signed): members then accept it as a peer."""
+    """Propose registering a node in the on-chain registry: once passed, members accept it as a peer."""
     import base64
     import binascii
 
@@ -306,7 +337,7 @@ def add_node(
     args = {"node_id": c.node_id, "name": c.member.name, "organisation": c.member.organisation,
             "jurisdiction": c.member.jurisdiction, "role": c.member.role, "validator_pub_key": pub_key,
             "power": c.power if power is None else power}
-    _send(ctx, key, keys_dir, passphrase, "add_node", args)
+    _send(ctx, key, keys_dir, passphrase, directory, "add_node", args)
 
 
 @app.command("set-power")
@@ -314,24 +345,26 @@ def set_power(
     ctx: typer.Context,
     node_id: str = typer.Argument(..., help="The node's id"),
     power: int = typer.Argument(..., help="New voting power; 0 = stops voting"),
-    key: str = typer.Option(..., "--key", "-k", help="An admin account's key (name or key file)"),
+    key: Optional[str] = KeyOpt,
+    directory: Path = DirOpt,
     keys_dir: Path = KeysDir,
     passphrase: Optional[str] = Passphrase,
 ) -> None:
-    """Set a registered node's validator power (admin-signed)."""
-    _send(ctx, key, keys_dir, passphrase, "set_power", {"node_id": node_id.lower(), "power": power})
+    """Propose setting a registered node's validator power."""
+    _send(ctx, key, keys_dir, passphrase, directory, "set_power", {"node_id": node_id.lower(), "power": power})
 
 
 @app.command("remove-node")
 def remove_node(
     ctx: typer.Context,
     node_id: str = typer.Argument(..., help="The node's id"),
-    key: str = typer.Option(..., "--key", "-k", help="An admin account's key (name or key file)"),
+    key: Optional[str] = KeyOpt,
+    directory: Path = DirOpt,
     keys_dir: Path = KeysDir,
     passphrase: Optional[str] = Passphrase,
 ) -> None:
-    """Remove a node from the on-chain registry (admin-signed); a validator stops voting."""
-    _send(ctx, key, keys_dir, passphrase, "remove_node", {"node_id": node_id.lower()})
+    """Propose removing a node from the on-chain registry; a validator stops voting."""
+    _send(ctx, key, keys_dir, passphrase, directory, "remove_node", {"node_id": node_id.lower()})
 
 
 if __name__ == "__main__":

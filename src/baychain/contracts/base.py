@@ -30,6 +30,7 @@ _ALLOWED_TYPES: dict[Any, str] = {
     bool: "bool",
     list: "list",
     dict: "dict",
+    object: "any",  # any canonical value (a governance parameter's value, a proposal action's arguments)
 }
 
 
@@ -65,7 +66,7 @@ class Method:
                 out[p.name] = default.copy() if type(default) in (dict, list) else default
                 continue
             value = args[p.name]
-            if type(value) is not p.type:
+            if p.type is not object and type(value) is not p.type:
                 raise BaychainError(
                     Code.BAD_ARGUMENTS,
                     f"{self.name}: argument {p.name!r} must be {_ALLOWED_TYPES[p.type]}, got {type(value).__name__}",

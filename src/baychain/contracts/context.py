@@ -149,7 +149,13 @@ class Context:
         raw = self.writes[skey] if skey in self.writes else self._read(skey)
         return default if raw is None else cbor2.loads(raw)
 
-    def call(self, contract: str, method: str, **args: Any) -> Any:
+    def method_of(self, contract: str, method: str) -> "Method":
+        """Another contract's method (or view), to check a call before making it."""
+        if self._resolve is None:
+            raise BaychainError(Code.NOT_AUTHORIZED, "contract calls are not available here")
+        return self._resolve(contract, method)[1]
+
+    def call(self, contract: str, method: str, /, **args: Any) -> Any:
         """Call another contract's method; it sees `sender == "contract:<this contract>"`.
 
         Atomic: the callee's writes and events join this call's only if it returns

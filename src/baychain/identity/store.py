@@ -423,7 +423,7 @@ class CADirectory:
 
     # -- the chain's genesis ------------------------------------------------------------------
 
-    def genesis_identity(self, admins: list[str] | tuple[str, ...] = (), *, required: bool = True) -> dict[str, Any]:
+    def genesis_identity(self, *, required: bool = True) -> dict[str, Any]:
         """The genesis `app_state.identity` section registering this directory's root and
         organisation CAs (the chain's registry starts from it; see docs/IDENTITY.md)."""
         root = self.root_cert_or_none()
@@ -432,7 +432,6 @@ class CADirectory:
             "organisations": [{"name": o.organisation, "jurisdiction": o.jurisdiction.value, "role": o.role.value,
                                "imported": o.imported, "ca": to_pem(o.certificate).decode()} for o in self.orgs()],
             "required": required,
-            "admins": list(admins),
         }
 
     # -- verification --------------------------------------------------------------------

@@ -68,23 +68,24 @@ class NodeCard:
 
 
 def genesis_from_cards(
-    cards: list[NodeCard], *, chain_id: str, genesis_time: str, admins: list[str] | tuple[str, ...] = ()
+    cards: list[NodeCard], *, chain_id: str, genesis_time: str, committee: list[dict[str, Any]] | tuple = ()
 ) -> dict[str, Any]:
     """The shared genesis of a network whose founding validators are `cards`.
 
     `app_state.network` seeds the on-chain node registry (contract `network`): every
-    member with its node id, validator key and power, and the `admins` — account
-    addresses allowed to add and remove nodes and set validator power until committee
-    governance takes that over. Without admins the registry stays as the genesis has it.
+    member with its node id, validator key and power. `app_state.governance` names the
+    `committee` ({account, organisation, weight}) whose passed proposals change the
+    registry, the organisations and the rules from then on. Without a committee nothing
+    can ever change them.
     """
     names = [c.member.name for c in cards]
     if len(set(names)) != len(names):
         raise ValueError("two cards use the same node name")
     if len({c.node_id for c in cards}) != len(cards):
         raise ValueError("two cards share one node id")
-    bad = [a for a in admins if not is_address(a)]
+    bad = [m for m in committee if not is_address(str(m.get("account", "")))]
     if bad:
-        raise ValueError(f"admin {bad[0]!r} is not an account address (bc1 + 40 hex digits)")
+        raise ValueError(f"committee member {bad[0].get('account')!r} is not an account address (bc1 + 40 hex digits)")
     app_state = {
         "network": {
             "members": [
@@ -100,9 +101,10 @@ def genesis_from_cards(
                 }
                 for c in cards
             ],
-            "admins": sorted(set(admins)),
         }
     }
+    if committee:
+        app_state["governance"] = {"members": list(committee)}
     return cometbft.build_genesis(
         chain_id=chain_id,
         genesis_time=genesis_time,

@@ -6,8 +6,10 @@ on one machine:
 1. each node gets a CometBFT home with fresh keys (`cometbft init`): a node key whose
    hash is its node id, and a validator (consensus) key;
 2. one genesis lists every validator key and, in `app_state.network`, who each member
-   is (organisation, jurisdiction, role, node id, validator key and power) and which
-   accounts may change that registry (`admins`); every node gets the same file;
+   is (organisation, jurisdiction, role, node id, validator key and power), and in
+   `app_state.governance` the founding committee: one account per organisation, whose
+   keys the network directory holds (`baychain.network.committee`); every node gets
+   the same file;
 3. each node gets its own loopback ports and lists every other node in
    `persistent_peers`, with the settings a one-host network needs
    (`allow_duplicate_ip`, `addr_book_strict = false`) and consensus timeouts tuned
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from baychain.network import cometbft
 from baychain.network.card import NodeCard, genesis_from_cards
+from baychain.network.committee import KEYS_DIR, create_committee
 from baychain.network.home import NodeHome, NodeSettings
 from baychain.network.manifest import MANIFEST_FILE, PORT_NAMES, NetworkManifest, NodeEntry, Validator
 from baychain.network.members import Member, default_members
@@ -49,9 +52,10 @@ def init_network(
     force: bool = False,
     log_level: str = "info",
     filter_peers: bool = True,
-    admins: list[str] | tuple[str, ...] = (),
+    committee: list[dict] | None = None,
 ) -> NetworkManifest:
-    """Write a ready-to-run network into `directory` and return its manifest."""
+    """Write a ready-to-run network into `directory` and return its manifest. Without an
+    explicit `committee`, one committee key per member is made in `directory/keys`."""
     directory = Path(directory)
     members = members or default_members(validators)
     if len({m.name for m in members}) != len(members):
@@ -83,7 +87,9 @@ def init_network(
             )
         )
 
-    genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time, admins=admins)
+    if committee is None:
+        committee = create_committee(directory, members)
+    genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time, committee=committee)
     for entry in entries:
         home = NodeHome(directory / entry.home)
         peers = [e.p2p_address for e in entries if e is not entry]
@@ -114,4 +120,5 @@ def remove_network(directory: Path) -> None:
     if not (directory / MANIFEST_FILE).exists():
         raise FileNotFoundError(f"{directory} holds no network manifest; refusing to delete it")
     shutil.rmtree(directory / "nodes", ignore_errors=True)
+    shutil.rmtree(directory / KEYS_DIR, ignore_errors=True)
     (directory / MANIFEST_FILE).unlink()

@@ -46,23 +46,23 @@ nothing. Without `required` (or without an identity section at all — a dev cha
 that were never bound act as themselves; a key that has a binding is checked all the
 same (a rotated-out key must not act as its old account).
 
-Changes to the registry — register an organisation, add a CA certificate, suspend and
-reinstate an organisation, revoke a certificate or a CA key — are signed by an **admin account**
-listed in the genesis (`app_state.identity.admins`). This is an interim path, like the
-network contract's: committee governance replaces the admin check with "a passed
-proposal". Organisations revoke their own certificates without an admin: anyone may
-submit a CRL (`publish_crl`), and it is accepted when a registered CA (or the root)
-signed it — the CA's signature is the authority.
+Changes to the registry — register or remove an organisation, add a CA certificate,
+suspend and reinstate an organisation, revoke a certificate or a CA key — are
+committee decisions: `@governed` methods that run only as actions of a passed
+proposal (`baychain.contracts.system.governance`). Organisations revoke their own
+certificates without a vote: anyone may submit a CRL (`publish_crl`), and it is
+accepted when a registered CA (or the root) signed it — the CA's signature is the
+authority.
 
 Storage (state keys `c/identity/<key>`):
 
-    chain_id, genesis_time_ns, required, admins
+    chain_id, genesis_time_ns, required
     root                       {"der", "key_id", "serial", "fingerprint"} (absent: imported CAs only)
     orgs                       organisation names, sorted
     org/<name>                 {"name", "jurisdiction", "role", "imported", "suspended", "cas": [{"der",
                                 "key_id", "serial", "fingerprint", "issuer_key_id"}], "registered_height",
                                 "suspension"}
-    issuer/<key id>            {"organisation", "suspended", "revoked"}: what admission reads per tx
+    issuer/<key id>            {"organisation", "suspended", "revoked", "removed"}: what admission reads per tx
     caref/<root kid>/<serial>  {"organisation", "key_id"}: a root-issued CA certificate by the pair that
                                 revokes it (an imported CA is withdrawn with revoke_ca)
     revoked/<kid>/<serial>     {"issuer_key_id", "serial", "reason", "author", "source", "height",
@@ -90,7 +90,7 @@ import cbor2
 from cryptography import x509
 
 from baychain import encoding
-from baychain.contracts.base import Contract, view
+from baychain.contracts.base import Contract, governed, view
 from baychain.contracts.context import Caller, Context, contract_key
 from baychain.crypto.suites import ED25519, is_address
 from baychain.errors import BaychainError, Code
@@ -205,13 +205,13 @@ class Identity(Contract):
                  issuer_key_id=binding["issuer_key_id"], serial=binding["serial"])
         return _summary(binding)
 
-    # -- the registry (admin-signed until governance) -----------------------------------------
+    # -- the registry: committee powers (actions of passed proposals) --------------------------
 
+    @governed
     def register_org(self, ctx: Context, ca: bytes, organisation: str = "", jurisdiction: str = "", role: str = "",
                      imported: bool = False) -> None:
-        """Register an organisation by its CA certificate (admin only). A root-issued CA carries its
+        """Register an organisation by its CA certificate. A root-issued CA carries its
         attributes; an imported CA (imported=true) needs organisation, jurisdiction and role."""
-        _require_admin(ctx)
         names = ctx.get("orgs", [])
         ctx.require(len(names) < MAX_ORGS, Code.LIMIT_EXCEEDED, f"at most {MAX_ORGS} organisations")
         root = _root_cert(ctx)
@@ -229,9 +229,9 @@ class Identity(Contract):
         ctx.emit("org_registered", organisation=auth.organisation, jurisdiction=org["jurisdiction"], role=org["role"],
                  key_id=entry["key_id"], imported=auth.imported)
 
+    @governed
     def add_ca(self, ctx: Context, organisation: str, ca: bytes) -> None:
-        """Add a CA certificate to an organisation (admin only): a renewed CA, or a new CA key."""
-        _require_admin(ctx)
+        """Add a CA certificate to an organisation: a renewed CA, or a new CA key."""
         org = _org(ctx, organisation)
         ctx.require(len(org["cas"]) < MAX_CAS_PER_ORG, Code.LIMIT_EXCEEDED,
                     f"an organisation has at most {MAX_CAS_PER_ORG} CA certificates")
@@ -247,39 +247,57 @@ class Identity(Contract):
         _put_ca_refs(ctx, org, entry)
         ctx.emit("ca_added", organisation=org["name"], key_id=entry["key_id"], serial=entry["serial"])
 
+    @governed
     def suspend_org(self, ctx: Context, organisation: str, reason: str = "") -> None:
-        """Suspend an organisation (admin only): its accounts' transactions are refused (ORG_SUSPENDED)."""
-        _require_admin(ctx)
+        """Suspend an organisation: its accounts' transactions are refused (ORG_SUSPENDED)."""
         ctx.require(len(reason) <= MAX_REASON, Code.BAD_ARGUMENTS, f"reason: at most {MAX_REASON} characters")
         org = _org(ctx, organisation)
         ctx.require(not org["suspended"], Code.ALREADY_EXISTS, f"organisation {organisation!r} is already suspended")
-        _set_suspended(ctx, org, True, {"reason": reason, "author": ctx.sender, "height": ctx.height, "time_ns": ctx.time_ns})
-        ctx.emit("org_suspended", organisation=organisation, reason=reason, author=ctx.sender)
+        _set_suspended(ctx, org, True, {"reason": reason, "author": _author(ctx), "height": ctx.height, "time_ns": ctx.time_ns})
+        ctx.emit("org_suspended", organisation=organisation, reason=reason, author=_author(ctx))
 
+    @governed
     def reinstate_org(self, ctx: Context, organisation: str) -> None:
-        """Lift an organisation's suspension (admin only)."""
-        _require_admin(ctx)
+        """Lift an organisation's suspension."""
         org = _org(ctx, organisation)
+        ctx.require(not org.get("removed"), Code.NOT_AUTHORIZED, f"organisation {organisation!r} was removed; register it anew")
         ctx.require(org["suspended"], Code.ALREADY_EXISTS, f"organisation {organisation!r} is not suspended")
         _set_suspended(ctx, org, False, None)
-        ctx.emit("org_reinstated", organisation=organisation, author=ctx.sender)
+        ctx.emit("org_reinstated", organisation=organisation, author=_author(ctx))
 
+    @governed
+    def remove_org(self, ctx: Context, organisation: str, reason: str = "") -> None:
+        """Remove an organisation from the consortium: its CA keys certify no one any more (its
+        accounts are refused with ORG_SUSPENDED) and it leaves the list; its record stays as history."""
+        ctx.require(len(reason) <= MAX_REASON, Code.BAD_ARGUMENTS, f"reason: at most {MAX_REASON} characters")
+        org = _org(ctx, organisation)
+        ctx.require(not org.get("removed"), Code.ALREADY_EXISTS, f"organisation {organisation!r} was already removed")
+        org["removed"] = {"reason": reason, "author": _author(ctx), "height": ctx.height, "time_ns": ctx.time_ns}
+        _set_suspended(ctx, org, True, org["suspension"] or {"reason": reason, "author": _author(ctx),
+                                                             "height": ctx.height, "time_ns": ctx.time_ns})
+        for kid in dict.fromkeys(c["key_id"] for c in org["cas"]):
+            issuer = ctx.get(_issuer_key(kid))
+            issuer["removed"] = True
+            ctx.put(_issuer_key(kid), issuer)
+        ctx.put("orgs", [n for n in ctx.get("orgs", []) if n != org["name"]])
+        ctx.emit("org_removed", organisation=org["name"], reason=reason, author=_author(ctx))
+
+    @governed
     def revoke(self, ctx: Context, issuer_key_id: str, serial: str, reason: str = "unspecified") -> None:
-        """Revoke a certificate by (issuer key id, serial) (admin only). Naming an organisation CA the
+        """Revoke a certificate by (issuer key id, serial). Naming an organisation CA the
         root issued (issuer: the root's key id) withdraws that CA key, as revoke_ca does."""
-        _require_admin(ctx)
         kid, number, reason = _revocation_args(issuer_key_id, serial, reason)
         root = ctx.get("root")
         ctx.require(not (root and root["key_id"] == kid and root["serial"] == serial_hex(number)), Code.NOT_AUTHORIZED,
                     "the consortium root cannot be revoked")
         ctx.require(not ctx.has(_revoked_key(kid, number)), Code.ALREADY_EXISTS,
                     f"certificate {serial_hex(number)} of issuer {kid} is already revoked")
-        _record_revocation(ctx, kid, number, reason, "admin", ctx.time_ns)
+        _record_revocation(ctx, kid, number, reason, "committee", ctx.time_ns)
 
+    @governed
     def revoke_ca(self, ctx: Context, organisation: str, key_id: str, reason: str = "unspecified") -> None:
-        """Withdraw an organisation CA key (admin only), imported or not: every certificate it issued is
+        """Withdraw an organisation CA key, imported or not: every certificate it issued is
         refused, under any CA certificate of that key."""
-        _require_admin(ctx)
         org = _org(ctx, organisation)
         kid, _, reason = _revocation_args(key_id, "01", reason)
         cas = [c for c in org["cas"] if c["key_id"] == kid]
@@ -288,12 +306,12 @@ class Identity(Contract):
         ctx.require(not issuer["revoked"], Code.ALREADY_EXISTS, f"CA key {kid} is already revoked")
         for ca in cas:  # root-issued CA certificates are revoked by the root's (issuer, serial), as verify_chain checks
             if ca["issuer_key_id"] and not ctx.has(_revoked_key(ca["issuer_key_id"], parse_serial(ca["serial"]))):
-                _record_revocation(ctx, ca["issuer_key_id"], parse_serial(ca["serial"]), reason, "admin", ctx.time_ns)
+                _record_revocation(ctx, ca["issuer_key_id"], parse_serial(ca["serial"]), reason, "committee", ctx.time_ns)
         issuer = ctx.get(_issuer_key(kid))
         if not issuer["revoked"]:  # an imported CA: no (issuer, serial) of the root names it
             issuer["revoked"] = True
             ctx.put(_issuer_key(kid), issuer)
-        ctx.emit("ca_revoked", organisation=org["name"], key_id=kid, reason=reason, author=ctx.sender)
+        ctx.emit("ca_revoked", organisation=org["name"], key_id=kid, reason=reason, author=_author(ctx))
 
     def publish_crl(self, ctx: Context, crl: bytes) -> Any:
         """Record the revocations of a CRL (PEM or DER) signed by a registered CA or the root; anyone may
@@ -374,9 +392,8 @@ class Identity(Contract):
 
     @view
     def settings(self, ctx: Context) -> Any:
-        """Whether certificates are required, and the admins (until governance takes over)."""
-        return {"required": bool(ctx.get("required", False)), "admins": ctx.get("admins", []),
-                "registry": ctx.has("orgs")}
+        """Whether certificates are required, and whether the chain has a registry at all."""
+        return {"required": bool(ctx.get("required", False)), "registry": ctx.has("orgs")}
 
     # -- the checks behind bind and rotate (read-only; admission runs them too) ---------------------
 
@@ -478,6 +495,9 @@ def _check_binding(binding: Mapping[str, Any], get: Getter, time_ns: int) -> Non
     if time_ns > binding["not_after_ns"]:
         raise BaychainError(Code.CERT_EXPIRED, f"{cert} (or its CA chain) expired at {_iso(binding['not_after_ns'])}; "
                                                f"the block time is {_iso(time_ns)}; bind a renewed certificate")
+    if issuer.get("removed"):
+        raise BaychainError(Code.ORG_SUSPENDED, f"organisation {binding['organisation']!r} of account {account} "
+                                                "was removed from the consortium")
     if issuer["suspended"]:
         raise BaychainError(Code.ORG_SUSPENDED, f"organisation {binding['organisation']!r} of account {account} is suspended")
 
@@ -620,9 +640,9 @@ def _summary(binding: Mapping[str, Any]) -> dict[str, Any]:
 # -- the registry's rules ---------------------------------------------------------------------------------
 
 
-def _require_admin(ctx: Context) -> None:
-    ctx.require(ctx.sender in ctx.get("admins", []), Code.NOT_AUTHORIZED,
-                f"{ctx.sender} is not an identity admin; only admin accounts listed in the genesis may change the registry")
+def _author(ctx: Context) -> str:
+    """Who did it: the executing proposal, or the account that sent the transaction."""
+    return f"proposal:{ctx.proposal}" if ctx.proposal else ctx.sender
 
 
 def _org(ctx: Context, name: str) -> dict[str, Any]:
@@ -715,7 +735,7 @@ def _revocation_args(issuer_key_id: str, serial: str, reason: str) -> tuple[str,
 def _record_revocation(ctx: Context, kid: str, serial: int, reason: str, source: str, revoked_at_ns: int) -> None:
     """Store a revocation and apply it where admission looks: the CA key's status, or the binding."""
     ctx.put(_revoked_key(kid, serial), {
-        "issuer_key_id": kid, "serial": serial_hex(serial), "reason": reason, "author": ctx.sender, "source": source,
+        "issuer_key_id": kid, "serial": serial_hex(serial), "reason": reason, "author": _author(ctx), "source": source,
         "height": ctx.height, "time_ns": ctx.time_ns, "revoked_at_ns": revoked_at_ns, "tx": ctx.tx_hash})
     ca = ctx.get(_caref_key(kid, serial))
     if ca is not None:
@@ -728,7 +748,7 @@ def _record_revocation(ctx: Context, kid: str, serial: int, reason: str, source:
         if binding and binding["status"] == ACTIVE and (binding["issuer_key_id"], binding["serial"]) == (kid, serial_hex(serial)):
             binding["status"] = REVOKED
             ctx.put(_bind_key(address), binding)
-    ctx.emit("revoked", issuer_key_id=kid, serial=serial_hex(serial), reason=reason, author=ctx.sender, source=source,
+    ctx.emit("revoked", issuer_key_id=kid, serial=serial_hex(serial), reason=reason, author=_author(ctx), source=source,
              ca=ca["organisation"] if ca else "")
 
 
@@ -771,8 +791,8 @@ def genesis_state(app_state: Mapping[str, Any], chain_id: str, time_ns: int) -> 
     `app_state.identity`: `root` (PEM; may be omitted when every organisation brings
     its own CA), `organisations[]` of {name, jurisdiction, role, ca: PEM (or a list of
     PEMs: a CA renewed with the same key), imported: bool}, `required` (bool, default
-    true) and `admins[]` (account addresses allowed to change the registry). Every CA
-    is checked as `register_org` checks it, at the genesis time.
+    true). Every CA is checked as `register_org` checks it, at the genesis time. The
+    registry then changes only by committee proposals (app_state.governance).
     """
     section = app_state.get("identity")
     if section is None:
@@ -832,12 +852,10 @@ def genesis_state(app_state: Mapping[str, Any], chain_id: str, time_ns: int) -> 
         raise _genesis_error("required must be true or false")
     if required and not names:
         raise _genesis_error("required is true but no organisation is registered: no key could ever be bound")
-    admins = section.get("admins") or []
-    if not isinstance(admins, list) or not all(isinstance(a, str) and is_address(a) for a in admins):
-        raise _genesis_error("admins must be a list of account addresses (bc1...)")
+    if "admins" in section:
+        raise _genesis_error("admins are gone: the committee in app_state.governance changes the registry by proposals")
     storage["orgs"] = sorted(names)
     storage["required"] = required
-    storage["admins"] = sorted(set(admins))
     return {contract_key(NAME, k): encoding.encode(v) for k, v in storage.items()}
 
 

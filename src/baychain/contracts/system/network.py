@@ -15,10 +15,9 @@ height and anyone can prove it:
   effect two heights later; power 0 removes a validator.
 
 The registry starts from the genesis (`app_state.network.members`, loaded by
-`genesis_state` at InitChain). Until committee governance lands, it changes only
-through transactions signed by an **admin account** listed in the genesis
-(`app_state.network.admins`): `add_node`, `remove_node`, `set_power`. This is an
-interim path; governance will replace the admin check with "a passed proposal".
+`genesis_state` at InitChain). After that it changes only by committee decision:
+`add_node`, `remove_node` and `set_power` are `@governed`, so they run only as actions
+of a passed proposal (`baychain.contracts.system.governance`).
 
 Storage of the contract (state keys `c/network/<key>`):
 
@@ -29,7 +28,6 @@ Storage of the contract (state keys `c/network/<key>`):
     valkey/<pub key hex>  the node id holding a validator key (keys are unique)
     power/<pub key hex>   the voting power of a validator key; absent = not a validator
     total_power           the sum of all powers (never 0: a chain needs a validator)
-    admins                the admin accounts' addresses
 
 The `power/` entries are the validator set. finalize_block compares them at the end
 of the block with their values at its start: one update per key whose power changed,
@@ -47,10 +45,9 @@ from typing import Any, Callable, Mapping
 
 from baychain import encoding
 from baychain.app.types import QueryResult, ValidatorUpdate
-from baychain.contracts.base import Contract, view
+from baychain.contracts.base import Contract, governed, view
 from baychain.contracts.context import Context, contract_key
 from baychain.crypto.hashing import sha256
-from baychain.crypto.suites import is_address
 from baychain.errors import BaychainError, Code
 
 log = logging.getLogger("baychain.network")
@@ -83,10 +80,11 @@ def _valkey_key(pub_key: bytes) -> str:
 
 
 class Network(Contract):
-    """The consortium's node registry and validator set; changed by genesis admins (interim, until governance)."""
+    """The consortium's node registry and validator set; changed only by passed proposals."""
 
     name = NAME
 
+    @governed
     def add_node(
         self,
         ctx: Context,
@@ -98,8 +96,7 @@ class Network(Contract):
         validator_pub_key: bytes = b"",
         power: int = 0,
     ) -> None:
-        """Register a node (admin only). With a 32-byte Ed25519 validator key and power > 0 it also votes."""
-        _require_admin(ctx)
+        """Register a node. With a 32-byte Ed25519 validator key and power > 0 it also votes."""
         node = _check_node(node_id, name, organisation, jurisdiction, role, validator_pub_key, power)
         ctx.require(not ctx.has(_node_key(node_id)), Code.ALREADY_EXISTS, f"node {node_id} is already registered")
         if validator_pub_key:
@@ -110,13 +107,14 @@ class Network(Contract):
         ctx.put(_node_key(node_id), node)
         nodes = ctx.get("nodes", [])
         ctx.put("nodes", sorted([*nodes, node_id]))
-        ctx.emit("node_added", node_id=node_id, name=name, organisation=organisation, jurisdiction=jurisdiction, role=role)
+        ctx.emit("node_added", node_id=node_id, name=name, organisation=organisation, jurisdiction=jurisdiction, role=role,
+                 proposal=ctx.proposal)
         if power:
             _set_power(ctx, node, power)
 
+    @governed
     def remove_node(self, ctx: Context, node_id: str) -> None:
-        """Remove a node from the registry (admin only); a validator stops voting two blocks later."""
-        _require_admin(ctx)
+        """Remove a node from the registry; a validator stops voting two blocks later."""
         node = _node(ctx, node_id)
         nodes = ctx.get("nodes", [])
         ctx.require(len(nodes) > 1, Code.NOT_AUTHORIZED, "the last node of the network cannot be removed")
@@ -126,11 +124,11 @@ class Network(Contract):
             ctx.delete(_valkey_key(node["validator_pub_key"]))
         ctx.delete(_node_key(node_id))
         ctx.put("nodes", [n for n in nodes if n != node_id])
-        ctx.emit("node_removed", node_id=node_id, name=node["name"])
+        ctx.emit("node_removed", node_id=node_id, name=node["name"], proposal=ctx.proposal)
 
+    @governed
     def set_power(self, ctx: Context, node_id: str, power: int) -> None:
-        """Set a registered node's voting power (admin only); 0 makes it a non-voting member."""
-        _require_admin(ctx)
+        """Set a registered node's voting power; 0 makes it a non-voting member."""
         node = _node(ctx, node_id)
         ctx.require(0 <= power <= MAX_POWER, Code.BAD_ARGUMENTS, f"power must be 0 to {MAX_POWER}")
         ctx.require(bool(node["validator_pub_key"]) or power == 0, Code.BAD_ARGUMENTS,
@@ -154,18 +152,8 @@ class Network(Contract):
         voting = [n for n in (ctx.get(_node_key(i)) for i in ctx.get("nodes", [])) if n["power"]]
         return {"validators": voting, "total_power": ctx.get("total_power", 0)}
 
-    @view
-    def admins(self, ctx: Context) -> Any:
-        """The accounts that may change the registry (until governance takes over)."""
-        return ctx.get("admins", [])
-
 
 # -- rules ---------------------------------------------------------------------------------------
-
-
-def _require_admin(ctx: Context) -> None:
-    ctx.require(ctx.sender in ctx.get("admins", []), Code.NOT_AUTHORIZED,
-                f"{ctx.sender} is not a network admin; only admin accounts listed in the genesis may change the registry")
 
 
 def _node(ctx: Context, node_id: str) -> dict[str, Any]:
@@ -218,7 +206,6 @@ def genesis_state(app_state: Mapping[str, Any], validators: list[ValidatorUpdate
     `app_state.network.members[]`: name, organisation, jurisdiction, role, node_id, and
     for a validator `validator_pub_key` (base64, as CometBFT's genesis writes keys) and
     `power` (or just `validator_address`, matched against the genesis validators).
-    `app_state.network.admins[]`: account addresses allowed to change the registry.
     When CometBFT supplies genesis validators, the registry's validators must be
     exactly them, with the same powers: the two views of the set must never differ.
     """
@@ -263,12 +250,10 @@ def genesis_state(app_state: Mapping[str, Any], validators: list[ValidatorUpdate
         theirs = {v.pub_key: v.power for v in validators}
         if mine != theirs:
             raise _genesis_error("the members' validator keys and powers differ from the genesis validators")
-    admins = section.get("admins") or []
-    if not isinstance(admins, list) or not all(isinstance(a, str) and is_address(a) for a in admins):
-        raise _genesis_error("admins must be a list of account addresses (bc1...)")
+    if "admins" in section:
+        raise _genesis_error("admins are gone: the committee in app_state.governance changes the registry by proposals")
     storage["nodes"] = sorted(node_ids)
     storage["total_power"] = total
-    storage["admins"] = sorted(set(admins))
     return {contract_key(NAME, k): encoding.encode(v) for k, v in storage.items()}
 
 
