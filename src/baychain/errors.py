@@ -73,6 +73,20 @@ class Code(IntEnum):
     FILE_HASH_MISMATCH = 262  # the presented invoice file does not hash to the on-chain hash
     INVOICE_REVERSED = 263  # a red reversal blocks reimbursement
     REVERSAL_EXCEEDS = 264  # reversals would total more than the original invoice
+    # data exchange (contract dataex, baychain.gateway):
+    POLICY_FORBIDS_TRANSFER = 280  # the jurisdiction pair's policy forbids the transfer (pair, category or retention)
+    RECIPIENT_OUTSIDE_GBA = 281  # the recipient is not a registered, active organisation of GD, HK or MO
+    CONSENT_MISSING = 282  # no consent of the subject covers this recipient and these categories
+    CONSENT_WITHDRAWN = 283
+    CONSENT_EXPIRED = 284
+    FILING_MISSING = 285  # no standard-contract filing covers the transfer
+    ASSESSMENT_MISSING = 286  # no personal-information impact assessment behind the filing
+    PURPOSE_MISMATCH = 287  # consent, filing or assessment exist, but for another purpose
+    GRANT_MISSING = 288  # no live access grant lets the requester verify these records
+    TRANSFER_NOT_AUTHORISED = 289  # data arrived without an allowed transfer on chain for this sender and recipient
+    PEER_UNTRUSTED = 290  # a gateway peer's TLS certificate is not a valid consortium node certificate
+    VAULT_LOCKED = 291  # the gateway's vault could not be opened (wrong passphrase or damaged key file)
+    RECORD_INVALID = 292  # a record is not of the form {"subject", "categories", "fields"}
     # 3xx: queries and the API
     BAD_REQUEST = 301
     HEIGHT_UNAVAILABLE = 302

@@ -4,6 +4,7 @@ from baychain.contracts.base import Contract
 from baychain.contracts.gba import gba_contracts
 from baychain.contracts.system.accounts import Accounts
 from baychain.contracts.system.audit import Audit
+from baychain.contracts.system.dataex import DataExchange
 from baychain.contracts.system.governance import Governance
 from baychain.contracts.system.identity import Identity
 from baychain.contracts.system.network import Network
@@ -14,6 +15,7 @@ from baychain.contracts.system.policy import Policy
 
 def system_contracts() -> dict[str, Contract]:
     """The built-in contracts by name (a fresh instance per application)."""
-    contracts: list[Contract] = [Accounts(), Audit(), Governance(), Identity(), Network(), Notary(), Points(), Policy()]
+    contracts: list[Contract] = [Accounts(), Audit(), DataExchange(), Governance(), Identity(), Network(), Notary(), Points(),
+                                 Policy()]
     contracts += gba_contracts()  # the GBA scenario contracts (contracts/gba)
     return {c.name: c for c in contracts}
