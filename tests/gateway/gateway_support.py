@@ -40,7 +40,7 @@ class Consortium:
     now: datetime
     root: Issued
     cas: dict[str, Issued]
-    admin: Key
+    admin: Key  # the regulator's key: the one member of the genesis committee
     node: LocalNode
     client: Client
     homes: Path
@@ -73,6 +73,13 @@ class Consortium:
                           public_key=ed25519.Ed25519PublicKey.from_public_bytes(key.public_key)).certificate
         self.client.call(key, "identity", "bind", {"cert": der(cert)})
 
+    def decide(self, *actions: dict) -> dict:
+        """Pass a committee proposal (the regulator is the one-member committee); its summary."""
+        pid = self.client.call(self.admin, "governance", "propose", {"title": "test", "actions": list(actions)}).data["id"]
+        summary = self.client.call(self.admin, "governance", "vote", {"id": pid, "approve": True}).data
+        assert summary["status"] == "executed", summary
+        return summary
+
     def stop(self) -> None:
         for running in self.running.values():
             running.stop()
@@ -90,9 +97,10 @@ def consortium(tmp: Path) -> Iterator[Consortium]:
     admin = Key.generate()
     home = tmp / "node"
     home.mkdir(parents=True)
-    app_state = {"identity": {
-        "root": to_pem(root.certificate).decode(), "required": True, "admins": [admin.address],
-        "organisations": [{"name": n, "ca": to_pem(ca.certificate).decode()} for n, ca in cas.items()]}}
+    app_state = {
+        "identity": {"root": to_pem(root.certificate).decode(), "required": True,
+                     "organisations": [{"name": n, "ca": to_pem(ca.certificate).decode()} for n, ca in cas.items()]},
+        "governance": {"members": [{"account": admin.address, "organisation": "GBA Regulator", "weight": 1}]}}
     Genesis(chain_id=CHAIN_ID, time_ns=time.time_ns(), app_state=app_state).save(home / "genesis.json")
     with local_node(home, chain_id=CHAIN_ID, block_interval=0.02) as node, Client(node.url, timeout=15) as client:
         c = Consortium(now, root, cas, admin, node, client, tmp / "gateways")

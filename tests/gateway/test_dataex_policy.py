@@ -1,5 +1,5 @@
 """Jurisdiction rules are data: genesis defaults per (source, destination) pair, changed only by
-the committee. Also the contract's own refusals of bad input (nothing half-applied)."""
+a passed committee proposal. Also the contract's own refusals of bad input."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from baychain.contracts.context import GOVERNANCE, Caller, Context
-from baychain.contracts.system.dataex import DEFAULT_POLICIES, GBA, DataExchange
+from baychain.contracts.system.dataex import DEFAULT_POLICIES, GBA
+from baychain.gateway import TransferRefused
 from baychain.errors import BaychainError, Code
 from baychain.sdk import Key
 from baychain.sdk.client import TransactionFailed
 from gateway_support import DAY_NS
 
-SZ, HK = "Shenzhen Data Co", "Hong Kong Bank"
+SZ, HK, MO = "Shenzhen Data Co", "Hong Kong Bank", "Macao Clinic"
 CLOSED = {"allowed": False, "filing": True, "assessment": True, "consent": True, "max_retention_days": 365,
           "denied_categories": [], "law": "suspended by the committee"}
 
@@ -42,49 +42,43 @@ def test_no_member_can_change_a_policy(gba):
 
 
 def test_a_committee_policy_change_binds_the_transfer_rules(gba):
-    """A passed proposal calls set_policy with the sender GOVERNANCE; the transfer rules then
-    read the new policy (run here over the proposal's writes on top of the committed state)."""
+    """Close the GD->MO pair by a passed proposal: the next transfer is refused by policy; deny one
+    category instead: refused for that category; restore the default: allowed again."""
     sz = gba.gateways[SZ]
-    record = {"subject": "P000001(1)", "categories": ["identity"], "fields": {"phone": "+852 5000 0001"}}
+    record = {"subject": "P000001(1)", "categories": ["identity"], "fields": {"phone": "+853 6000 0001"}}
     sz.put("policy-1", record, anchor=True)
-    aid = sz.assess("PIA-p", b"doc", HK, "kyc", ["identity"])
-    sz.file("SC-p", aid, HK, "HK", "kyc", ["identity"], 365)
-    sz.consent(record["subject"], HK, "kyc", ["identity"], expiry_ns=time.time_ns() + DAY_NS)
+    aid = sz.assess("PIA-p", b"doc", MO, "referral", ["identity"])
+    sz.file("SC-p", aid, MO, "MO", "referral", ["identity"], 365)
+    sz.consent(record["subject"], MO, "referral", ["identity"], expiry_ns=time.time_ns() + DAY_NS)
+    assert sz.send("policy-1", gba.peer(MO), "referral")["transfer"] > 0
 
-    app = gba.node.node.app
-    height, now = app.height, time.time_ns()
-    contract = DataExchange()
+    def set_policy(policy: dict) -> dict:
+        return {"contract": "dataex", "method": "set_policy", "args": {"source": "GD", "destination": "MO", "policy": policy}}
 
-    def read(key: bytes):
-        return app.state.get(key)
+    gba.decide(set_policy(CLOSED))
+    assert gba.client.view("dataex", "policy", {"source": "GD", "destination": "MO"}) == CLOSED
+    with pytest.raises(TransferRefused) as closed:
+        sz.send("policy-1", gba.peer(MO), "referral")
+    assert closed.value.code == Code.POLICY_FORBIDS_TRANSFER
 
-    def member_ctx(reader) -> Context:
-        account = sz.signer.address
-        return Context(reader, contract="dataex", sender=account, height=height + 1, time_ns=now,
-                       caller=Caller(account, SZ, "GD", "member"), resolve=app.resolve)
+    gba.decide(set_policy({**DEFAULT_POLICIES["GD/MO"], "denied_categories": ["identity"]}))
+    with pytest.raises(TransferRefused) as denied:
+        sz.send("policy-1", gba.peer(MO), "referral")
+    assert denied.value.code == Code.POLICY_FORBIDS_TRANSFER and "identity" in denied.value.message
 
-    assert contract.transfer(member_ctx(read), record=sz.digest(record), recipient=HK, purpose="kyc")["allowed"]
+    gba.decide(set_policy(DEFAULT_POLICIES["GD/MO"]))
+    assert sz.send("policy-1", gba.peer(MO), "referral")["transfer"] > closed.value.transfer_id
 
-    committee = Context(read, contract="dataex", sender=GOVERNANCE, height=height + 1, time_ns=now, resolve=app.resolve)
-    for bad in ({**CLOSED, "extra": 1}, {**CLOSED, "allowed": 1}, {**CLOSED, "max_retention_days": 0}):
-        with pytest.raises(BaychainError) as invalid:
-            contract.set_policy(committee, source="GD", destination="HK", policy=bad)
-        assert invalid.value.code == Code.BAD_ARGUMENTS
-    with pytest.raises(BaychainError):
-        contract.set_policy(committee, source="GD", destination="SG", policy=CLOSED)
-    assert committee.writes == {}  # refused input wrote nothing
-    contract.set_policy(committee, source="GD", destination="HK", policy=CLOSED)
 
-    def after(key: bytes):
-        return committee.writes[key] if key in committee.writes else read(key)
-
-    decision = contract.transfer(member_ctx(after), record=sz.digest(record), recipient=HK, purpose="kyc")
-    assert (decision["allowed"], decision["code"]) == (False, Code.POLICY_FORBIDS_TRANSFER)
-    denied = Context(after, contract="dataex", sender=GOVERNANCE, height=height + 1, time_ns=now, resolve=app.resolve)
-    contract.set_policy(denied, source="GD", destination="HK", policy={**DEFAULT_POLICIES["GD/HK"], "denied_categories": ["identity"]})
-    decision = contract.transfer(member_ctx(lambda k: denied.writes[k] if k in denied.writes else read(k)),
-                                 record=sz.digest(record), recipient=HK, purpose="kyc")
-    assert decision["code"] == Code.POLICY_FORBIDS_TRANSFER and "identity" in decision["reason"]
+@pytest.mark.parametrize("bad", [{**CLOSED, "extra": 1}, {**CLOSED, "allowed": 1}, {**CLOSED, "max_retention_days": 0},
+                                 {k: v for k, v in CLOSED.items() if k != "law"}])
+def test_a_malformed_policy_fails_its_proposal_and_changes_nothing(gba, bad):
+    before = gba.client.view("dataex", "policies")
+    pid = gba.client.call(gba.admin, "governance", "propose", {"title": "bad policy", "actions": [
+        {"contract": "dataex", "method": "set_policy", "args": {"source": "HK", "destination": "GD", "policy": bad}}]}).data["id"]
+    summary = gba.client.call(gba.admin, "governance", "vote", {"id": pid, "approve": True}).data
+    assert summary["status"] == "failed" and "policy" in str(summary), summary
+    assert gba.client.view("dataex", "policies") == before
 
 
 def test_dataex_needs_an_organisation_and_well_formed_input(gba):

@@ -208,7 +208,7 @@ def test_a_recipient_outside_the_gba_is_refused(gba, tmp_path):
     # 3. a member organisation suspended from the consortium no longer counts as one
     zh = gba.start_gateway("Zhuhai Trading")
     authorise(gba, SZ, "Zhuhai Trading", "GD", "audit-outsource", record["subject"])
-    gba.client.call(gba.admin, "identity", "suspend_org", {"organisation": "Zhuhai Trading", "reason": "test"})
+    gba.decide({"contract": "identity", "method": "suspend_org", "args": {"organisation": "Zhuhai Trading", "reason": "test"}})
     with pytest.raises(TransferRefused) as suspended:
         sz.send("t-12", gba.peer("Zhuhai Trading"), "audit-outsource")
     assert suspended.value.code == Code.RECIPIENT_OUTSIDE_GBA
