@@ -1,0 +1,258 @@
+"""`baychain scf`: supply-chain finance with multi-tier receivable vouchers.
+
+Amounts are written in major units with at most two decimals (`1000000.00` is one
+million yuan, sent as 100000000 fen); CNY, HKD and MOP all have two. Maturities are
+dates (`2031-03-31`, the start of that day in China Standard Time). Every command that
+changes state signs with `--key`, waits for the commit and prints the outcome; a
+refusal prints its stable code (e.g. `error DOUBLE_FINANCING (code 257): ...`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
+from baychain.cli.output import emit_json, kv, settings, table, timestamp
+from baychain.errors import BaychainError, Code
+from baychain.sdk.scf import Scf, document_hash, maturity_ns
+
+app = typer.Typer(help="Supply-chain finance: receivable vouchers issued, split, passed down, financed, settled.",
+                  no_args_is_help=True)
+
+KeyOpt = typer.Option(..., "--key", "-k", help="Signing key: a name in the key directory or a key file path")
+VoucherArg = typer.Argument(..., help="Voucher id, e.g. V00000001")
+_AMOUNT = re.compile(r"(\d{1,19})(?:\.(\d{1,2}))?\Z")
+
+
+def minor_units(text: str) -> int:
+    """`1,000,000.5` -> 100000050: an exact decimal amount in major units, never a float."""
+    match = _AMOUNT.match(text.replace(",", "").replace("_", ""))
+    if not match:
+        raise BaychainError(Code.BAD_REQUEST, f"{text!r} is not an amount: write major units with up to 2 decimals")
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def money(amount: int, currency: str = "") -> str:
+    """100000050 -> `1,000,000.50` (with the currency in front when given)."""
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 100)
+    return f"{currency + ' ' if currency else ''}{sign}{major:,}.{minor:02d}"
+
+
+def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, **args: Any) -> Any:
+    """Sign and send one call; print and return its result."""
+    s = settings(ctx)
+    signer = load_key(key, keys_dir, passphrase)
+    with s.client() as client:
+        receipt = client.call(signer, "scf", method, args, timeout=min(s.timeout, 120.0))
+    if s.json:
+        emit_json({"method": method, "result": receipt.data, "receipt": receipt.to_json()})
+    else:
+        kv([("scf", method), ("result", receipt.data if receipt.data is not None else "OK"), ("tx", receipt.hash),
+            ("height", receipt.height)])
+    return receipt.data
+
+
+@app.command("issue")
+def issue(
+    ctx: typer.Context,
+    supplier: str = typer.Argument(..., help="The supplier's account address or key name"),
+    amount: str = typer.Argument(..., help="Face value in major units, e.g. 1000000.00"),
+    currency: str = typer.Option("CNY", help="CNY, HKD or MOP"),
+    maturity: str = typer.Option(..., help="Due date YYYY-MM-DD (at most scf.max_term_days ahead)"),
+    document: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="The trade document (only its SHA-256 goes on chain)"),
+    document_sha256: Optional[str] = typer.Option(None, "--document-sha256", help="Or the document's SHA-256 (hex)"),
+    key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Issue a voucher as a core enterprise against a trade document."""
+    try:
+        due = date.fromisoformat(maturity)
+    except ValueError:
+        raise BaychainError(Code.BAD_REQUEST, f"--maturity {maturity!r} must be a date YYYY-MM-DD") from None
+    if (document is None) == (document_sha256 is None):
+        raise BaychainError(Code.BAD_REQUEST, "give the trade document: --document FILE or --document-sha256 HEX")
+    if document is not None:
+        digest = document_hash(document.read_bytes())
+    else:
+        try:
+            digest = bytes.fromhex(document_sha256 or "")
+        except ValueError:
+            raise BaychainError(Code.BAD_REQUEST, "--document-sha256 must be hex") from None
+    _send(ctx, key, keys_dir, passphrase, "issue", supplier=resolve_address(supplier, keys_dir),
+          amount=minor_units(amount), currency=currency.upper(), maturity_ns=maturity_ns(due), document=digest)
+
+
+@app.command("accept")
+def accept(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+           passphrase: Optional[str] = Passphrase) -> None:
+    """Accept a voucher issued to you."""
+    _send(ctx, key, keys_dir, passphrase, "accept", voucher=voucher)
+
+
+@app.command("reject")
+def reject(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+           passphrase: Optional[str] = Passphrase) -> None:
+    """Refuse a voucher issued to you (its trade document is freed)."""
+    _send(ctx, key, keys_dir, passphrase, "reject", voucher=voucher)
+
+
+@app.command("split")
+def split(
+    ctx: typer.Context,
+    voucher: str = VoucherArg,
+    amounts: list[str] = typer.Argument(..., help="The pieces in major units; they must sum to the voucher"),
+    key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Split a voucher you hold into pieces (the parent is consumed)."""
+    _send(ctx, key, keys_dir, passphrase, "split", voucher=voucher, amounts=[minor_units(a) for a in amounts])
+
+
+@app.command("transfer")
+def transfer(
+    ctx: typer.Context,
+    voucher: str = VoucherArg,
+    to: str = typer.Argument(..., help="The next holder's account address or key name"),
+    key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Pass a whole voucher to the next tier."""
+    _send(ctx, key, keys_dir, passphrase, "transfer", voucher=voucher, to=resolve_address(to, keys_dir))
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    voucher: str = VoucherArg,
+    bank: str = typer.Argument(..., help="The bank (its registered party name)"),
+    key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
+) -> None:
+    """Apply for financing at a bank; the voucher is locked to it."""
+    _send(ctx, key, keys_dir, passphrase, "apply_financing", voucher=voucher, bank=bank)
+
+
+@app.command("withdraw")
+def withdraw(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+             passphrase: Optional[str] = Passphrase) -> None:
+    """Withdraw your financing application (the lock is lifted)."""
+    _send(ctx, key, keys_dir, passphrase, "withdraw_financing", voucher=voucher)
+
+
+@app.command("decline")
+def decline(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+            passphrase: Optional[str] = Passphrase) -> None:
+    """As the bank, decline an application (the lock is lifted)."""
+    _send(ctx, key, keys_dir, passphrase, "decline_financing", voucher=voucher)
+
+
+@app.command("finance")
+def finance(
+    ctx: typer.Context,
+    voucher: str = VoucherArg,
+    registration: str = typer.Option(..., "--registration", help="Financing registration number (movables registry)"),
+    advance: str = typer.Option(..., help="What the bank pays now, in major units (at most the face value)"),
+    key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
+) -> None:
+    """As the bank, finance a voucher locked to you; you become its holder."""
+    _send(ctx, key, keys_dir, passphrase, "finance", voucher=voucher, registration_no=registration,
+          advance=minor_units(advance))
+
+
+@app.command("settle")
+def settle(
+    ctx: typer.Context,
+    voucher: str = VoucherArg,
+    payment_ref: str = typer.Option(..., "--payment-ref", help="Reference of the obligor's payment"),
+    key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
+) -> None:
+    """As the obligor, settle a root voucher at maturity: every current holder is paid."""
+    _send(ctx, key, keys_dir, passphrase, "settle", voucher=voucher, payment_ref=payment_ref)
+
+
+@app.command("overdue")
+def overdue(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+            passphrase: Optional[str] = Passphrase) -> None:
+    """Record that a root voucher is unpaid after maturity (and the grace period)."""
+    _send(ctx, key, keys_dir, passphrase, "mark_overdue", voucher=voucher)
+
+
+@app.command("recourse")
+def recourse(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+             passphrase: Optional[str] = Passphrase) -> None:
+    """Claim recourse on an overdue piece you hold from whoever passed it to you."""
+    _send(ctx, key, keys_dir, passphrase, "recourse", voucher=voucher)
+
+
+# -- reads ----------------------------------------------------------------------------------------
+
+
+@app.command("show")
+def show(ctx: typer.Context, voucher: str = VoucherArg) -> None:
+    """One voucher."""
+    s = settings(ctx)
+    with s.client() as client:
+        v = Scf(client).voucher(voucher)
+    if s.json:
+        emit_json(v)
+        return
+    rows: list[tuple[str, Any]] = [
+        ("voucher", v["id"]), ("status", v["status"] + (" (matured)" if v["matured"] else "")),
+        ("amount", money(v["amount"], v["currency"])), ("obligor", v["obligor"]), ("holder", v["holder"]),
+        ("tier", v["tier"]), ("maturity", timestamp(v["maturity_ns"])), ("root", v["root"]),
+        ("parent", v["parent"] or "-"), ("children", ", ".join(v["children"]) or "-"), ("document", v["document"]),
+    ]
+    if v.get("financing"):
+        f = v["financing"]
+        rows.append(("financing", f"{f['bank']} reg {f.get('registration_no', '(applied)')} "
+                                  f"advance {money(f['advance'], v['currency']) if 'advance' in f else '-'}"))
+    if v.get("settlement"):
+        rows.append(("settled", f"payment {v['settlement']['payment_ref']} at height {v['settlement']['height']}"))
+    if v.get("recourse"):
+        rows.append(("recourse", f"against {v['recourse']['against']}"))
+    kv(rows)
+
+
+@app.command("tree")
+def tree(ctx: typer.Context, voucher: str = VoucherArg) -> None:
+    """A root voucher and every piece split from it."""
+    s = settings(ctx)
+    with s.client() as client:
+        nodes = Scf(client).tree(voucher)
+    if s.json:
+        emit_json(nodes)
+        return
+    table(["voucher", "parent", "status", "amount", "holder", "tier"],
+          [[v["id"], v["parent"] or "-", v["status"], money(v["amount"], v["currency"]), v["holder"], v["tier"]]
+           for v in nodes], title=f"voucher {voucher}")
+
+
+@app.command("holdings")
+def holdings(ctx: typer.Context, account: str = typer.Argument(..., help="Account address or key name"),
+             keys_dir: Path = KeysDir) -> None:
+    """The live vouchers an account holds."""
+    s = settings(ctx)
+    with s.client() as client:
+        held = Scf(client).holdings(resolve_address(account, keys_dir))
+    if s.json:
+        emit_json(held)
+        return
+    table(["voucher", "status", "amount", "obligor", "maturity"],
+          [[v["id"], v["status"], money(v["amount"], v["currency"]), v["obligor"], timestamp(v["maturity_ns"])]
+           for v in held])
+
+
+@app.command("parties")
+def parties(ctx: typer.Context) -> None:
+    """Registered core enterprises and banks, and the term limit in force."""
+    s = settings(ctx)
+    with s.client() as client:
+        scf = Scf(client)
+        listed, limits = scf.parties(), scf.limits()
+    if s.json:
+        emit_json({"parties": listed, "limits": limits})
+        return
+    table(["party", "kinds"], [[p["party"], ", ".join(p["kinds"]) or "-"] for p in listed])
+    kv([("max term", f"{limits['max_term_days']} days"), ("grace", f"{limits['grace_days']} days")])
