@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "identity"))
 
 from baychain import encoding  # noqa: E402
 from baychain.app.types import TxResult  # noqa: E402
-from baychain.contracts.context import GOVERNANCE, PARAM_PREFIX, Context, contract_key  # noqa: E402
 from baychain.identity import Jurisdiction, Role, create_org_ca, create_root  # noqa: E402
 from chain_support import DAY, Chain, Key, der, pem, user_cert  # noqa: E402
+from governance_support import action  # noqa: E402
 from identity_support import T0  # noqa: E402
 
 CORE = "Shenzhen Core Manufacturing"  # GD: the core enterprise (obligor)
@@ -72,7 +72,9 @@ class GbaChain(Chain):
                 "required": True,
             },
         })
-        self._pending_registrations: list[dict[str, Any]] = []
+        regulator_ca, regulator_ca_key = consortium.cas[REGULATOR]
+        self.ok(self.committee.tx("identity", "bind", cert=der(user_cert(regulator_ca, regulator_ca_key, self.committee,
+                                                                           "committee"))))
 
     def member(self, organisation: str, name: str = "staff") -> Key:
         """A new key of `organisation`, bound on chain to a certificate of its CA."""
@@ -82,28 +84,12 @@ class GbaChain(Chain):
         return key
 
     def register(self, contract: str, party: str, kind: str, **extra: Any) -> None:
-        """The committee registers `party` as `kind` in `contract` (call before the first block)."""
-        self._register_at_genesis(contract, {"party": party, "kind": kind, **extra})
+        """The committee registers `party` as `kind` in `contract` (a passed proposal)."""
+        self.executed([self.committee], action(contract, "register_party", party=party, kind=kind, **extra))
 
     def set_param(self, name: str, value: Any) -> None:
-        """The committee sets a governance parameter (call before the first block)."""
-        assert self.app.height == 0, "set parameters before the first block"
-        self.app._genesis[contract_key("governance", PARAM_PREFIX + name)] = encoding.encode(value)
-
-    def _register_at_genesis(self, contract: str, args: dict[str, Any]) -> None:
-        # Interim until governance proposals land on main: run the governed method as the
-        # committee would (sender GOVERNANCE) and let block 1 carry its writes.
-        assert self.app.height == 0, "register parties before the first block"
-        target = self.app.contracts[contract]
-        method = target.methods["register_party"]
-        genesis = self.app._genesis
-
-        def read(key: bytes) -> bytes | None:
-            return genesis[key] if key in genesis else self.app._read_committed(key)
-
-        ctx = Context(read, contract=contract, sender=GOVERNANCE, height=0, time_ns=self.time)
-        method.func(target, ctx, **method.check_args(args))
-        genesis.update(ctx.writes)
+        """The committee sets a governance parameter (a passed proposal)."""
+        self.executed([self.committee], action("governance", "set_param", name=name, value=value))
 
     def call(self, key: Key, contract: str, method: str, **args: Any) -> Any:
         """One transaction in its own block that must succeed; its decoded return value."""

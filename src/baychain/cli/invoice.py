@@ -15,8 +15,9 @@ import typer
 
 from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
 from baychain.cli.output import emit_json, kv, settings, table
-from baychain.cli.scf import minor_units, money
+from baychain.cli.scf import minor_units
 from baychain.sdk.invoice import Invoices, file_hash
+from baychain.sdk.scf import format_money as money
 
 app = typer.Typer(help="E-invoices: issue against payments, claim, reimburse once, red reversal, tax report.",
                   no_args_is_help=True)

@@ -20,6 +20,7 @@ from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
 from baychain.cli.output import emit_json, kv, settings, table, timestamp
 from baychain.errors import BaychainError, Code
 from baychain.sdk.scf import Scf, document_hash, maturity_ns
+from baychain.sdk.scf import format_money as money
 
 app = typer.Typer(help="Supply-chain finance: receivable vouchers issued, split, passed down, financed, settled.",
                   no_args_is_help=True)
@@ -35,13 +36,6 @@ def minor_units(text: str) -> int:
     if not match:
         raise BaychainError(Code.BAD_REQUEST, f"{text!r} is not an amount: write major units with up to 2 decimals")
     return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-
-
-def money(amount: int, currency: str = "") -> str:
-    """100000050 -> `1,000,000.50` (with the currency in front when given)."""
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 100)
-    return f"{currency + ' ' if currency else ''}{sign}{major:,}.{minor:02d}"
 
 
 def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, **args: Any) -> Any:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from baychain.sdk.client import Client
+from baychain.sdk.client import Client, TransactionFailed
 from baychain.sdk.keys import Key
+from baychain.sdk.scf import format_money
 
 CONTRACT = "einvoice"
 
@@ -102,3 +103,38 @@ class Invoices:
 
     def parties(self) -> list[dict[str, Any]]:
         return self.client.view(CONTRACT, "parties")
+
+
+def run_invoice_walkthrough(client: Client, *, payment_institution: Key, seller: Key, seller_party: str,
+                            seller_tax_id: str, buyer: Key, employer: Key, other_employer: Key,
+                            amount: int = 1_060_00, tax: int = 60_00, currency: str = "CNY",
+                            say: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The scenario end to end, for a demo: a payment is recorded, the seller invoices it,
+    the buyer claims it and hands the file to two employers; the first locks and reimburses
+    it, the second is refused (and the regulator alerted); then the seller's tax report.
+    The committee must already have registered `payment_institution`'s party as "payment"
+    and `seller_party` as "seller" with `seller_tax_id`. Returns what happened."""
+    invoices = Invoices(client)
+    start = int(client.block("latest")["time_ns"])
+    payment_id, order_id = f"PAY-{start}", f"ORDER-{start}"
+    invoices.record_payment(payment_institution, payment_id=payment_id, order_id=order_id, payer=buyer.address,
+                            payee=seller_party, amount=amount, currency=currency)
+    say(f"payment {payment_id} recorded: {format_money(amount, currency)} to {seller_party} for order {order_id}")
+    pdf = f"e-invoice for order {order_id}, total {format_money(amount, currency)}".encode()
+    inv = invoices.issue(seller, payment_id=payment_id, amount=amount, tax=tax, file=pdf)
+    invoices.claim(buyer, inv)
+    say(f"{seller_party} issued invoice {inv} (file hash {file_hash(pdf).hex()[:16]}…); the buyer claimed it")
+    invoices.lock(employer, inv, file=pdf)
+    try:
+        invoices.lock(other_employer, inv, file=pdf)
+        refused = ""
+    except TransactionFailed as exc:
+        refused = exc.code.name
+        say(f"a second employer presenting {inv} was refused: {refused}; the regulator was alerted")
+    invoices.reimburse(employer, inv)
+    say(f"the first employer reimbursed {inv}")
+    period = invoices.invoice(inv)["period"]
+    report = invoices.tax_report(seller_tax_id, period)
+    line = report["currencies"].get(currency, {"net": 0})
+    say(f"tax report {seller_tax_id} {period}: net {format_money(line['net'], currency)}")
+    return {"invoice": inv, "payment_id": payment_id, "refused": refused, "tax_report": report}

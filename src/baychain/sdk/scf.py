@@ -22,10 +22,13 @@ put into a committee proposal.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+import time
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as day_time
+from typing import Any, Callable
 
-from baychain.sdk.client import Client, Receipt
+from baychain.errors import Code
+from baychain.sdk.client import Client, Receipt, TransactionFailed
 from baychain.sdk.keys import Key
 
 CONTRACT = "scf"
@@ -44,11 +47,18 @@ def maturity_ns(when: date | datetime | int) -> int:
     if isinstance(when, int):
         return when
     if not isinstance(when, datetime):
-        when = datetime.combine(when, time(0), tzinfo=CST)
+        when = datetime.combine(when, day_time(0), tzinfo=CST)
     if when.tzinfo is None:
         raise ValueError("a maturity datetime needs a time zone")
     delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
+
+
+def format_money(amount: int, currency: str = "") -> str:
+    """100000050 minor units -> "CNY 1,000,000.50" (CNY, HKD and MOP all have two decimals)."""
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 100)
+    return f"{currency + ' ' if currency else ''}{sign}{major:,}.{minor:02d}"
 
 
 def register_party(party: str, kind: str) -> dict[str, Any]:
@@ -136,3 +146,49 @@ class Scf:
 
     def limits(self) -> dict[str, int]:
         return self.client.view(CONTRACT, "limits")
+
+
+def run_scf_walkthrough(client: Client, *, core: Key, tier1: Key, tier2: Key, bank: Key, bank_party: str,
+                        amount: int = 1_000_000_00, currency: str = "CNY", term_seconds: int = 15,
+                        say: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The scenario end to end, for a demo: a core enterprise issues a voucher to a tier-1
+    supplier, who splits it and passes a piece to a tier-2 supplier; the tier-2 supplier
+    finances it at a bank; a second financing of the same piece is refused (and alerted);
+    at maturity (`term_seconds` of chain time later) the core enterprise settles and every
+    current holder is paid. The committee must already have registered `core`'s party as
+    "core" and `bank_party` as "bank". Returns what happened."""
+    scf = Scf(client)
+    start = int(client.block("latest")["time_ns"])
+    document = document_hash(f"purchase contract {tier1.address} {start}".encode())
+    vid = scf.issue(core, supplier=tier1.address, amount=amount, currency=currency,
+                    maturity=start + term_seconds * 10**9, document=document)
+    say(f"core enterprise issued voucher {vid} for {format_money(amount, currency)} against trade document "
+        f"{document.hex()[:16]}…")
+    scf.accept(tier1, vid)
+    passed = amount * 2 // 5
+    kept, piece = scf.split(tier1, vid, [amount - passed, passed])
+    scf.transfer(tier1, piece, tier2.address)
+    say(f"tier-1 supplier accepted it, split it into {kept} and {piece}, and passed {piece} to tier 2")
+    scf.apply_financing(tier2, piece, bank_party)
+    registration = f"ZD-{piece}"
+    scf.finance(bank, piece, registration_no=registration, advance=passed - passed // 50)
+    say(f"tier-2 supplier financed {piece} at {bank_party} (registration {registration}, 2% discount)")
+    try:
+        scf.apply_financing(tier2, piece, bank_party)
+        refused = ""
+    except TransactionFailed as exc:
+        refused = exc.code.name
+        say(f"a second financing of {piece} was refused: {refused}; the regulator was alerted")
+    deadline = time.monotonic() + term_seconds + 60
+    while True:  # settlement is judged at the block's time: retry until the chain passes maturity
+        try:
+            payouts = scf.settle(core, vid, payment_ref=f"PAY-{vid}")
+            break
+        except TransactionFailed as exc:
+            if exc.code != Code.NOT_MATURED or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+    for p in payouts:
+        say(f"settled: {p['voucher']} pays {format_money(p['amount'], currency)} to {p['holder']}")
+    return {"voucher": vid, "pieces": [kept, piece], "registration_no": registration, "refused": refused,
+            "payouts": payouts}
