@@ -73,6 +73,14 @@ class Code(IntEnum):
     FILE_HASH_MISMATCH = 262  # the presented invoice file does not hash to the on-chain hash
     INVOICE_REVERSED = 263  # a red reversal blocks reimbursement
     REVERSAL_EXCEEDS = 264  # reversals would total more than the original invoice
+    # 265-279: traceability (GS1 EPCIS 2.0 / CBV 2.0)
+    EPCIS_INVALID = 265  # an EPCIS document or event is malformed or lacks a field its event type requires
+    GS1_KEY_INVALID = 266  # a GS1 key, EPC URN or Digital Link URI is malformed
+    GS1_CHECK_DIGIT = 267  # a GTIN, SSCC, GLN ... whose check digit is wrong
+    EVENT_EXISTS = 268  # an event with this CBV event hash is already captured (events are never edited)
+    EVENT_UNKNOWN = 269  # an error declaration for an event that was never captured
+    EVENT_RETRACTED = 270  # the event was already retracted by an error declaration
+    UNIT_UNKNOWN = 271  # a unit of measure the sensor query cannot convert
     # data exchange (contract dataex, baychain.gateway):
     POLICY_FORBIDS_TRANSFER = 280  # the jurisdiction pair's policy forbids the transfer (pair, category or retention)
     RECIPIENT_OUTSIDE_GBA = 281  # the recipient is not a registered, active organisation of GD, HK or MO

@@ -11,6 +11,7 @@ from __future__ import annotations
 from baychain.contracts.base import Contract
 from baychain.contracts.gba.einvoice import EInvoice
 from baychain.contracts.gba.scf import SupplyChainFinance
+from baychain.contracts.gba.trace import Trace
 
 
 def gba_contracts() -> list[Contract]:
@@ -18,4 +19,5 @@ def gba_contracts() -> list[Contract]:
     return [
         SupplyChainFinance(),
         EInvoice(),
+        Trace(),
     ]
