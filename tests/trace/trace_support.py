@@ -27,11 +27,10 @@ class TraceChain(Chain):
 
     def __init__(self, path, consortium) -> None:
         root, cas = consortium
-        self.admin = Key()
         genesis = {"identity": {
             "root": pem(root.certificate),
             "organisations": [{"name": n, "ca": pem(cas[n].certificate)} for n, _ in ORGS],
-            "required": True, "admins": [self.admin.address]}}
+            "required": True}}
         super().__init__(path, genesis)
         self.keys: dict[str, Key] = {}
         for name, _ in ORGS:
