@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from baychain import __version__, encoding
 from baychain.api.hub import CommitHub
 from baychain.api.metrics import NodeMetrics
+from baychain.api.trace import trace_router
 from baychain.api.views import block_json, jsonable, receipt_json, tx_json
 from baychain.chain.blockstore import TxRecord
 from baychain.crypto.hashing import sha256
@@ -343,6 +344,8 @@ def create_api(node: ApiNode) -> FastAPI:
     def prometheus() -> PlainTextResponse:
         metrics.mempool.set(len(engine.mempool))
         return PlainTextResponse(generate_latest(metrics.registry).decode(), media_type="text/plain; version=0.0.4")
+
+    api.include_router(trace_router(node))  # GS1 Digital Link consumer verification (api/trace.py)
 
     return api
 

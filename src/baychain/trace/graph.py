@@ -137,3 +137,24 @@ def recall(read: Reader, gtin: str, lot: str) -> dict[str, Any]:
         items.append({**node, "last_seen": last_location(read, node["id"])})
     recalled = any(r["event"].get("disposition") == vocabulary.RECALLED for r in records.events_of(read, "id", start))
     return {"lot": start, "recalled": recalled, "items": items, "truncated": walk["truncated"]}
+
+
+MAX_STORY_NODES = 64
+
+
+def story(read: Reader, gtin: str, lot: str) -> dict[str, Any]:
+    """What a consumer's QR code shows: the lot, whether it is recalled, where it came from
+    (upstream) and where it went (downstream), and every event naming any of those objects —
+    retracted ones included and marked, since a retraction is part of the record."""
+    start = lot_id(gtin, lot)
+    upstream = trace(read, start, BACKWARD, MAX_STORY_NODES)
+    downstream = trace(read, start, FORWARD, MAX_STORY_NODES)
+    events: dict[str, dict[str, Any]] = {}
+    for node in upstream["nodes"] + downstream["nodes"]:
+        for record in records.events_of(read, "id", node["id"], include_retracted=True):
+            events.setdefault(record["hash"], record)
+    ordered = sorted(events.values(), key=lambda r: (r["event"]["eventTime"], r["seq"]))
+    recalled = any(r["event"].get("disposition") == vocabulary.RECALLED and not r["retracted"]
+                   for r in records.events_of(read, "id", start))
+    return {"lot": start, "gtin": gtin, "lot_number": lot, "recalled": recalled,
+            "upstream": upstream, "downstream": downstream, "events": ordered}
