@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from baychain.cli import ca, chain, invoice, keys, net, node_cmd, notary, points, scf
+from baychain.cli import ca, chain, gateway, invoice, keys, net, node_cmd, notary, points, scf
 from baychain.cli.output import JSON_META, Settings, click_exceptions, report_error, hoist_global_options, usage_error
 from baychain.errors import BaychainError, Code
 from baychain.sdk.client import DEFAULT_NODE, TransactionFailed
@@ -138,6 +138,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(notary.app, name="notary")
 app.add_typer(points.app, name="points")
 app.add_typer(net.app, name="net")
+app.add_typer(gateway.app, name="gateway")
 app.add_typer(node_cmd.app, name="node")
 app.add_typer(ca.app, name="ca")
 app.add_typer(scf.app, name="scf")
