@@ -13,7 +13,7 @@ import pytest
 from baychain.contracts.gba.einvoice import period_of
 from baychain.identity.certificates import datetime_to_ns
 from baychain.errors import BaychainError, Code
-from gba_support import CORE, GD_PAY, HK_LOGISTICS, MO_IMPORTER, REGULATOR
+from gba_support import action, CORE, GD_PAY, HK_LOGISTICS, MO_IMPORTER, REGULATOR
 
 SELLER_TAX_ID = "91440300MA5G9X4K2P"  # an 18-character unified social credit code
 FILE = b"%PDF-1.7 invoice of order SO-1 ..."
@@ -127,6 +127,11 @@ def test_registration_is_a_committee_power_and_a_seller_needs_a_tax_id(world, gb
     assert gba.run(world.seller.tx("einvoice", "register_party", party=HK_LOGISTICS, kind="seller",
                                    tax_id="91440300MA5G9X4K2Q")).code == Code.GOVERNED_METHOD
     assert [p["party"] for p in gba.view_of("einvoice", "parties")] == [CORE, GD_PAY]
+    gba.failed([gba.committee], action("einvoice", "register_party", party=HK_LOGISTICS, kind="seller",
+                                       tax_id=SELLER_TAX_ID), Code.ALREADY_EXISTS)  # one tax id, one taxpayer
+    gba.failed([gba.committee], action("einvoice", "register_party", party=HK_LOGISTICS, kind="seller"),
+               Code.BAD_ARGUMENTS)  # a seller without its tax id
+    assert gba.view_of("einvoice", "party", party=HK_LOGISTICS) is None
 
 
 # -- claim ----------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ Storage (state keys `c/einvoice/<key>`):
     inv/<id>                      an invoice (id `INV` + 10 digits), see `issue`
     tax/<seller tax id>/<YYYY-MM> {currency: {"issued", "issued_tax", "reversed", "reversed_tax",
                                    "invoices", "reversals"}}
+    taxid/<tax id>                the party a tax id is registered to (one each)
     party/<party>, parties        the registry (gba.parties)
 """
 
@@ -78,6 +79,10 @@ class EInvoice(Contract):
                     "a seller needs its tax id: 8-20 digits or capital letters")
         ctx.require(not tax_id or bool(_TAX_ID.match(tax_id)), Code.BAD_ARGUMENTS,
                     "tax_id must be 8-20 digits or capital letters")
+        if tax_id:  # one taxpayer, one party: tax reports are kept by tax id
+            owner = ctx.get(f"taxid/{tax_id}")
+            ctx.require(owner in (None, party), Code.ALREADY_EXISTS, f"tax id {tax_id} belongs to {owner}")
+            ctx.put(f"taxid/{tax_id}", party)
         parties.register(ctx, party, kind, KINDS, tax_id)
 
     @governed
