@@ -11,6 +11,7 @@ from baychain.contracts.system.dataex import DEFAULT_POLICIES, GBA
 from baychain.gateway import TransferRefused
 from baychain.errors import BaychainError, Code
 from baychain.sdk import Key
+from baychain.sdk.dataex import policy_action
 from baychain.sdk.client import TransactionFailed
 from gateway_support import DAY_NS
 
@@ -53,7 +54,7 @@ def test_a_committee_policy_change_binds_the_transfer_rules(gba):
     assert sz.send("policy-1", gba.peer(MO), "referral")["transfer"] > 0
 
     def set_policy(policy: dict) -> dict:
-        return {"contract": "dataex", "method": "set_policy", "args": {"source": "GD", "destination": "MO", "policy": policy}}
+        return policy_action("GD", "MO", policy)
 
     gba.decide(set_policy(CLOSED))
     assert gba.client.view("dataex", "policy", {"source": "GD", "destination": "MO"}) == CLOSED

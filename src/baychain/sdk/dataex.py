@@ -8,6 +8,7 @@
 
     reader = DataExchangeReader(client)                        # a baychain.sdk.Client
     reader.policy("GD", "HK"); reader.audit_log(organisation="Hong Kong Bank")
+    Governance(client).propose(member, "pause GD->MO", [policy_action("GD", "MO", {...})])
 
 `GatewayAdmin` talks to the gateway's loopback admin API with the bearer token from the
 gateway home; refusals come back as BaychainError with the stable code (a refused transfer
@@ -138,6 +139,13 @@ class DataExchangeReader:
 
     def audit_log(self, *, start: int = 0, limit: int = 100, organisation: str = "") -> dict[str, Any]:
         return self.client.view("dataex", "audit_log", {"start": start, "limit": limit, "organisation": organisation})
+
+
+def policy_action(source: str, destination: str, policy: dict[str, Any]) -> dict[str, Any]:
+    """The governed action that sets one jurisdiction pair's policy, for a committee proposal
+    (`baychain.sdk.governance.Governance.propose`)."""
+    return {"contract": "dataex", "method": "set_policy",
+            "args": {"source": source, "destination": destination, "policy": dict(policy)}}
 
 
 def _after(days: int) -> int:
