@@ -55,6 +55,16 @@ class Code(IntEnum):
     PROPOSAL_NOT_PASSED = 226  # still open: not enough weight has approved it yet
     GOVERNED_METHOD = 227  # the method runs only as an action of a passed proposal
     CALL_DEPTH_EXCEEDED = 228
+    # 235-249: the contract runtime (baychain.runtime, docs/RUNTIME.md)
+    CONTRACT_INVALID = 235  # the source is outside the contract language: refused at deploy
+    CODE_NOT_APPROVED = 236  # no passed proposal approved this code hash for this contract name
+    CONTRACT_DISABLED = 237  # the committee disabled the contract
+    OUT_OF_COMPUTE = 238  # the call used up its compute budget (governance parameter runtime.max_compute)
+    MEMORY_LIMIT = 239  # a value too large, or more allocation than the call's budget
+    STORAGE_LIMIT = 240  # too many storage writes in one call, or a stored value too large
+    EVENT_LIMIT = 241  # an event too large, or too many events
+    CONTRACT_FAILED = 242  # the contract refused the call (require / fail)
+    CONTRACT_ERROR = 243  # the contract's code failed (division by zero, a wrong type, ...)
     # 229-234: identity and governance; 235-249: contract runtime; 250-279: GBA scenario
     # contracts; 280-299: cross-boundary data exchange.
     # 250-264: supply-chain finance (vouchers) and e-invoices

@@ -46,6 +46,8 @@ from baychain.contracts.context import Context
 from baychain.contracts.system import audit, governance, identity, network, policy, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
+from baychain.runtime import registry
+from baychain.runtime.deployed import DeployedContract, Runtime
 from baychain.state.lmdb_env import open_env
 from baychain.state.store import StateStore
 from baychain.transactions import Transaction
@@ -79,6 +81,9 @@ class Application:
                 f"state version {self.state.version} differs from block height {self.blocks.last_height}"
             )
         self.contracts: dict[str, Contract] = system_contracts()
+        self.runtime = Runtime()  # deployed contracts: code in state, run sandboxed and metered
+        self.contracts[registry.NAME] = registry.Contracts(self.runtime, frozenset(self.contracts))
+        self._reader: Callable[[bytes], bytes | None] = self._read_committed  # the state resolve() finds deployed code in
         raw_chain_id = self.state.get(KEY_CHAIN_ID)
         self.chain_id: str | None = encoding.decode(raw_chain_id) if raw_chain_id else None
         self._genesis: dict[bytes, bytes | None] = {}
@@ -157,7 +162,7 @@ class Application:
         _check_nonce(tx.nonce, expected)
         caller = identity.admit(tx, self._read_committed, self._last_block[1])  # certificate-bound key? (identity.required)
         policy.admit(caller, tx, self._read_committed, self._last_block[1])  # negative list, freezes, access rules
-        self._resolve(tx).check_args(tx.args)
+        self._resolve(tx)[1].check_args(tx.args)
         self._mempool_nonces[sender] = expected + 1
 
     def _check_envelope(self, tx: Transaction, height: int) -> None:
@@ -166,9 +171,10 @@ class Application:
         if height > tx.expiry_height:
             raise BaychainError(Code.TX_EXPIRED, f"transaction expired at height {tx.expiry_height}; the chain is at {height}")
 
-    def resolve(self, contract_name: str, method_name: str) -> tuple[Contract, Method]:
-        """A contract and one of its methods (or views) by name, for calls between contracts."""
-        contract = self.contracts.get(contract_name)
+    def resolve(self, contract_name: str, method_name: str) -> tuple[Contract | DeployedContract, Method]:
+        """A contract and one of its methods (or views) by name, for calls between contracts.
+        Built-in contracts first, then deployed ones (CONTRACT_DISABLED if disabled)."""
+        contract = self.contracts.get(contract_name) or registry.find(self.runtime, contract_name, self._reader)
         if contract is None:
             raise BaychainError(Code.UNKNOWN_CONTRACT, f"no contract named {contract_name!r}")
         method = contract.methods.get(method_name)
@@ -176,15 +182,15 @@ class Application:
             raise BaychainError(Code.UNKNOWN_METHOD, f"contract {contract_name!r} has no method {method_name!r}")
         return contract, method
 
-    def _resolve(self, tx: Transaction) -> Method:
+    def _resolve(self, tx: Transaction) -> tuple[Contract | DeployedContract, Method]:
         """The method a transaction calls: not a view, and not a committee power."""
-        _, method = self.resolve(tx.contract, tx.method)
+        contract, method = self.resolve(tx.contract, tx.method)
         if method.is_view:
             raise BaychainError(Code.UNKNOWN_METHOD, f"contract {tx.contract!r} has no method {tx.method!r}")
         if method.governed:
             raise BaychainError(Code.GOVERNED_METHOD, f"{tx.contract}.{tx.method} runs only as an action of a passed "
                                                       "proposal; propose it with governance.propose")
-        return method
+        return contract, method
 
     def _read_committed(self, key: bytes) -> bytes | None:
         """Committed state; before block 1 is committed, the pending genesis first."""
@@ -273,6 +279,7 @@ class Application:
             def read(key: bytes) -> bytes | None:
                 return overlay[key] if key in overlay else state_get(key)
 
+            self._reader = read  # contracts deployed earlier in this block resolve at once
             for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
                 if isinstance(tx, BaychainError):
                     result = TxResult(code=int(tx.code), log=tx.message)
@@ -282,6 +289,7 @@ class Application:
                     records.append(TxRecord(tx.hash, block.height, index, raw, tx.sender, tx.contract, tx.method,
                                             result.code, result.log, result.data, result.events, result.compute_used))
                 results.append(result)
+            self._reader = self._read_committed
 
         app_hash = self.state.stage(overlay, block.height)
         record = {
@@ -314,9 +322,9 @@ class Application:
         ctx = Context(read, contract=tx.contract, sender=caller.account, signer=sender, height=block.height,
                       time_ns=block.time_ns, tx_hash=tx.hash, caller=caller, resolve=self.resolve)
         try:
-            method = self._resolve(tx)
+            contract, method = self._resolve(tx)
             kwargs = method.check_args(tx.args)
-            value = method.func(self.contracts[tx.contract], ctx, **kwargs)
+            value = method.func(contract, ctx, **kwargs)
             data = encoding.encode(value) if value is not None else b""
         except BaychainError as exc:
             result = TxResult(code=int(exc.code), log=exc.message, compute_used=ctx.compute)
@@ -390,16 +398,20 @@ class Application:
 
     def view(self, contract_name: str, method_name: str, args: Any, *, height: int = 0) -> Any:
         """Run a read-only contract method against committed state (latest or `height`)."""
-        contract = self.contracts.get(contract_name)
-        if contract is None:
-            raise BaychainError(Code.UNKNOWN_CONTRACT, f"no contract named {contract_name!r}")
-        method = contract.methods.get(method_name)
-        if method is None or not method.is_view:
+        version = height or None
+        self._reader = lambda k: self.state.get(k, version)
+        try:
+            return self._view(contract_name, method_name, args, height, version)
+        finally:
+            self._reader = self._read_committed
+
+    def _view(self, contract_name: str, method_name: str, args: Any, height: int, version: int | None) -> Any:
+        contract, method = self.resolve(contract_name, method_name)
+        if not method.is_view:
             raise BaychainError(Code.UNKNOWN_METHOD, f"contract {contract_name!r} has no view {method_name!r}")
         if type(args) is not dict:
             raise BaychainError(Code.BAD_ARGUMENTS, "view arguments must be a map")
         kwargs = method.check_args(args)
-        version = height or None
         block_height, block_time_ns = self._last_block
         if height and height != block_height:
             block = self.blocks.block(height) or {}
@@ -413,7 +425,9 @@ class Application:
         return self._committed_nonce(address)
 
     def describe_contracts(self) -> list[dict[str, Any]]:
-        return [c.describe() for _, c in sorted(self.contracts.items())]
+        """Every contract's interface: the built-in ones, then the deployed ones."""
+        return [c.describe() for _, c in sorted(self.contracts.items())] + registry.describe_all(
+            self.runtime, self._read_committed)
 
 
 def _check_nonce(nonce: int, expected: int) -> None:

@@ -1,0 +1,201 @@
+"""Deployed contracts: checked, instrumented code turned into callable contract methods.
+
+`Runtime.compile(source)` checks a source (`language.check`) and instruments it
+(`instrument.instrument`); the result is cached by code hash, so a contract's code is
+compiled once per node, not per call. `Runtime.load` executes the module once per
+(contract name, code hash) in a fresh namespace of the standard library and binds its
+storage declarations to that contract's storage. The namespace can hold only
+constants, storage handles and functions, so keeping it between calls carries no
+state from one call to the next.
+
+A `DeployedContract` looks to the application like a native contract: a name, an
+interface (`methods`, from the checker: parameter types, docstrings, view or not) and
+`describe()`. Calling a method runs the function under the machine's meter: any error
+inside the contract becomes a BaychainError with a stable code and a sentence naming
+the line (no exception object, and nothing the exception refers to, leaves the
+sandbox), and the application then drops the call's writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from types import CodeType, TracebackType
+from typing import Any, Callable
+
+from baychain import encoding
+from baychain.contracts.base import Method
+from baychain.contracts.context import Context
+from baychain.crypto.hashing import sha256
+from baychain.errors import BaychainError, Code
+from baychain.runtime.fixed import Decimal
+from baychain.runtime.instrument import instrument
+from baychain.runtime.language import Export, Program, check
+from baychain.runtime.machine import Machine
+from baychain.runtime.stdlib import namespace
+from baychain.runtime.storage import Map, Var
+
+CACHE_SIZE = 256
+FILENAME = "<contract>"
+_PLAIN_ARGS = (str, int, float)  # exception arguments shown in messages (never objects)
+
+
+def code_hash(source: str) -> bytes:
+    """The hash a committee approves: SHA-256 of the source's UTF-8 bytes."""
+    return sha256(source.encode())
+
+
+class Compiled:
+    """A checked and instrumented source."""
+
+    __slots__ = ("program", "code", "code_hash", "source")
+
+    def __init__(self, program: Program, code: CodeType, code_hash_: bytes, source: str) -> None:
+        self.program = program
+        self.code = code
+        self.code_hash = code_hash_
+        self.source = source
+
+
+class DeployedContract:
+    """A contract whose code lives in state, run by the sandbox (the same surface as a native
+    `Contract` for the application: `name`, `methods`, `describe()`)."""
+
+    def __init__(self, runtime: Runtime, name: str, compiled: Compiled, functions: dict[str, Callable[..., Any]],
+                 version: int = 0, status: str = "active") -> None:
+        self.name = name
+        self.runtime = runtime
+        self.compiled = compiled
+        self.version = version
+        self.status = status
+        self.filename = FILENAME
+        self.functions = functions
+        self.methods = {e.name: _method(e) for _, e in sorted(compiled.program.exports.items())}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "doc": self.compiled.program.doc.strip(),
+            "methods": [m.describe() for _, m in sorted(self.methods.items())],
+            "runtime": {"version": self.version, "code_hash": self.compiled.code_hash.hex(), "status": self.status},
+        }
+
+    def invoke(self, method: str, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        """Run one exported function under the meter; every failure is a coded BaychainError."""
+        machine = self.runtime.machine
+        outermost = machine.enter(ctx)
+        try:
+            args = {k: copy.deepcopy(v) if type(v) in (list, dict) else v for k, v in kwargs.items()}
+            result = _plain(self.functions[method](**args))
+            encoding.check_value(result, Code.CONTRACT_ERROR)
+            return result
+        except BaychainError:
+            raise
+        except RecursionError:
+            error = BaychainError(Code.CONTRACT_ERROR, f"{self.name}.{method}: calls nest too deeply")
+        except MemoryError:
+            error = BaychainError(Code.MEMORY_LIMIT, f"{self.name}.{method}: out of memory")
+        except Exception as exc:  # the contract's own bug: deterministic, reported without the object
+            error = BaychainError(Code.CONTRACT_ERROR, self._describe_error(method, exc))
+        finally:
+            machine.leave()
+            if outermost:
+                ctx.compute += machine.used - machine.storage_units
+        raise error  # outside the handler: the contract's exception is not even its context
+
+    def _describe_error(self, method: str, exc: Exception) -> str:
+        line = _contract_line(exc.__traceback__, self.filename)
+        where = f"{self.name}.{method}" + (f" line {line}" if line else "")
+        text = ""
+        if exc.args and all(type(a) in _PLAIN_ARGS for a in exc.args):
+            text = ": " + str(exc)[:200]
+        return f"{where}: {type(exc).__name__}{text}"
+
+
+class Runtime:
+    """Compiles, caches and loads deployed contracts; owns the machine they run on."""
+
+    def __init__(self) -> None:
+        self.machine = Machine()
+        self._compiled: OrderedDict[bytes, Compiled] = OrderedDict()
+        self._loaded: OrderedDict[tuple[str, bytes], DeployedContract] = OrderedDict()
+
+    def compile(self, source: str) -> Compiled:
+        """Check and instrument a source (cached by its hash); raises CONTRACT_INVALID."""
+        digest = code_hash(source) if type(source) is str else b""
+        found = self._compiled.get(digest)
+        if found is not None:
+            self._compiled.move_to_end(digest)
+            return found
+        program = check(source)
+        try:
+            code = instrument(program, FILENAME)
+        except (RecursionError, MemoryError, SyntaxError, ValueError) as exc:
+            raise BaychainError(Code.CONTRACT_INVALID, f"the source cannot be compiled: {type(exc).__name__}") from None
+        compiled = Compiled(program, code, digest, source)
+        self._compiled[digest] = compiled
+        while len(self._compiled) > CACHE_SIZE:
+            self._compiled.popitem(last=False)
+        return compiled
+
+    def find_loaded(self, name: str, digest: bytes, version: int) -> DeployedContract | None:
+        """The loaded contract `name` running the code `digest`, if it is cached."""
+        found = self._loaded.get((name, digest))
+        if found is not None:
+            found.version, found.status = version, "active"
+        return found
+
+    def load(self, name: str, source: str, *, version: int = 0, status: str = "active") -> DeployedContract:
+        """The contract `name` running `source`: loaded once per (name, code hash)."""
+        compiled = self.compile(source)
+        key = (name, compiled.code_hash)
+        found = self._loaded.get(key)
+        if found is not None:
+            self._loaded.move_to_end(key)
+            found.version, found.status = version, status
+            return found
+        ns = namespace(self.machine)
+        exec(compiled.code, ns)  # noqa: S102 - checked, instrumented module code: constants, storage declarations, functions
+        for slot in compiled.program.storage:
+            handle = ns[slot]
+            if not isinstance(handle, (Map, Var)):
+                raise BaychainError(Code.CONTRACT_INVALID, f"{slot} is not a storage declaration")
+            handle._bind(self.machine, name, slot)
+        functions = {e: ns[e] for e in compiled.program.exports}
+        contract = DeployedContract(self, name, compiled, functions, version, status)
+        self._loaded[key] = contract
+        while len(self._loaded) > CACHE_SIZE:
+            self._loaded.popitem(last=False)
+        return contract
+
+
+def _method(export: Export) -> Method:
+    name = export.name
+
+    def run(target: DeployedContract, ctx: Context, **kwargs: Any) -> Any:
+        return target.invoke(name, ctx, kwargs)
+
+    return Method(name=name, params=export.params, doc=export.doc, is_view=export.is_view, func=run)
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A contract's return value toward the value model: Decimal as text, tuples as lists."""
+    kind = type(value)
+    if depth > encoding.MAX_DEPTH:
+        return value  # check_value refuses it
+    if kind is Decimal:
+        return str(value)
+    if kind is tuple or kind is list:
+        return [_plain(v, depth + 1) for v in value]
+    if kind is dict:
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _contract_line(tb: TracebackType | None, filename: str) -> int:
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,330 @@
+"""The machine: the running state of contract calls, their meter and their limits.
+
+One `Machine` per application. It holds the stack of contexts of the contract calls
+in progress (a deployed contract may call others, which may call back), and, for the
+outermost call, the counters every limit is checked against:
+
+    compute   units charged by the instrumented code (one per syntax node run) and by
+              storage operations                          runtime.max_compute
+    memory    size of every value built by a sized operation (concatenation,
+              repetition, slices, method results, f-strings, conversions), summed:
+              an upper bound of what the call allocates     runtime.max_memory
+              and no single value larger than              runtime.max_object_size
+    writes    storage writes                               runtime.max_writes
+    events    events, and the size of each                 runtime.max_events,
+                                                           runtime.max_event_bytes
+    depth     nested contract calls                        runtime.max_call_depth
+
+Limits are governance parameters (`ctx.param("runtime.<name>", default)`), read at
+most once per outermost call, and only when first needed. Integers are bounded to
+INT_BITS bits whatever the parameters say. Everything here counts syntax and sizes,
+never time or the host's memory, so every node stops a call at the same point.
+
+The guards below are what the instrumented code calls in place of the operators and
+builtins that could build huge values or leave the value model.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any
+
+from baychain.errors import BaychainError, Code
+from baychain.runtime.fixed import Decimal
+
+if TYPE_CHECKING:
+    from baychain.contracts.context import Context
+
+INT_BITS = 512
+_INT_BOUND = 1 << INT_BITS
+DEFAULTS: dict[str, int] = {
+    "max_compute": 1_000_000,
+    "max_memory": 8_000_000,
+    "max_object_size": 65_536,
+    "max_writes": 128,
+    "max_events": 32,
+    "max_event_bytes": 2_048,
+    "max_call_depth": 8,
+}
+_SEQUENCES = (str, bytes, list, tuple, dict)
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_PLAIN_SCALARS = (int, str, bytes, bool, type(None), Decimal)
+
+
+class Machine:
+    """The call stack and the meter of the contract calls in progress."""
+
+    def __init__(self) -> None:
+        self.stack: list[Context] = []
+        self.used = 0
+        self.limit = 0
+        self.storage_units = 0
+        self.memory = 0
+        self.writes = 0
+        self.events = 0
+        self._limits: dict[str, int] = {}
+
+    # -- the stack ------------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> Context:
+        return self.stack[-1]
+
+    def enter(self, ctx: Context) -> bool:
+        """Push a call; True if it is the outermost one (its counters start now)."""
+        outermost = not self.stack
+        if outermost:
+            self.used = self.storage_units = self.memory = self.writes = self.events = 0
+            self._limits = {}
+        self.stack.append(ctx)
+        if outermost:
+            self.limit = self.param_limit("max_compute")
+        if ctx.depth >= self.param_limit("max_call_depth"):
+            self.stack.pop()
+            raise BaychainError(Code.CALL_DEPTH_EXCEEDED,
+                                f"contract calls nest at most {self.param_limit('max_call_depth')} deep")
+        return outermost
+
+    def leave(self) -> None:
+        self.stack.pop()
+
+    def param_limit(self, name: str) -> int:
+        """A limit for this outermost call: the governance parameter, or its default."""
+        value = self._limits.get(name)
+        if value is None:
+            default = DEFAULTS[name]
+            value = self.stack[0].param(f"runtime.{name}", default)
+            if type(value) is not int or value <= 0:
+                value = default
+            self._limits[name] = value
+        return value
+
+    # -- counting -------------------------------------------------------------------------
+
+    def charge(self, units: int) -> bool:
+        """Pay compute units; stop the call when the budget is spent."""
+        used = self.used + units
+        self.used = used
+        if used > self.limit:
+            raise BaychainError(Code.OUT_OF_COMPUTE, f"the call used more than its {self.limit} compute units "
+                                                     "(governance parameter runtime.max_compute)")
+        return True
+
+    def charge_storage(self, units: int) -> None:
+        self.storage_units += units
+        self.charge(units)
+
+    def allocate(self, size: int) -> None:
+        """Pay for building a value of `size` elements or bytes."""
+        if size > self.param_limit("max_object_size"):
+            raise BaychainError(Code.MEMORY_LIMIT, f"a value of size {size} exceeds the limit of "
+                                                    f"{self.param_limit('max_object_size')} (runtime.max_object_size)")
+        self.memory += size
+        if self.memory > self.param_limit("max_memory"):
+            raise BaychainError(Code.MEMORY_LIMIT, f"the call built more than {self.param_limit('max_memory')} "
+                                                    "elements and bytes of values (runtime.max_memory)")
+
+    def count_write(self) -> None:
+        self.writes += 1
+        if self.writes > self.param_limit("max_writes"):
+            raise BaychainError(Code.STORAGE_LIMIT, f"at most {self.param_limit('max_writes')} storage writes "
+                                                     "per call (runtime.max_writes)")
+
+    def count_event(self, size: int) -> None:
+        self.events += 1
+        if self.events > self.param_limit("max_events"):
+            raise BaychainError(Code.EVENT_LIMIT, f"at most {self.param_limit('max_events')} events per call "
+                                                   "(runtime.max_events)")
+        if size > self.param_limit("max_event_bytes"):
+            raise BaychainError(Code.EVENT_LIMIT, f"an event of {size} bytes exceeds "
+                                                   f"{self.param_limit('max_event_bytes')} (runtime.max_event_bytes)")
+
+    # -- guards the instrumented code calls ---------------------------------------------------
+
+    def sized(self, value: Any) -> Any:
+        """Charge a built value's size; dict views become lists (no sets from them)."""
+        kind = type(value)
+        if kind is int or kind is bool or value is None:
+            return value
+        if kind in _VIEWS:
+            value = list(value)
+            kind = list
+        if kind in _SEQUENCES:
+            self.allocate(len(value))
+        return value
+
+    def op_add(self, a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            r = a + b
+            if -_INT_BOUND < r < _INT_BOUND:
+                return r
+            raise _int_overflow()
+        return self.sized(_checked(a + b))
+
+    def op_sub(self, a: Any, b: Any) -> Any:
+        r = a - b
+        if type(r) is int and not -_INT_BOUND < r < _INT_BOUND:
+            raise _int_overflow()
+        if type(r) not in (int, Decimal):
+            raise TypeError("- works on numbers only")
+        return r
+
+    def op_mul(self, a: Any, b: Any) -> Any:
+        ta, tb = type(a), type(b)
+        if ta in (int, bool) and tb in (int, bool):
+            if a.bit_length() + b.bit_length() > INT_BITS:
+                raise _int_overflow()
+            return a * b
+        if ta in _SEQUENCES and tb in (int, bool):
+            self.allocate(max(len(a) * b, 0))
+        elif tb in _SEQUENCES and ta in (int, bool):
+            self.allocate(max(len(b) * a, 0))
+        return _checked(a * b)
+
+    def op_pow(self, a: Any, b: Any) -> Any:
+        if type(a) not in (int, bool) or type(b) not in (int, bool):
+            raise TypeError("** works on integers only")
+        if b < 0:
+            raise ValueError("negative exponents are not allowed (no floats)")
+        if abs(a) > 1 and (a.bit_length() - 1) * b >= INT_BITS:
+            raise _int_overflow()
+        return a**b
+
+    def op_lshift(self, a: Any, b: Any) -> Any:
+        if type(a) in (int, bool) and type(b) in (int, bool) and b > 0 and a and a.bit_length() + b > INT_BITS:
+            raise _int_overflow()
+        return a << b
+
+    def op_div(self, a: Any, b: Any) -> Any:
+        if type(a) is not Decimal and type(b) is not Decimal:
+            raise TypeError("/ divides Decimals only: use // for integers")
+        return a / b
+
+    def op_mod(self, a: Any, b: Any) -> Any:
+        if type(a) in (str, bytes):
+            raise TypeError("% formatting is not available: use f-strings")
+        return a % b
+
+    def fmt(self, value: Any) -> Any:
+        """A value inside an f-string: plain data only (no object addresses)."""
+        _require_plain(value)
+        return value
+
+    def join(self, sep: Any, items: Any) -> Any:
+        items = list(items) if type(items) not in (list, tuple) else items
+        if type(sep) in (str, bytes):
+            self.charge(len(items))
+            size = len(sep) * max(len(items) - 1, 0)
+            for item in items:
+                if type(item) in (str, bytes):
+                    size += len(item)
+            self.allocate(size)
+        return sep.join(items)
+
+    def replace(self, text: Any, old: Any, new: Any, count: int = -1) -> Any:
+        if type(text) in (str, bytes) and type(old) is type(text) and type(new) is type(text):
+            n = text.count(old) if old else len(text) + 1
+            if type(count) is int and count >= 0:
+                n = min(n, count)
+            self.allocate(len(text) + n * max(len(new) - len(old), 0))
+            return text.replace(old, new, count)
+        raise TypeError("replace works on str and bytes")
+
+    # -- builtins ---------------------------------------------------------------------------
+
+    def builtins(self) -> dict[str, Any]:
+        """The builtins a contract sees, by name. Type names are callables that check
+        their input; `isinstance` and storage declarations map them back to the types."""
+        sized_input = self._consuming
+
+        def to_str(value: Any = "") -> str:
+            _require_plain(value)
+            return self.sized(str(value))
+
+        def to_bytes(value: Any = b"") -> bytes:
+            if type(value) in (int, bool):
+                self.allocate(value)
+            elif type(value) not in (bytes, list, tuple):
+                raise TypeError("bytes() takes bytes, a list of integers or a length")
+            return self.sized(bytes(value))
+
+        def to_int(value: Any = 0) -> int:
+            r = int(value)
+            if not -_INT_BOUND < r < _INT_BOUND:
+                raise _int_overflow()
+            return r
+
+        def to_range(*args: int) -> range:
+            r = range(*args)
+            self.charge(len(r))
+            return r
+
+        def is_instance(value: Any, kinds: Any) -> bool:
+            if type(kinds) is tuple:
+                kinds = tuple(TYPES_OF.get(k, k) for k in kinds)
+            else:
+                kinds = TYPES_OF.get(kinds, kinds)
+            return isinstance(value, kinds)
+
+        def sort(items: Any, reverse: bool = False) -> list[Any]:
+            n = len(items) if hasattr(items, "__len__") else 0
+            self.charge(n * max(n.bit_length(), 1))
+            return self.sized(builtins.sorted(items, reverse=reverse))
+
+        wrapped = {
+            "str": (to_str, str), "bytes": (to_bytes, bytes), "int": (to_int, int),
+            "list": (sized_input(builtins.list), list), "dict": (sized_input(builtins.dict), dict),
+            "tuple": (sized_input(builtins.tuple), tuple),
+        }
+        TYPES_OF = {fn: kind for fn, kind in wrapped.values()}
+        out: dict[str, Any] = {name: fn for name, (fn, _) in wrapped.items()}
+        out.update({
+            "bool": bool, "Decimal": Decimal, "range": to_range, "isinstance": is_instance, "sorted": sort,
+            "sum": sized_input(builtins.sum), "min": sized_input(builtins.min), "max": sized_input(builtins.max),
+            "any": sized_input(builtins.any), "all": sized_input(builtins.all),
+            "enumerate": sized_input(builtins.enumerate), "zip": sized_input(builtins.zip),
+            "reversed": sized_input(builtins.reversed), "len": len, "abs": abs, "chr": chr, "ord": ord,
+            "hex": hex, "divmod": divmod, "True": True, "False": False, "None": None,
+        })
+        self.types_of = TYPES_OF
+        return out
+
+    def _consuming(self, fn: Any) -> Any:
+        """A builtin that walks its arguments: pay one unit per element up front."""
+        machine = self
+
+        def consume(*args: Any, **kwargs: Any) -> Any:
+            for arg in args:
+                if type(arg) in _SEQUENCES or type(arg) is range:
+                    machine.charge(len(arg))
+            result = fn(*args, **kwargs)
+            return machine.sized(result) if type(result) in _SEQUENCES else result
+
+        return consume
+
+
+def _checked(value: Any) -> Any:
+    if type(value) is int and not -_INT_BOUND < value < _INT_BOUND:
+        raise _int_overflow()
+    return value
+
+
+def _int_overflow() -> BaychainError:
+    return BaychainError(Code.MEMORY_LIMIT, f"integers are limited to {INT_BITS} bits")
+
+
+def _require_plain(value: Any, depth: int = 0) -> None:
+    """Only plain data may be turned into text: anything else would show an address."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return
+    if depth < 16 and kind in (list, tuple):
+        for item in value:
+            _require_plain(item, depth + 1)
+        return
+    if depth < 16 and kind is dict:
+        for k, v in value.items():
+            _require_plain(k, depth + 1)
+            _require_plain(v, depth + 1)
+        return
+    raise TypeError(f"a {kind.__name__} cannot be turned into text")

@@ -1,0 +1,153 @@
+"""The contract standard library: every name a contract sees besides its own.
+
+    ctx            the call: ctx.sender (the account acting), ctx.signer (its key),
+                   ctx.organisation, ctx.jurisdiction (GD/HK/MO), ctx.role,
+                   ctx.height, ctx.time (block time, ns), ctx.tx_hash, ctx.contract
+    Map, Var       typed storage (baychain.runtime.storage)
+    Decimal        fixed-point numbers (baychain.runtime.fixed)
+    emit(event, **attributes)       an event `<contract>.<event>`
+    alert(kind, **attributes)       a regulator alert, kept even if the call then fails
+    require(condition, message, code="CONTRACT_FAILED")   end the call unless it holds
+    fail(message, code="CONTRACT_FAILED")                 end the call
+    call(contract, method, **args)  call another contract; all of it or none of it
+    param(name, default=None)       a governance parameter
+    sha256(data) -> bytes, is_address(text) -> bool
+    export, view   decorators marking the interface (removed before the code runs)
+
+plus the builtins of `Machine.builtins`. `require` and `fail` raise errors with a code
+from a short list, so a contract answers the same way a built-in contract does
+(`require(balance >= amount, "...", "INSUFFICIENT_BALANCE")`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from baychain.crypto.suites import is_address as _is_address
+from baychain.errors import BaychainError, Code
+from baychain.runtime.fixed import Decimal
+from baychain.runtime.machine import Machine
+from baychain.runtime.storage import Map, Var
+
+EVENT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+REQUIRE_CODES = frozenset({"CONTRACT_FAILED", "NOT_AUTHORIZED", "NOT_FOUND", "ALREADY_EXISTS", "INSUFFICIENT_BALANCE",
+                           "BAD_ARGUMENTS", "LIMIT_EXCEEDED", "PERMISSION_DENIED"})
+
+
+class ContextView:
+    """`ctx` inside a contract: read-only fields of the call in progress, nothing else."""
+
+    __slots__ = ("_machine",)
+
+    def __init__(self, machine: Machine) -> None:
+        self._machine = machine
+
+    @property
+    def sender(self) -> str:
+        return self._machine.ctx.sender
+
+    @property
+    def signer(self) -> str:
+        return self._machine.ctx.signer
+
+    @property
+    def organisation(self) -> str:
+        return self._machine.ctx.organisation
+
+    @property
+    def jurisdiction(self) -> str:
+        return self._machine.ctx.jurisdiction
+
+    @property
+    def role(self) -> str:
+        return self._machine.ctx.role
+
+    @property
+    def height(self) -> int:
+        return self._machine.ctx.height
+
+    @property
+    def time(self) -> int:
+        return self._machine.ctx.time_ns
+
+    @property
+    def tx_hash(self) -> bytes:
+        return self._machine.ctx.tx_hash
+
+    @property
+    def contract(self) -> str:
+        return self._machine.ctx.contract
+
+
+def namespace(machine: Machine) -> dict[str, Any]:
+    """A fresh module namespace for one loaded contract."""
+
+    def require(condition: Any, message: str = "requirement failed", code: str = "CONTRACT_FAILED") -> None:
+        if not condition:
+            fail(message, code)
+
+    def fail(message: str = "the contract refused the call", code: str = "CONTRACT_FAILED") -> None:
+        if type(message) is not str or type(code) is not str:
+            raise TypeError("fail(message, code) takes text")
+        if code not in REQUIRE_CODES:
+            raise ValueError(f"unknown error code {code[:40]!r}: use one of " + ", ".join(sorted(REQUIRE_CODES)))
+        raise BaychainError(Code[code], message[:500])
+
+    def emit(event: str, **attributes: Any) -> None:
+        machine.count_event(_event_size(event, attributes))
+        machine.ctx.emit(event, **{k: _attr(v) for k, v in attributes.items()})
+
+    def alert(kind: str, **attributes: Any) -> None:
+        machine.count_event(_event_size(kind, attributes))
+        machine.ctx.alert(kind, **{k: _attr(v) for k, v in attributes.items()})
+
+    def call(contract: str, method: str, **args: Any) -> Any:
+        if type(contract) is not str or type(method) is not str:
+            raise TypeError("call(contract, method, **args) names the contract and method as text")
+        return machine.sized(machine.ctx.call(contract, method, **args))
+
+    def param(name: str, default: Any = None) -> Any:
+        if type(name) is not str:
+            raise TypeError("param(name) takes text")
+        return machine.sized(machine.ctx.param(name, default))
+
+    def sha256(data: bytes) -> bytes:
+        if type(data) is not bytes:
+            raise TypeError("sha256 takes bytes (use text.encode())")
+        machine.charge(len(data) // 64 + 1)
+        return hashlib.sha256(data).digest()
+
+    def is_address(text: str) -> bool:
+        return type(text) is str and _is_address(text)
+
+    return {
+        "__builtins__": machine.builtins(),
+        "__name__": "contract",
+        "__m__": machine.charge, "__sized__": machine.sized, "__fmt__": machine.fmt,
+        "__add__": machine.op_add, "__sub__": machine.op_sub, "__mul__": machine.op_mul,
+        "__pow__": machine.op_pow, "__lshift__": machine.op_lshift, "__div__": machine.op_div,
+        "__mod__": machine.op_mod, "__join__": machine.join, "__replace__": machine.replace,
+        "ctx": ContextView(machine), "Map": Map, "Var": Var, "Decimal": Decimal,
+        "emit": emit, "alert": alert, "require": require, "fail": fail, "call": call, "param": param,
+        "sha256": sha256, "is_address": is_address,
+    }
+
+
+def _attr(value: Any) -> Any:
+    kind = type(value)
+    if kind is Decimal:
+        return str(value)
+    if kind in (int, str, bytes, bool) or value is None:
+        return value
+    raise TypeError(f"event attributes are int, str, bytes, bool or Decimal, not {kind.__name__}")
+
+
+def _event_size(name: Any, attributes: dict[str, Any]) -> int:
+    if type(name) is not str or not name or not set(name) <= EVENT_NAME_CHARS:
+        raise ValueError("event names are lower-case letters, digits and _")
+    size = len(name)
+    for key, value in attributes.items():
+        value = _attr(value)
+        size += len(key) + (len(value) * 2 if type(value) is bytes else len(str(value)))
+    return size

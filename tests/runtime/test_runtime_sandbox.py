@@ -1,0 +1,172 @@
+"""Hostile contracts at run time: each is stopped with a stable code and keeps no write."""
+
+from __future__ import annotations
+
+import pytest
+
+from baychain.errors import BaychainError, Code
+from runtime_support import Sandbox
+
+HEADER = '''from contract import Map, Var, export, view, require, fail, emit, call, ctx, Decimal, sha256
+log = Map(int, default=0)
+'''
+
+
+def stopped(body: str, method: str = "f", *, params: dict | None = None, **args) -> BaychainError:
+    """Run `f` after a first write, and check the call failed with nothing kept."""
+    box = Sandbox(HEADER + body, params=params)
+    before = dict(box.state)
+    with pytest.raises(BaychainError) as err:
+        box.call(method, **args)
+    assert box.state == before, "a stopped call kept writes"
+    return err.value
+
+
+def test_an_infinite_loop_runs_out_of_compute():
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    while True:\n        pass\n")
+    assert err.code == Code.OUT_OF_COMPUTE and "runtime.max_compute" in err.message
+
+
+def test_a_huge_range_is_paid_before_it_runs():
+    assert stopped("@export\ndef f():\n    log['x'] = 1\n    return sum(range(10**12))\n").code == Code.OUT_OF_COMPUTE
+    assert stopped("@export\ndef f():\n    log['x'] = 1\n    return len(list(range(10**9)))\n").code == Code.OUT_OF_COMPUTE
+
+
+def test_nested_comprehensions_pay_per_element_at_every_level():
+    body = "@export\ndef f():\n    log['x'] = 1\n    l = [0] * 1000\n    return len([0 for a in l for b in l for c in l if False])\n"
+    assert stopped(body).code == Code.OUT_OF_COMPUTE
+    body = "@export\ndef f():\n    log['x'] = 1\n    l = [0] * 1000\n    return [0 for a in l for b in l for c in []]\n"
+    assert stopped(body).code == Code.OUT_OF_COMPUTE
+
+
+def test_the_compute_budget_is_a_governance_parameter():
+    body = "@export\ndef f(n: int):\n    log['x'] = 1\n    i = 0\n    while i < n:\n        i += 1\n"
+    Sandbox(HEADER + body).call("f", n=10_000)
+    assert stopped(body, params={"runtime.max_compute": 20_000}, n=10_000).code == Code.OUT_OF_COMPUTE
+
+
+MEMORY_BOMBS = {
+    "string repetition": "return 'x' * 10**9",
+    "list repetition": "return [0] * 10**9",
+    "power": "return 10 ** 10**9",
+    "shift": "return 1 << 10**9",
+    "doubling": "s = 'ab'\n    while True:\n        s = s + s",
+    "doubling in place": "s = [1]\n    while True:\n        s += s",
+    "bytes of a length": "return bytes(10**9)",
+    "join": "s = 'x' * 60000\n    return s.join([s, s, s])",
+    "replace": "s = 'x' * 60000\n    return s.replace('x', 'yy')",
+    "integer growth": "n = 3\n    while True:\n        n = n * n",
+    "many mid-sized values": "keep = []\n    s = 'x' * 60000\n    while True:\n        keep.append(s[1:])",
+    "int parsing": "return int('9' * 4000)",
+}
+
+
+@pytest.mark.parametrize("code", list(MEMORY_BOMBS.values()), ids=list(MEMORY_BOMBS))
+def test_memory_bombs_hit_the_memory_limit(code):
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    " + code + "\n")
+    assert err.code == Code.MEMORY_LIMIT, err.message
+
+
+def test_huge_outputs_are_refused():
+    assert stopped("@export\ndef f():\n    log['x'] = 1\n    emit('big', data='x' * 10000)\n").code == Code.EVENT_LIMIT
+    assert stopped("@export\ndef f():\n    log['x'] = 1\n    for i in range(100):\n        emit('e', i=i)\n").code == Code.EVENT_LIMIT
+    assert stopped("@export\ndef f():\n    for i in range(1000):\n        log[i] = i\n").code == Code.STORAGE_LIMIT
+    assert stopped("big = Var(str)\n@export\ndef f():\n    log['x'] = 1\n    big.set('x' * 60000)\n").code == Code.STORAGE_LIMIT
+    assert stopped("@export\ndef f():\n    log['x'] = 1\n    return 'x' * 100000\n").code == Code.MEMORY_LIMIT
+
+
+def test_nondeterminism_attempts_fail_at_run_time():
+    for code in ["return str(ctx)", "return f'{ctx}'", "return 1 / 3", "return 2 ** -1", "return '%s' % 1",
+                 "d = {'a': 1}\n    return d.keys() & d.keys()", "return sorted([1, 'a'])"]:
+        err = stopped("@export\ndef f():\n    log['x'] = 1\n    " + code + "\n")
+        assert err.code == Code.CONTRACT_ERROR, (code, err.message)
+        assert "0x" not in err.message and "object at" not in err.message
+
+
+def test_exceptions_carry_no_object_out():
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    d = {}\n    return d[ctx]\n")
+    assert err.code == Code.CONTRACT_ERROR
+    assert err.message == "c.f line 7: KeyError" and err.__cause__ is None and err.__context__ is None
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    return 1 // 0\n")
+    assert err.message == "c.f line 6: ZeroDivisionError: integer division or modulo by zero"
+
+
+def test_a_contract_returning_a_non_value_fails():
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    return ctx\n")
+    assert err.code == Code.CONTRACT_ERROR
+
+
+def test_require_and_fail_carry_a_code_and_a_sentence():
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    require(False, 'no funds', 'INSUFFICIENT_BALANCE')\n")
+    assert (err.code, err.message) == (Code.INSUFFICIENT_BALANCE, "no funds")
+    assert stopped("@export\ndef f():\n    fail('nope')\n").code == Code.CONTRACT_FAILED
+    assert stopped("@export\ndef f():\n    fail('nope', 'INTERNAL')\n").code == Code.CONTRACT_ERROR
+
+
+def test_calls_back_into_itself_stop_at_the_depth_limit():
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    call(ctx.contract, 'f')\n")
+    assert err.code == Code.CALL_DEPTH_EXCEEDED
+
+
+def test_decimal_arithmetic_is_fixed_point_and_exact():
+    box = Sandbox(HEADER + '''
+price = Var(Decimal, default=Decimal("0"))
+
+@export
+def f(a: str, b: str):
+    x = Decimal(a) * Decimal(b) + 1
+    price.set(x / 3)
+    return [str(x), price.get(), int(x), x > 2, Decimal("0.1") + Decimal("0.2") == Decimal("0.3")]
+''')
+    assert box.call("f", a="1.5", b="2.25") == ["4.375", "1.458333333333333333", 4, True, True]
+    assert box.state[b"c/c/price"] == b"\x741.458333333333333333"  # stored as canonical text
+
+
+def test_storage_maps_are_typed_and_iterate_in_insertion_order():
+    box = Sandbox(HEADER + '''
+owners = Map(str, iterable=True)
+
+@export
+def put(key: str, value: str):
+    owners[key] = value
+
+@export
+def drop(key: str):
+    del owners[key]
+
+@export
+def bad():
+    owners["k"] = 5
+
+@view
+def all() -> list:
+    return [len(owners), owners.keys(), owners.items(), "a" in owners]
+''')
+    for k in ["c", "a", "b"]:
+        box.call("put", key=k, value=k.upper())
+    box.call("put", key="a", value="A2")
+    assert box.call("all") == [3, ["c", "a", "b"], [["c", "C"], ["a", "A2"], ["b", "B"]], True]
+    box.call("drop", key="c")
+    assert box.call("all") == [2, ["b", "a"], [["b", "B"], ["a", "A2"]], True]
+    with pytest.raises(BaychainError) as err:
+        box.call("bad")
+    assert err.value.code == Code.CONTRACT_ERROR and "holds str values" in err.value.message
+
+
+def test_context_fields_reach_the_contract():
+    box = Sandbox(HEADER + '''
+@view
+def who() -> list:
+    return [ctx.sender, ctx.height, ctx.time, ctx.tx_hash, ctx.contract, ctx.organisation, sha256(b"")[:2]]
+''')
+    assert box.call("who", sender="bob") == ["bob", 7, 1_700_000_000_000_000_000, b"\x01" * 32, "c", "", b"\xe3\xb0"]
+
+
+def test_the_meter_counts_the_same_on_every_run():
+    body = "@export\ndef f(n: int):\n    t = 0\n    for i in range(n):\n        if i % 3:\n            t += i\n    log['t'] = t\n"
+    used = set()
+    for _ in range(3):
+        box = Sandbox(HEADER + body)
+        box.call("f", n=500)
+        used.add(box.last.compute)
+    assert len(used) == 1 and used.pop() > 500 * 5
