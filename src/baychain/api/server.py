@@ -287,14 +287,14 @@ def create_api(node: ApiNode) -> FastAPI:
 
     @api.get("/v1/contracts", summary="Every contract's interface")
     def contracts() -> dict[str, Any]:
-        return {"contracts": app_.describe_contracts()}
+        with engine.lock:  # deployed contracts are read from state and loaded by the runtime
+            return {"contracts": app_.describe_contracts()}
 
     @api.post("/v1/contracts/{contract}/{method}/query", summary="Call a read-only contract view")
     def query_view(contract: str, method: str, body: ViewRequest) -> dict[str, Any]:
-        c = app_.contracts.get(contract)
-        m = c.methods.get(method) if c else None
-        args = m.args_from_json(body.args) if m else body.args
         with engine.lock:
+            m = app_.find_method(contract, method)  # built-in or deployed
+            args = m.args_from_json(body.args) if m else body.args
             value = app_.view(contract, method, args, height=body.height)
         return {"value": jsonable(value), "height": body.height or app_.height}
 

@@ -405,9 +405,21 @@ class Application:
         finally:
             self._reader = self._read_committed
 
+    def find_method(self, contract_name: str, method_name: str) -> Method | None:
+        """A method's interface by name (built-in or deployed), or None."""
+        try:
+            return self.resolve(contract_name, method_name)[1]
+        except BaychainError:
+            return None
+
     def _view(self, contract_name: str, method_name: str, args: Any, height: int, version: int | None) -> Any:
-        contract, method = self.resolve(contract_name, method_name)
-        if not method.is_view:
+        try:
+            contract, method = self.resolve(contract_name, method_name)
+        except BaychainError as exc:
+            if exc.code != Code.UNKNOWN_METHOD:
+                raise
+            method = None
+        if method is None or not method.is_view:
             raise BaychainError(Code.UNKNOWN_METHOD, f"contract {contract_name!r} has no view {method_name!r}")
         if type(args) is not dict:
             raise BaychainError(Code.BAD_ARGUMENTS, "view arguments must be a map")

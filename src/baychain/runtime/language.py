@@ -216,6 +216,9 @@ class _Checker:
                 if k.arg not in ("default", "iterable"):
                     raise _invalid(node.lineno, f"{value.func.id} takes a type, `default=` and `iterable=` only")
             return True
+        if isinstance(value, (ast.BinOp, ast.UnaryOp)):
+            node.value = ast.copy_location(ast.Constant(value=_fold(value)), value)  # MAX = 2**63 - 1
+            return False
         self._constant(value, allow_types=False)
         return False
 
@@ -479,6 +482,31 @@ class _Checker:
         reserved = BUILTINS | STDLIB | DECORATORS | TYPE_NAMES | {CTX} | set(self.functions)
         if name in reserved or name in FORBIDDEN_HINTS:
             raise _invalid(getattr(node, "lineno", 0), f"{name!r} is a reserved name and cannot be assigned")
+
+
+_FOLD_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+             ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b, ast.Pow: lambda a, b: a**b,
+             ast.LShift: lambda a, b: a << b}
+FOLD_BITS = 512
+
+
+def _fold(node: ast.expr) -> int:
+    """Integer arithmetic on constants at module level (`MAX = 2**63 - 1`), done once at deploy."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_fold(node.operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _FOLD_OPS:
+        a, b = _fold(node.left), _fold(node.right)
+        if isinstance(node.op, (ast.Pow, ast.LShift)) and (b < 0 or b > FOLD_BITS or a.bit_length() * max(b, 1) > FOLD_BITS):
+            raise _invalid(node.lineno, f"constant too large (at most {FOLD_BITS} bits)")
+        if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and b == 0:
+            raise _invalid(node.lineno, "division by zero in a constant")
+        value = _FOLD_OPS[type(node.op)](a, b)
+        if value.bit_length() > FOLD_BITS:
+            raise _invalid(node.lineno, f"constant too large (at most {FOLD_BITS} bits)")
+        return value
+    raise _invalid(getattr(node, "lineno", 0), "module-level arithmetic works on integer constants only")
 
 
 def _simple(node: ast.expr) -> bool:
