@@ -13,9 +13,9 @@ from typing import Any, Optional
 
 import typer
 
-from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
+from baychain.cli.keys import KeysDir, Passphrase, resolve_address
 from baychain.cli.output import emit_json, kv, settings, table
-from baychain.cli.scf import minor_units
+from baychain.cli.scf import minor_units, send
 from baychain.sdk.invoice import Invoices, file_hash
 from baychain.sdk.scf import format_money as money
 
@@ -28,16 +28,7 @@ FileOpt = typer.Option(..., "--file", exists=True, dir_okay=False, help="The inv
 
 
 def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, **args: Any) -> Any:
-    s = settings(ctx)
-    signer = load_key(key, keys_dir, passphrase)
-    with s.client() as client:
-        receipt = client.call(signer, "einvoice", method, args, timeout=min(s.timeout, 120.0))
-    if s.json:
-        emit_json({"method": method, "result": receipt.data, "receipt": receipt.to_json()})
-    else:
-        kv([("invoice", method), ("result", receipt.data if receipt.data is not None else "OK"), ("tx", receipt.hash),
-            ("height", receipt.height)])
-    return receipt.data
+    return send(ctx, "einvoice", key, keys_dir, passphrase, method, **args)
 
 
 @app.command("pay")
@@ -71,32 +62,29 @@ def issue(
           tax=minor_units(tax), file_hash=file_hash(file), buyer_name=buyer_name)
 
 
-@app.command("claim")
-def claim(ctx: typer.Context, invoice: str = InvoiceArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-          passphrase: Optional[str] = Passphrase) -> None:
-    """As the buyer, claim an invoice."""
-    _send(ctx, key, keys_dir, passphrase, "claim", invoice=invoice)
+def _invoice_command(name: str, doc: str) -> None:
+    """A command whose only argument is the invoice it acts on."""
 
+    def command(ctx: typer.Context, invoice: str = InvoiceArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+                passphrase: Optional[str] = Passphrase) -> None:
+        _send(ctx, key, keys_dir, passphrase, name, invoice=invoice)
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+for _name, _doc in [
+    ("claim", "As the buyer, claim an invoice."),
+    ("reimburse", "As the locking employer, reimburse and book the invoice."),
+    ("reject", "As the locking employer, turn the claim down (the lock is released)."),
+]:
+    _invoice_command(_name, _doc)
 
 @app.command("lock")
 def lock(ctx: typer.Context, invoice: str = InvoiceArg, file: Path = FileOpt, key: str = KeyOpt,
          keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase) -> None:
     """As an employer, present the file and take the global reimbursement lock."""
     _send(ctx, key, keys_dir, passphrase, "lock", invoice=invoice, file_hash=file_hash(file))
-
-
-@app.command("reimburse")
-def reimburse(ctx: typer.Context, invoice: str = InvoiceArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-              passphrase: Optional[str] = Passphrase) -> None:
-    """As the locking employer, reimburse and book the invoice."""
-    _send(ctx, key, keys_dir, passphrase, "reimburse", invoice=invoice)
-
-
-@app.command("reject")
-def reject(ctx: typer.Context, invoice: str = InvoiceArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-           passphrase: Optional[str] = Passphrase) -> None:
-    """As the locking employer, turn the claim down (the lock is released)."""
-    _send(ctx, key, keys_dir, passphrase, "reject", invoice=invoice)
 
 
 @app.command("reverse")

@@ -38,18 +38,23 @@ def minor_units(text: str) -> int:
     return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
 
 
-def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, **args: Any) -> Any:
-    """Sign and send one call; print and return its result."""
+def send(ctx: typer.Context, contract: str, key: str, keys_dir: Path, passphrase: Optional[str], method: str,
+         **args: Any) -> Any:
+    """Sign and send one call to `contract`, wait for its commit; print and return its result."""
     s = settings(ctx)
     signer = load_key(key, keys_dir, passphrase)
     with s.client() as client:
-        receipt = client.call(signer, "scf", method, args, timeout=min(s.timeout, 120.0))
+        receipt = client.call(signer, contract, method, args, timeout=min(s.timeout, 120.0))
     if s.json:
         emit_json({"method": method, "result": receipt.data, "receipt": receipt.to_json()})
     else:
-        kv([("scf", method), ("result", receipt.data if receipt.data is not None else "OK"), ("tx", receipt.hash),
+        kv([(contract, method), ("result", receipt.data if receipt.data is not None else "OK"), ("tx", receipt.hash),
             ("height", receipt.height)])
     return receipt.data
+
+
+def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, **args: Any) -> Any:
+    return send(ctx, "scf", key, keys_dir, passphrase, method, **args)
 
 
 @app.command("issue")
@@ -81,19 +86,26 @@ def issue(
           amount=minor_units(amount), currency=currency.upper(), maturity_ns=maturity_ns(due), document=digest)
 
 
-@app.command("accept")
-def accept(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-           passphrase: Optional[str] = Passphrase) -> None:
-    """Accept a voucher issued to you."""
-    _send(ctx, key, keys_dir, passphrase, "accept", voucher=voucher)
+def _voucher_command(name: str, method: str, doc: str) -> None:
+    """A command whose only argument is the voucher it acts on."""
+
+    def command(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
+                passphrase: Optional[str] = Passphrase) -> None:
+        _send(ctx, key, keys_dir, passphrase, method, voucher=voucher)
+
+    command.__doc__ = doc
+    app.command(name)(command)
 
 
-@app.command("reject")
-def reject(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-           passphrase: Optional[str] = Passphrase) -> None:
-    """Refuse a voucher issued to you (its trade document is freed)."""
-    _send(ctx, key, keys_dir, passphrase, "reject", voucher=voucher)
-
+for _name, _method, _doc in [
+    ("accept", "accept", "Accept a voucher issued to you."),
+    ("reject", "reject", "Refuse a voucher issued to you (its trade document is freed)."),
+    ("withdraw", "withdraw_financing", "Withdraw your financing application (the lock is lifted)."),
+    ("decline", "decline_financing", "As the bank, decline an application (the lock is lifted)."),
+    ("overdue", "mark_overdue", "Record that a root voucher is unpaid after maturity (and the grace period)."),
+    ("recourse", "recourse", "Claim recourse on an overdue piece you hold from whoever passed it to you."),
+]:
+    _voucher_command(_name, _method, _doc)
 
 @app.command("split")
 def split(
@@ -128,20 +140,6 @@ def apply(
     _send(ctx, key, keys_dir, passphrase, "apply_financing", voucher=voucher, bank=bank)
 
 
-@app.command("withdraw")
-def withdraw(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-             passphrase: Optional[str] = Passphrase) -> None:
-    """Withdraw your financing application (the lock is lifted)."""
-    _send(ctx, key, keys_dir, passphrase, "withdraw_financing", voucher=voucher)
-
-
-@app.command("decline")
-def decline(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-            passphrase: Optional[str] = Passphrase) -> None:
-    """As the bank, decline an application (the lock is lifted)."""
-    _send(ctx, key, keys_dir, passphrase, "decline_financing", voucher=voucher)
-
-
 @app.command("finance")
 def finance(
     ctx: typer.Context,
@@ -164,20 +162,6 @@ def settle(
 ) -> None:
     """As the obligor, settle a root voucher at maturity: every current holder is paid."""
     _send(ctx, key, keys_dir, passphrase, "settle", voucher=voucher, payment_ref=payment_ref)
-
-
-@app.command("overdue")
-def overdue(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-            passphrase: Optional[str] = Passphrase) -> None:
-    """Record that a root voucher is unpaid after maturity (and the grace period)."""
-    _send(ctx, key, keys_dir, passphrase, "mark_overdue", voucher=voucher)
-
-
-@app.command("recourse")
-def recourse(ctx: typer.Context, voucher: str = VoucherArg, key: str = KeyOpt, keys_dir: Path = KeysDir,
-             passphrase: Optional[str] = Passphrase) -> None:
-    """Claim recourse on an overdue piece you hold from whoever passed it to you."""
-    _send(ctx, key, keys_dir, passphrase, "recourse", voucher=voucher)
 
 
 # -- reads ----------------------------------------------------------------------------------------
