@@ -428,7 +428,8 @@ class Application:
         if height and height != block_height:
             block = self.blocks.block(height) or {}
             block_height, block_time_ns = block.get("height", 0), block.get("time_ns", 0)
-        ctx = Context(lambda k: self.state.get(k, version), contract=contract_name, sender="",
+        read = self._read_committed if version is None else (lambda k: self.state.get(k, version))  # before block 1: the genesis
+        ctx = Context(read, contract=contract_name, sender="",
                       height=block_height, time_ns=block_time_ns, readonly=True, resolve=self.resolve)
         return method.func(contract, ctx, **kwargs)
 

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from baychain.cli import ca, chain, gateway, invoice, keys, net, node_cmd, notary, points, scf, trace
+from baychain.cli import ca, chain, gateway, gov, identity, invoice, keys, net, node_cmd, notary, points, scf, trace
 from baychain.cli.output import JSON_META, Settings, click_exceptions, report_error, hoist_global_options, usage_error
 from baychain.errors import BaychainError, Code
 from baychain.sdk.client import DEFAULT_NODE, TransactionFailed
@@ -141,6 +141,9 @@ app.add_typer(net.app, name="net")
 app.add_typer(gateway.app, name="gateway")
 app.add_typer(node_cmd.app, name="node")
 app.add_typer(ca.app, name="ca")
+app.add_typer(gov.app, name="gov")
+app.add_typer(identity.app, name="identity")
+app.add_typer(gov.regulator_app, name="regulator")
 app.add_typer(scf.app, name="scf")
 app.add_typer(invoice.app, name="invoice")
 app.add_typer(trace.app, name="trace")

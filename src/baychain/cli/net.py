@@ -64,9 +64,11 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing (stopped) network in --dir"),
     log_level: str = typer.Option("info", "--log-level", help="CometBFT log level, e.g. info or 'consensus:info,*:error'"),
     filter_peers: bool = typer.Option(True, "--filter-peers/--no-filter-peers", help="Refuse peers that are not in the on-chain node registry"),
+    require_certificates: bool = typer.Option(False, "--require-certificates", help="Admit only keys bound to a certificate of the consortium CA (--dir/ca)"),
 ) -> None:
-    """Write a network: one home per node, a shared genesis, free loopback ports, peers, and one
-    committee key per founding organisation (in --dir/keys: a local network votes for all of them)."""
+    """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
+    committee key per founding organisation (in --dir/keys: a local network votes for all of
+    them) and the consortium CA with one organisation CA per member (in --dir/ca)."""
     from baychain.network.cometbft import CometbftNotFound
     from baychain.network.create import init_network
     from baychain.network.home import NodeHome
@@ -81,6 +83,7 @@ def init(
     try:
         manifest = init_network(
             directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
+            require_certificates=require_certificates,
         )
     except FileExistsError as exc:
         raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None

@@ -8,8 +8,8 @@ on one machine:
 2. one genesis lists every validator key and, in `app_state.network`, who each member
    is (organisation, jurisdiction, role, node id, validator key and power), and in
    `app_state.governance` the founding committee: one account per organisation, whose
-   keys the network directory holds (`baychain.network.committee`); every node gets
-   the same file;
+   keys the network directory holds, and in `app_state.identity` the consortium CA
+   (`baychain.network.committee`); every node gets the same file;
 3. each node gets its own loopback ports and lists every other node in
    `persistent_peers`, with the settings a one-host network needs
    (`allow_duplicate_ip`, `addr_book_strict = false`) and consensus timeouts tuned
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from baychain.network import cometbft
 from baychain.network.card import NodeCard, genesis_from_cards
-from baychain.network.committee import KEYS_DIR, create_committee
+from baychain.network.committee import CA_DIR, KEYS_DIR, create_ca, create_committee
 from baychain.network.home import NodeHome, NodeSettings
 from baychain.network.manifest import MANIFEST_FILE, PORT_NAMES, NetworkManifest, NodeEntry, Validator
 from baychain.network.members import Member, default_members
@@ -53,6 +53,7 @@ def init_network(
     log_level: str = "info",
     filter_peers: bool = True,
     committee: list[dict] | None = None,
+    require_certificates: bool = False,
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest. Without an
     explicit `committee`, one committee key per member is made in `directory/keys`."""
@@ -68,7 +69,8 @@ def init_network(
         raise FileExistsError(f"{directory} exists and is not empty")
     binary = cometbft.check_binary(binary)
     directory.mkdir(parents=True, exist_ok=True)
-    genesis_time = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = datetime.now(timezone.utc)
+    genesis_time = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     ports = free_ports(len(PORT_NAMES) * len(members), host)
 
     entries: list[NodeEntry] = []
@@ -87,9 +89,13 @@ def init_network(
             )
         )
 
+    regulators: list[str] = []
     if committee is None:
         committee = create_committee(directory, members)
+        regulators = [c["account"] for c, m in zip(committee, members) if m.role == "regulator"]
     genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time, committee=committee)
+    genesis["app_state"]["identity"] = create_ca(directory, members, now=now, required=require_certificates)
+    genesis["app_state"]["policy"] = {"regulators": regulators}
     for entry in entries:
         home = NodeHome(directory / entry.home)
         peers = [e.p2p_address for e in entries if e is not entry]
@@ -121,4 +127,5 @@ def remove_network(directory: Path) -> None:
         raise FileNotFoundError(f"{directory} holds no network manifest; refusing to delete it")
     shutil.rmtree(directory / "nodes", ignore_errors=True)
     shutil.rmtree(directory / KEYS_DIR, ignore_errors=True)
+    shutil.rmtree(directory / CA_DIR, ignore_errors=True)
     (directory / MANIFEST_FILE).unlink()

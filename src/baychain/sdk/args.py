@@ -76,6 +76,11 @@ def _from_text(method: str, name: str, kind: str | None, text: str) -> Any:
         if low in _FALSE:
             return False
         raise _bad(method, name, f"must be true or false, got {text!r}")
+    if kind == "any":  # JSON if it reads as JSON (180, true, "x"), else the text itself
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
     if kind in ("list", "dict"):
         try:
             value = json.loads(text)
