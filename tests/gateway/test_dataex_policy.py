@@ -3,6 +3,7 @@ a passed committee proposal. Also the contract's own refusals of bad input."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -108,3 +109,27 @@ def test_dataex_needs_an_organisation_and_well_formed_input(gba):
     with pytest.raises(TransactionFailed) as wrong_place:
         sz.file("SC-w", aid, HK, "MO", "retention", ["identity"], 30)
     assert wrong_place.value.code == Code.BAD_ARGUMENTS
+
+
+def test_the_genesis_may_replace_default_policies(tmp_path):
+    """`app_state.dataex.policies` is in force from block 1; a malformed one stops the chain from starting."""
+    from baychain.app.application import Application
+    from baychain.app.types import BlockRequest, InitChainRequest
+    from baychain.crypto.hashing import sha256
+
+    def start(app_state: dict, where: str) -> Application:
+        app = Application(tmp_path / where)
+        app.init_chain(InitChainRequest("policy-genesis", 10**18, 1, [], json.dumps(app_state).encode()))
+        app.finalize_block(BlockRequest(1, 10**18 + 1, sha256(b"1"), b"p", []))
+        app.commit()
+        return app
+
+    strict = {**DEFAULT_POLICIES["HK/MO"], "denied_categories": ["health", "health"], "max_retention_days": 90}
+    app = start({"dataex": {"policies": {"HK/MO": strict}}}, "good")
+    assert app.view("dataex", "policy", {"source": "HK", "destination": "MO"}) == {**strict, "denied_categories": ["health"]}
+    assert app.view("dataex", "policy", {"source": "GD", "destination": "HK"}) == DEFAULT_POLICIES["GD/HK"]
+    app.close()
+    for bad in ({"policies": {"HK/SG": strict}}, {"policies": {"HK/MO": {**strict, "allowed": "yes"}}}, {"rules": {}}):
+        with pytest.raises(BaychainError) as refused:
+            start({"dataex": bad}, f"bad{len(str(bad))}")
+        assert refused.value.code == Code.BAD_REQUEST and "app_state.dataex" in refused.value.message

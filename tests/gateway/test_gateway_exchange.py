@@ -151,6 +151,12 @@ def test_a_transfer_with_filing_assessment_and_live_consent_arrives_and_is_audit
     assert (transfer["source_jurisdiction"], transfer["recipient_jurisdiction"]) == ("GD", "HK")
     kinds = [(e["kind"], e["outcome"]) for e in audit_entries(gba, ref=f"transfer/{sent['transfer']}")]
     assert kinds == [("transfer", "allowed"), ("receipt", "allowed")]
+    # kept for the filing's retention period (365 days), then deleted
+    until = kept[0]["retain_until_ns"]
+    assert until == transfer["time_ns"] + 365 * DAY_NS
+    assert sent["transfer"] not in hk.purge_expired(until - 1)
+    assert sent["transfer"] in hk.purge_expired(until)
+    assert all(r["transfer"] != sent["transfer"] for r in hk.received())
 
 
 def test_a_transfer_after_consent_withdrawal_is_refused_and_both_events_are_on_chain(gba):

@@ -43,7 +43,7 @@ from baychain.app.types import (
 from baychain.chain.blockstore import BlockStore, TxRecord
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
-from baychain.contracts.system import audit, governance, identity, network, policy, system_contracts
+from baychain.contracts.system import audit, dataex, governance, identity, network, policy, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 from baychain.runtime import registry
@@ -129,6 +129,7 @@ class Application:
         self._genesis.update(identity.genesis_state(app_state, req.chain_id, req.time_ns))  # root, organisation CAs
         self._genesis.update(governance.genesis_state(app_state))  # the committee and its parameters
         self._genesis.update(policy.genesis_state(app_state))  # regulators, negative list, access rules
+        self._genesis.update(dataex.genesis_state(app_state))  # jurisdiction policies replacing the defaults
         app_hash = self.state.stage(dict(self._genesis), 1)
         self.state.discard()
         return InitChainResult(validators=list(req.validators), app_hash=app_hash)

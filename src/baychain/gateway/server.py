@@ -32,6 +32,7 @@ from baychain.sdk.client import jsonable
 log = logging.getLogger("baychain.gateway")
 MAX_BODY = 1 << 20
 HANDSHAKE_TIMEOUT = 10.0
+PURGE_INTERVAL = 3600.0  # seconds between retention sweeps of received records
 _STATUS = {Code.BAD_REQUEST: 400, Code.BAD_ARGUMENTS: 400, Code.RECORD_INVALID: 400, Code.NOT_FOUND: 404,
            Code.ALREADY_EXISTS: 409, Code.UNAVAILABLE: 502, Code.TIMEOUT: 504, Code.INTERNAL: 500}
 
@@ -182,10 +183,23 @@ class Running:
         self.gateway = gateway
         self.peer = PeerServer((config.peer_host, config.peer_port), gateway)
         self.admin = AdminServer((config.admin_host, config.admin_port), gateway)
+        self._stopped = threading.Event()
         self._threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
                                           name=f"gateway-{n}") for n, s in (("peer", self.peer), ("admin", self.admin))]
+        self._threads.append(threading.Thread(target=self._purge, daemon=True, name="gateway-purge"))
         for t in self._threads:
             t.start()
+
+    def _purge(self) -> None:
+        """Delete received records whose retention period ended, now and then every PURGE_INTERVAL."""
+        while not self._stopped.is_set():
+            try:
+                gone = self.gateway.purge_expired()
+                if gone:
+                    log.info("retention over: deleted the records of transfers %s", gone)
+            except Exception:  # keep serving; the next round tries again
+                log.exception("purging expired records failed")
+            self._stopped.wait(PURGE_INTERVAL)
 
     @property
     def peer_address(self) -> str:
@@ -198,6 +212,7 @@ class Running:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
+        self._stopped.set()
         for server in (self.peer, self.admin):
             server.shutdown()
             server.server_close()

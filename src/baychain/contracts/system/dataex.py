@@ -23,8 +23,9 @@ must see:
   transfer and every verification, provable like any state.
 
 Jurisdiction rules are data: one policy per (source, destination) jurisdiction pair
-(GD, HK, MO). The genesis defaults are `DEFAULT_POLICIES`; only a passed committee
-proposal changes them (`set_policy`, `@governed`).
+(GD, HK, MO). The genesis defaults are `DEFAULT_POLICIES`, unless the genesis names
+others (`app_state.dataex.policies`); after that only a passed committee proposal
+changes them (`set_policy`, `@governed`).
 
 A transfer is allowed only when, checked in this order at the block's time:
 the recipient is a registered, active organisation of the GBA (RECIPIENT_OUTSIDE_GBA);
@@ -64,10 +65,12 @@ Storage (state keys `c/dataex/<key>`):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from baychain import encoding
 from baychain.contracts.base import Contract, governed, view
-from baychain.contracts.context import Context
+from baychain.contracts.context import Context, contract_key
 from baychain.errors import BaychainError, Code
 
 NAME = "dataex"
@@ -342,13 +345,7 @@ class DataExchange(Contract):
     def set_policy(self, ctx: Context, source: str, destination: str, policy: dict) -> None:
         """Replace the policy of one (source, destination) jurisdiction pair (committee only)."""
         ctx.require(source in GBA and destination in GBA, Code.BAD_ARGUMENTS, "jurisdictions are GD, HK, MO")
-        ctx.require(sorted(policy) == sorted(_POLICY_FIELDS), Code.BAD_ARGUMENTS,
-                    f"a policy has exactly the fields {sorted(_POLICY_FIELDS)}")
-        for field, kind in _POLICY_FIELDS.items():
-            ctx.require(type(policy[field]) is kind, Code.BAD_ARGUMENTS, f"policy field {field!r} must be {kind.__name__}")
-        ctx.require(policy["max_retention_days"] > 0, Code.BAD_ARGUMENTS, "max_retention_days must be positive")
-        clean = dict(policy, denied_categories=_categories(ctx, policy["denied_categories"], empty=True))
-        ctx.put(f"policy/{source}/{destination}", clean)
+        ctx.put(f"policy/{source}/{destination}", check_policy(policy))
         ctx.emit("policy", source=source, destination=destination, allowed=policy["allowed"])
 
     # -- views ------------------------------------------------------------------------------------------
@@ -475,6 +472,47 @@ def _live_grant(ctx: Context, grantor: str, grantee: str, purpose: str, cats: li
                 and _covers(g["categories"], cats)):
             return g
     raise Refused(Code.GRANT_MISSING, f"{grantor} has granted {grantee or 'the requester'} no live access for {purpose!r}")
+
+
+def check_policy(policy: Any) -> dict[str, Any]:
+    """A policy in its stored form (denied categories sorted, unique), or BAD_ARGUMENTS."""
+    if type(policy) is not dict or sorted(policy) != sorted(_POLICY_FIELDS):
+        raise BaychainError(Code.BAD_ARGUMENTS, f"a policy has exactly the fields {sorted(_POLICY_FIELDS)}")
+    for field, kind in _POLICY_FIELDS.items():
+        if type(policy[field]) is not kind:
+            raise BaychainError(Code.BAD_ARGUMENTS, f"policy field {field!r} must be {kind.__name__}")
+    if policy["max_retention_days"] <= 0:
+        raise BaychainError(Code.BAD_ARGUMENTS, "max_retention_days must be positive")
+    denied = policy["denied_categories"]
+    if len(denied) > MAX_CATEGORIES or not all(type(c) is str and 0 < len(c) <= 64 for c in denied):
+        raise BaychainError(Code.BAD_ARGUMENTS, f"denied_categories: at most {MAX_CATEGORIES} names of 1-64 characters")
+    if len(policy["law"]) > MAX_TEXT:
+        raise BaychainError(Code.BAD_ARGUMENTS, f"law: at most {MAX_TEXT} characters")
+    return dict(policy, denied_categories=sorted(dict.fromkeys(denied)))
+
+
+def genesis_state(app_state: Mapping[str, Any]) -> dict[bytes, bytes]:
+    """`app_state.dataex.policies`: {"<source>/<destination>": policy} replacing the built-in
+    defaults of those pairs from block 1 (the chain's founders agree on them in the genesis)."""
+    section = app_state.get("dataex")
+    if section is None:
+        return {}
+    policies = section.get("policies") if isinstance(section, dict) else None
+    if not isinstance(policies, dict) or sorted(section) != ["policies"]:
+        raise _genesis_error('app_state.dataex is {"policies": {"<source>/<destination>": policy}}')
+    out: dict[bytes, bytes] = {}
+    for pair, policy in sorted(policies.items()):
+        if pair not in DEFAULT_POLICIES:
+            raise _genesis_error(f"{pair!r} is not a pair of GD, HK, MO (like \"GD/HK\")")
+        try:
+            out[contract_key(NAME, f"policy/{pair}")] = encoding.encode(check_policy(policy))
+        except BaychainError as exc:
+            raise _genesis_error(f"{pair}: {exc.message}") from None
+    return out
+
+
+def _genesis_error(message: str) -> BaychainError:
+    return BaychainError(Code.BAD_REQUEST, f"genesis app_state.dataex: {message}")
 
 
 def _policy(ctx: Context, source: str, destination: str) -> dict[str, Any]:
