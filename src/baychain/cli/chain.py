@@ -185,7 +185,8 @@ def contracts(ctx: typer.Context) -> None:
     for c in found:
         for m in c["methods"]:
             params = ", ".join(f"{p['name']}: {p['type']}{'' if p['required'] else '?'}" for p in m["params"])
-            rows.append([c["name"], m["name"], "view" if m["view"] else "tx", params, (m.get("doc") or "").split("\n")[0]])
+            kind = "view" if m["view"] else "governed" if m.get("governed") else "tx"
+            rows.append([c["name"], m["name"], kind, params, (m.get("doc") or "").split("\n")[0]])
     table(["contract", "method", "kind", "params (? = optional)", "description"], rows)
 
 

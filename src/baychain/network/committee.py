@@ -13,7 +13,7 @@ the regulators' expedited powers (`app_state.policy.regulators`).
 It also holds the consortium's certificate authority in `<network dir>/ca` (the same
 layout `baychain ca` manages): a root CA and one organisation CA per member, tagged
 with the member's jurisdiction and role, registered in `app_state.identity`. Users of
-each organisation get certificates with `baychain ca issue --ca-dir <network dir>/ca`
+each organisation get certificates with `baychain ca issue --dir <network dir>/ca`
 and bind them on chain; with `required` the chain admits only bound keys.
 """
 
