@@ -21,8 +21,10 @@ class Sandbox:
         self.runtime = Runtime()
         self.contract = self.runtime.load(name, source)
         self.state: dict[bytes, bytes] = {}
-        for key, value in (params or {}).items():
+        for key, value in (params or {}).items():  # as governance.set_param writes them
             self.state[contract_key("governance", PARAM_PREFIX + key)] = encoding.encode(value)
+        if params:
+            self.state[contract_key("governance", "params")] = encoding.encode(sorted(params))
         self.last: Context | None = None
 
     def call(self, method: str, sender: str = "alice", **args: Any) -> Any:

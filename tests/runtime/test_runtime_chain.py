@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from baychain.errors import Code
+from baychain.runtime.contracts import source
 from runtime_chain_support import CHAIN_ID, Chain
 from governance_support import action, decide
 from support import Signer
 
-TOKEN = (Path(__file__).parent / "contracts" / "token.py").read_text()
+TOKEN = source("token")
 
 HOSTILE = '''"""Every way to misbehave, one method each."""
 from contract import Map, export, view, call, ctx, emit

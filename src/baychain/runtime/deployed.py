@@ -85,8 +85,13 @@ class DeployedContract:
         machine = self.runtime.machine
         outermost = machine.enter(ctx)
         try:
-            args = {k: copy.deepcopy(v) if type(v) in (list, dict) else v for k, v in kwargs.items()}
-            result = _plain(self.functions[method](**args))
+            for k, v in kwargs.items():
+                if type(v) in (list, dict):  # the caller's objects stay the caller's
+                    kwargs[k] = copy.deepcopy(v)
+            result = self.functions[method](**kwargs)
+            if result is None:
+                return None
+            result = _plain(result)
             encoding.check_value(result, Code.CONTRACT_ERROR)
             return result
         except BaychainError:

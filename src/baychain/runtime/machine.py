@@ -15,8 +15,8 @@ outermost call, the counters every limit is checked against:
                                                            runtime.max_event_bytes
     depth     nested contract calls                        runtime.max_call_depth
 
-Limits are governance parameters (`ctx.param("runtime.<name>", default)`), read at
-most once per outermost call, and only when first needed. Integers are bounded to
+Limits are governance parameters (`ctx.param("runtime.<name>", default)`), read once
+per outermost call (one state read when none was ever set). Integers are bounded to
 INT_BITS bits whatever the parameters say. Everything here counts syntax and sizes,
 never time or the host's memory, so every node stops a call at the same point.
 
@@ -29,6 +29,9 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+import cbor2
+
+from baychain.contracts.context import contract_key
 from baychain.errors import BaychainError, Code
 from baychain.runtime.fixed import Decimal
 
@@ -49,6 +52,7 @@ DEFAULTS: dict[str, int] = {
 _SEQUENCES = (str, bytes, list, tuple, dict)
 _VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 _PLAIN_SCALARS = (int, str, bytes, bool, type(None), Decimal)
+_PARAM_NAMES_KEY = contract_key("governance", "params")  # governance's sorted index of the parameters set
 
 
 class Machine:
@@ -62,6 +66,7 @@ class Machine:
         self.memory = 0
         self.writes = 0
         self.events = 0
+        self.max_writes = 0
         self._limits: dict[str, int] = {}
 
     # -- the stack ------------------------------------------------------------------------
@@ -75,29 +80,21 @@ class Machine:
         outermost = not self.stack
         if outermost:
             self.used = self.storage_units = self.memory = self.writes = self.events = 0
-            self._limits = {}
-        self.stack.append(ctx)
-        if outermost:
-            self.limit = self.param_limit("max_compute")
-        if ctx.depth >= self.param_limit("max_call_depth"):
-            self.stack.pop()
+            self._limits = _read_limits(ctx)
+            self.limit = self._limits["max_compute"]
+            self.max_writes = self._limits["max_writes"]
+        elif ctx.depth >= self._limits["max_call_depth"]:
             raise BaychainError(Code.CALL_DEPTH_EXCEEDED,
-                                f"contract calls nest at most {self.param_limit('max_call_depth')} deep")
+                                f"contract calls nest at most {self._limits['max_call_depth']} deep")
+        self.stack.append(ctx)
         return outermost
 
     def leave(self) -> None:
         self.stack.pop()
 
     def param_limit(self, name: str) -> int:
-        """A limit for this outermost call: the governance parameter, or its default."""
-        value = self._limits.get(name)
-        if value is None:
-            default = DEFAULTS[name]
-            value = self.stack[0].param(f"runtime.{name}", default)
-            if type(value) is not int or value <= 0:
-                value = default
-            self._limits[name] = value
-        return value
+        """A limit of the outermost call in progress."""
+        return self._limits[name]
 
     # -- counting -------------------------------------------------------------------------
 
@@ -125,7 +122,7 @@ class Machine:
                                                     "elements and bytes of values (runtime.max_memory)")
 
     def count_write(self) -> None:
-        self.writes += 1
+        """Check the write count (callers count the write itself first)."""
         if self.writes > self.param_limit("max_writes"):
             raise BaychainError(Code.STORAGE_LIMIT, f"at most {self.param_limit('max_writes')} storage writes "
                                                      "per call (runtime.max_writes)")
@@ -301,6 +298,21 @@ class Machine:
             return machine.sized(result) if type(result) in _SEQUENCES else result
 
         return consume
+
+
+def _read_limits(ctx: Context) -> dict[str, int]:
+    """The limits for an outermost call: defaults, overridden by the `runtime.*` governance
+    parameters that were ever set. One read of governance's sorted index of parameter
+    names (c/governance/params) in the common case where none was."""
+    limits = dict(DEFAULTS)
+    key = _PARAM_NAMES_KEY
+    raw = ctx.writes[key] if key in ctx.writes else ctx._read(key)  # noqa: SLF001 - the call's own view of state
+    for name in cbor2.loads(raw) if raw else ():
+        if name.startswith("runtime.") and name[8:] in limits:
+            value = ctx.param(name)
+            if type(value) is int and value > 0:
+                limits[name[8:]] = value
+    return limits
 
 
 def _checked(value: Any) -> Any:

@@ -31,6 +31,7 @@ from baychain.runtime.machine import Machine
 from baychain.runtime.storage import Map, Var
 
 EVENT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+_EVENT_NAMES_SEEN: set[str] = set()  # names already checked (membership only, never iterated)
 REQUIRE_CODES = frozenset({"CONTRACT_FAILED", "NOT_AUTHORIZED", "NOT_FOUND", "ALREADY_EXISTS", "INSUFFICIENT_BALANCE",
                            "BAD_ARGUMENTS", "LIMIT_EXCEEDED", "PERMISSION_DENIED"})
 
@@ -95,12 +96,10 @@ def namespace(machine: Machine) -> dict[str, Any]:
         raise BaychainError(Code[code], message[:500])
 
     def emit(event: str, **attributes: Any) -> None:
-        machine.count_event(_event_size(event, attributes))
-        machine.ctx.emit(event, **{k: _attr(v) for k, v in attributes.items()})
+        machine.ctx.emit(event, **_event(machine, event, attributes))
 
     def alert(kind: str, **attributes: Any) -> None:
-        machine.count_event(_event_size(kind, attributes))
-        machine.ctx.alert(kind, **{k: _attr(v) for k, v in attributes.items()})
+        machine.ctx.alert(kind, **_event(machine, kind, attributes))
 
     def call(contract: str, method: str, **args: Any) -> Any:
         if type(contract) is not str or type(method) is not str:
@@ -143,11 +142,18 @@ def _attr(value: Any) -> Any:
     raise TypeError(f"event attributes are int, str, bytes, bool or Decimal, not {kind.__name__}")
 
 
-def _event_size(name: Any, attributes: dict[str, Any]) -> int:
-    if type(name) is not str or not name or not set(name) <= EVENT_NAME_CHARS:
-        raise ValueError("event names are lower-case letters, digits and _")
+def _event(machine: Machine, name: Any, attributes: dict[str, Any]) -> dict[str, Any]:
+    """An event's attributes as recorded, after counting it and checking its size."""
+    if name not in _EVENT_NAMES_SEEN:
+        if type(name) is not str or not name or not set(name) <= EVENT_NAME_CHARS:
+            raise ValueError("event names are lower-case letters, digits and _")
+        if len(_EVENT_NAMES_SEEN) < 4096:
+            _EVENT_NAMES_SEEN.add(name)
+    out = {}
     size = len(name)
     for key, value in attributes.items():
         value = _attr(value)
         size += len(key) + (len(value) * 2 if type(value) is bytes else len(str(value)))
-    return size
+        out[key] = value
+    machine.count_event(size)
+    return out

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-from baychain import encoding
 from baychain.contracts.context import COST_READ, COST_WRITE
 from baychain.errors import BaychainError, Code
 from baychain.runtime.fixed import Decimal
@@ -63,17 +62,14 @@ class _Slot:
             raise TypeError(f"{self._name} holds {VALUE_TYPES[kind]} values, not {type(value).__name__}")
         if type(value) is Decimal:
             return str(value)
-        try:
-            encoding.check_value(value)
-        except BaychainError as exc:
-            raise BaychainError(Code.CONTRACT_ERROR, f"{self._name}: cannot store this value: {exc.message}") from None
-        return value
+        return value  # put() encodes it, refusing values outside the model
 
     def _load(self, key: str) -> Any:
         machine = self._machine
         assert machine is not None
-        machine.charge_storage(COST_READ)
-        value = machine.ctx.get(key)
+        machine.storage_units += COST_READ
+        machine.charge(COST_READ)
+        value = machine.stack[-1].get(key)
         if value is None:
             return self._default
         if self._type is Decimal:
@@ -84,19 +80,23 @@ class _Slot:
         machine = self._machine
         assert machine is not None
         stored = self._check(value)
-        machine.charge_storage(COST_WRITE)
-        machine.count_write()
+        machine.storage_units += COST_WRITE
+        machine.charge(COST_WRITE)
+        machine.writes += 1
+        if machine.writes > machine.max_writes:
+            machine.count_write()  # raises STORAGE_LIMIT
         try:
-            machine.ctx.put(key, stored)
+            machine.stack[-1].put(key, stored)
         except BaychainError as exc:
             if exc.code == Code.LIMIT_EXCEEDED:
                 raise BaychainError(Code.STORAGE_LIMIT, exc.message) from None
-            raise
+            raise BaychainError(Code.CONTRACT_ERROR, f"{self._name}: cannot store this value: {exc.message}") from None
 
     def _erase(self, key: str) -> None:
         machine = self._machine
         assert machine is not None
         machine.charge_storage(COST_WRITE)
+        machine.writes += 1
         machine.count_write()
         machine.ctx.delete(key)
 
@@ -130,6 +130,8 @@ class Map(_Slot):
         self._iterable = iterable is True
 
     def _key(self, key: Any) -> str:
+        if type(key) is str and "/" not in key:  # the common case, without the general path
+            return f"{self._name}/{key}"
         return f"{self._name}/{key_text(key)}"
 
     def __getitem__(self, key: Any) -> Any:
@@ -210,6 +212,7 @@ class Map(_Slot):
         machine = self._machine
         assert machine is not None
         machine.charge_storage(COST_WRITE)
+        machine.writes += 1
         machine.count_write()
         if value is None:
             machine.ctx.delete(key)
