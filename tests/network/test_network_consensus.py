@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from baychain.contracts.context import contract_key
-from baychain.contracts.system.notary import record_key
+from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
 from baychain.network.light import LightClient, LightError, verify_signed_header
 from baychain.network import cometbft

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from baychain.cli.main import app as cli_app
 from baychain.contracts.context import contract_key
-from baychain.contracts.system.notary import record_key
+from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
 from baychain.network import cometbft
 from baychain.network.home import NodeHome, NodeSettings

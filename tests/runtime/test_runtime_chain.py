@@ -150,3 +150,19 @@ def test_hostile_calls_roll_back_and_two_nodes_agree(nodes, members):
     assert nodes.app.view("token", "balance_of", {"account": alice.address}) == 10
     nodes.ok(alice.tx("token", "transfer", to=bob.address, amount=4))
     assert nodes.apps[1].view("token", "balance_of", {"account": bob.address}) == 4
+
+
+def test_accounts_and_notary_are_built_in_contracts_on_the_runtime(chain, members):
+    from baychain.runtime.deployed import code_hash
+
+    described = {c["name"]: c for c in chain.app.describe_contracts()}
+    for name in ("accounts", "notary"):
+        assert described[name]["runtime"]["code_hash"] == code_hash(source(name)).hex()
+    assert "runtime" not in described["points"]  # native: see docs/ARCHITECTURE.md
+    summary = decide(chain.run, members, [action("contracts", "approve", name="notary", code_hash=code_hash(TOKEN))])
+    assert summary["status"] == "failed"  # a built-in name cannot be taken over
+    digest = bytes(range(32))
+    chain.ok(members[0].tx("notary", "notarize", digest=digest))
+    record = chain.app.view("notary", "lookup", {"digest": digest})
+    assert record["owner"] == members[0].address and record["metadata"] == {}
+    assert chain.run(members[1].tx("notary", "notarize", digest=digest)).code == Code.ALREADY_EXISTS

@@ -46,7 +46,7 @@ from baychain.contracts.context import Context
 from baychain.contracts.system import audit, dataex, governance, identity, network, policy, system_contracts
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
-from baychain.runtime import registry
+from baychain.runtime import contracts as shipped, registry
 from baychain.runtime.deployed import DeployedContract, Runtime
 from baychain.state.lmdb_env import open_env
 from baychain.state.store import StateStore
@@ -82,6 +82,8 @@ class Application:
             )
         self.contracts: dict[str, Contract] = system_contracts()
         self.runtime = Runtime()  # deployed contracts: code in state, run sandboxed and metered
+        for name in shipped.SYSTEM:  # built-in contracts written in the contract language
+            self.contracts[name] = self.runtime.load(name, shipped.source(name))
         self.contracts[registry.NAME] = registry.Contracts(self.runtime, frozenset(self.contracts))
         self._reader: Callable[[bytes], bytes | None] = self._read_committed  # the state resolve() finds deployed code in
         raw_chain_id = self.state.get(KEY_CHAIN_ID)

@@ -16,7 +16,7 @@ import typer
 from baychain.cli.keys import KeysDir, Passphrase, load_key
 from baychain.cli.output import emit_json, kv, settings, timestamp
 from baychain.contracts.context import contract_key
-from baychain.contracts.system.notary import record_key
+from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
 from baychain.sdk.args import parse_pairs
 

@@ -161,11 +161,15 @@ class Runtime:
             return found
         ns = namespace(self.machine)
         exec(compiled.code, ns)  # noqa: S102 - checked, instrumented module code: constants, storage declarations, functions
+        prefixes: set[str] = set()
         for slot in compiled.program.storage:
             handle = ns[slot]
             if not isinstance(handle, (Map, Var)):
                 raise BaychainError(Code.CONTRACT_INVALID, f"{slot} is not a storage declaration")
             handle._bind(self.machine, name, slot)
+            if handle._name in prefixes:
+                raise BaychainError(Code.CONTRACT_INVALID, f"two storage declarations share the prefix {handle._name!r}")
+            prefixes.add(handle._name)
         functions = {e: ns[e] for e in compiled.program.exports}
         contract = DeployedContract(self, name, compiled, functions, version, status)
         self._loaded[key] = contract

@@ -178,12 +178,18 @@ class _Checker:
             raise _invalid(0, f"a contract may define at most {MAX_FUNCTIONS} functions")
         exports: dict[str, Export] = {}
         storage: list[str] = []
+        prefixes: set[str] = set()
         for node in body:
             if isinstance(node, ast.ImportFrom):
                 self._import(node)
             elif isinstance(node, ast.Assign):
                 if self._module_constant(node):
-                    storage.append(node.targets[0].id)  # type: ignore[attr-defined]
+                    target = node.targets[0].id  # type: ignore[attr-defined]
+                    prefix = _prefix(node.value) or target  # type: ignore[arg-type]
+                    if prefix in prefixes:
+                        raise _invalid(node.lineno, f"two storage declarations share the prefix {prefix!r}")
+                    prefixes.add(prefix)
+                    storage.append(target)
             elif isinstance(node, ast.FunctionDef):
                 export = self._function(node)
                 if export is not None:
@@ -213,8 +219,8 @@ class _Checker:
             for arg in [*value.args, *(k.value for k in value.keywords)]:
                 self._constant(arg, allow_types=True)
             for k in value.keywords:
-                if k.arg not in ("default", "iterable"):
-                    raise _invalid(node.lineno, f"{value.func.id} takes a type, `default=` and `iterable=` only")
+                if k.arg not in ("default", "iterable", "prefix"):
+                    raise _invalid(node.lineno, f"{value.func.id} takes a type, `default=`, `iterable=` and `prefix=` only")
             return True
         if isinstance(value, (ast.BinOp, ast.UnaryOp)):
             node.value = ast.copy_location(ast.Constant(value=_fold(value)), value)  # MAX = 2**63 - 1
@@ -507,6 +513,17 @@ def _fold(node: ast.expr) -> int:
             raise _invalid(node.lineno, f"constant too large (at most {FOLD_BITS} bits)")
         return value
     raise _invalid(getattr(node, "lineno", 0), "module-level arithmetic works on integer constants only")
+
+
+def _prefix(call: ast.Call) -> str:
+    """The `prefix=` of a storage declaration ("" if none): an identifier."""
+    for k in call.keywords:
+        if k.arg == "prefix":
+            value = k.value.value if isinstance(k.value, ast.Constant) else None
+            if type(value) is not str or not value.isascii() or not value.isidentifier() or _edged(value):
+                raise _invalid(call.lineno, "a storage prefix is an identifier (a-z, 0-9, _)")
+            return value
+    return ""
 
 
 def _simple(node: ast.expr) -> bool:

@@ -5,6 +5,7 @@ prefix, so the state keys are readable and provable by any client:
 
     balances = Map(int, default=0)      ->  c/<contract>/balances/<key>
     owner = Var(str)                    ->  c/<contract>/owner
+    names = Map(str, prefix="name")     ->  c/<contract>/name/<key>
 
 Map keys are str (without "/"), int, bytes (stored as hex) or tuples of those, joined
 by "/": `allowances[owner, spender]` is `c/<contract>/allowances/<owner>/<spender>`.
@@ -38,20 +39,24 @@ class _Slot:
 
     __slots__ = ("_machine", "_contract", "_name", "_type", "_default")
 
-    def __init__(self, value_type: Any = None, default: Any = None) -> None:
+    def __init__(self, value_type: Any = None, default: Any = None, prefix: str = "") -> None:
         self._machine: Machine | None = None
         self._contract = ""
-        self._name = ""
+        self._name = prefix
         self._type = value_type
         self._default = default
 
     def _bind(self, machine: Machine, contract: str, name: str) -> None:
-        """Called once when the contract is loaded: from now on it reads that contract's storage."""
+        """Called once when the contract is loaded: from now on it reads that contract's storage
+        under its declared name (or the `prefix=` it was given)."""
         kind = machine.types_of.get(self._type, self._type)
         if kind not in VALUE_TYPES:
             raise BaychainError(Code.CONTRACT_INVALID, f"{name}: storage type must be one of "
                                                        + ", ".join(VALUE_TYPES.values()))
-        self._machine, self._contract, self._name, self._type = machine, contract, name, kind
+        prefix = self._name or name
+        if type(prefix) is not str or not prefix.isascii() or not prefix.isidentifier():
+            raise BaychainError(Code.CONTRACT_INVALID, f"{name}: a storage prefix is an identifier")
+        self._machine, self._contract, self._name, self._type = machine, contract, prefix, kind
         if self._default is not None:
             self._check(self._default)
 
@@ -125,8 +130,8 @@ class Map(_Slot):
 
     __slots__ = ("_iterable",)
 
-    def __init__(self, value_type: Any = None, default: Any = None, iterable: bool = False) -> None:
-        super().__init__(value_type, default)
+    def __init__(self, value_type: Any = None, default: Any = None, iterable: bool = False, prefix: str = "") -> None:
+        super().__init__(value_type, default, prefix)
         self._iterable = iterable is True
 
     def _key(self, key: Any) -> str:

@@ -458,7 +458,7 @@ class Client:
 
     def verify_notarization(self, digest: bytes, height: int = 0) -> dict[str, Any] | None:
         """The notarization record of a digest, proof-checked; None when proven absent."""
-        from baychain.contracts.system.notary import record_key
+        from baychain.runtime.contracts import notary_record_key as record_key
 
         record = self.get_contract_value("notary", record_key(bytes(digest)), height)
         if record is not None and record.get("digest") != bytes(digest):
