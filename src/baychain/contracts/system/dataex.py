@@ -143,27 +143,15 @@ class DataExchange(Contract):
         _text(ctx, reference, "reference", empty=True)
         cats = _categories(ctx, categories)
         ctx.require(expiry_ns > ctx.time_ns, Code.BAD_ARGUMENTS, "a consent must expire after the block time")
-        index = _consents_key(org, subject)
-        ids = ctx.get(index, [])
-        ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} consents per subject")
-        cid = _next(ctx, "consent")
-        ctx.put(_id_key("consent", cid), {
-            "id": cid, "organisation": org, "subject": subject, "recipient": recipient, "purpose": purpose,
-            "categories": cats, "expiry_ns": expiry_ns, "reference": reference, "height": ctx.height,
-            "time_ns": ctx.time_ns, "withdrawn": None})
-        ctx.put(index, [*ids, cid])
+        cid = _new(ctx, "consent", _consents_key(org, subject), {
+            "organisation": org, "subject": subject, "recipient": recipient, "purpose": purpose, "categories": cats,
+            "expiry_ns": expiry_ns, "reference": reference, "withdrawn": None})
         ctx.emit("consent", id=cid, organisation=org, recipient=recipient, purpose=purpose)
         return {"id": cid}
 
     def withdraw_consent(self, ctx: Context, id: int) -> None:
         """The subject withdrew the consent: every later transfer that needed it is refused."""
-        org = _organisation(ctx)
-        record = _get(ctx, "consent", id)
-        ctx.require(record["organisation"] == org, Code.NOT_AUTHORIZED, f"consent {id} belongs to {record['organisation']}")
-        ctx.require(record["withdrawn"] is None, Code.ALREADY_EXISTS, f"consent {id} is already withdrawn")
-        record["withdrawn"] = {"height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash}
-        ctx.put(_id_key("consent", id), record)
-        ctx.emit("consent_withdrawn", id=id, organisation=org)
+        _end(ctx, "consent", id, "organisation", "withdrawn")
 
     # -- assessments and filings -------------------------------------------------------------------
 
@@ -174,10 +162,9 @@ class DataExchange(Contract):
         _require_ref(ctx, digest, "digest")
         _text(ctx, recipient, "recipient")
         _text(ctx, purpose, "purpose")
-        aid = _next(ctx, "assessment")
-        ctx.put(_id_key("assessment", aid), {
-            "id": aid, "organisation": org, "reference": reference, "digest": digest, "recipient": recipient,
-            "purpose": purpose, "categories": _categories(ctx, categories), "height": ctx.height, "time_ns": ctx.time_ns})
+        aid = _new(ctx, "assessment", "", {
+            "organisation": org, "reference": reference, "digest": digest, "recipient": recipient, "purpose": purpose,
+            "categories": _categories(ctx, categories)})
         ctx.emit("assessment", id=aid, organisation=org, recipient=recipient)
         return {"id": aid}
 
@@ -212,28 +199,16 @@ class DataExchange(Contract):
                     f"the policy {ctx.jurisdiction}->{recipient_jurisdiction} allows no transfers")
         ctx.require(0 < retention_days <= policy["max_retention_days"], Code.POLICY_FORBIDS_TRANSFER,
                     f"retention must be 1-{policy['max_retention_days']} days for {ctx.jurisdiction}->{recipient_jurisdiction}")
-        index = _pair_key("filings", org, recipient)
-        ids = ctx.get(index, [])
-        ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} filings per recipient")
-        fid = _next(ctx, "filing")
-        ctx.put(_id_key("filing", fid), {
-            "id": fid, "organisation": org, "jurisdiction": ctx.jurisdiction, "reference": reference,
-            "assessment": assessment, "purpose": purpose, "categories": cats, "retention_days": retention_days,
-            "recipient": recipient, "recipient_jurisdiction": recipient_jurisdiction, "height": ctx.height,
-            "time_ns": ctx.time_ns, "withdrawn": None})
-        ctx.put(index, [*ids, fid])
+        fid = _new(ctx, "filing", _pair_key("filings", org, recipient), {
+            "organisation": org, "jurisdiction": ctx.jurisdiction, "reference": reference, "assessment": assessment,
+            "purpose": purpose, "categories": cats, "retention_days": retention_days, "recipient": recipient,
+            "recipient_jurisdiction": recipient_jurisdiction, "withdrawn": None})
         ctx.emit("filing", id=fid, organisation=org, recipient=recipient, reference=reference)
         return {"id": fid}
 
     def withdraw_filing(self, ctx: Context, id: int) -> None:
         """Withdraw a filing: transfers under it stop."""
-        org = _organisation(ctx)
-        record = _get(ctx, "filing", id)
-        ctx.require(record["organisation"] == org, Code.NOT_AUTHORIZED, f"filing {id} belongs to {record['organisation']}")
-        ctx.require(record["withdrawn"] is None, Code.ALREADY_EXISTS, f"filing {id} is already withdrawn")
-        record["withdrawn"] = {"height": ctx.height, "time_ns": ctx.time_ns}
-        ctx.put(_id_key("filing", id), record)
-        ctx.emit("filing_withdrawn", id=id, organisation=org)
+        _end(ctx, "filing", id, "organisation", "withdrawn")
 
     # -- grants ------------------------------------------------------------------------------------
 
@@ -244,25 +219,15 @@ class DataExchange(Contract):
         _text(ctx, purpose, "purpose")
         cats = _categories(ctx, categories)
         ctx.require(expiry_ns > ctx.time_ns, Code.BAD_ARGUMENTS, "a grant must expire after the block time")
-        index = _pair_key("grants", org, grantee)
-        ids = ctx.get(index, [])
-        ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} grants per grantee")
-        gid = _next(ctx, "grant")
-        ctx.put(_id_key("grant", gid), {
-            "id": gid, "grantor": org, "grantee": grantee, "purpose": purpose, "categories": cats,
-            "expiry_ns": expiry_ns, "height": ctx.height, "time_ns": ctx.time_ns, "revoked": None})
-        ctx.put(index, [*ids, gid])
+        gid = _new(ctx, "grant", _pair_key("grants", org, grantee), {
+            "grantor": org, "grantee": grantee, "purpose": purpose, "categories": cats, "expiry_ns": expiry_ns,
+            "revoked": None})
         ctx.emit("grant", id=gid, grantor=org, grantee=grantee, purpose=purpose)
         return {"id": gid}
 
     def revoke_grant(self, ctx: Context, id: int) -> None:
-        org = _organisation(ctx)
-        record = _get(ctx, "grant", id)
-        ctx.require(record["grantor"] == org, Code.NOT_AUTHORIZED, f"grant {id} belongs to {record['grantor']}")
-        ctx.require(record["revoked"] is None, Code.ALREADY_EXISTS, f"grant {id} is already revoked")
-        record["revoked"] = {"height": ctx.height, "time_ns": ctx.time_ns}
-        ctx.put(_id_key("grant", id), record)
-        ctx.emit("grant_revoked", id=id, grantor=org)
+        """End a grant: later verifications under it are refused."""
+        _end(ctx, "grant", id, "grantor", "revoked")
 
     # -- transfers and verifications (always recorded) ----------------------------------------------
 
@@ -541,6 +506,28 @@ def _audit(ctx: Context, kind: str, org: str, counterparty: str, ref: str, purpo
         "outcome": "allowed" if code == Code.OK else "refused", "code": int(code), "reason": reason,
         "height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash})
     return seq
+
+
+def _new(ctx: Context, kind: str, index: str, record: dict[str, Any]) -> int:
+    """Store a new record of `kind` under the next id (and list it in `index`, if one is given)."""
+    ids = ctx.get(index, []) if index else []
+    ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} {kind}s per {'subject' if kind == 'consent' else 'pair of organisations'}")
+    new_id = _next(ctx, kind)
+    ctx.put(_id_key(kind, new_id), {"id": new_id, **record, "height": ctx.height, "time_ns": ctx.time_ns})
+    if index:
+        ctx.put(index, [*ids, new_id])
+    return new_id
+
+
+def _end(ctx: Context, kind: str, id: int, owner_field: str, end_field: str) -> None:
+    """Withdraw or revoke a record: by its own organisation, once; the moment is kept on it."""
+    org = _organisation(ctx)
+    record = _get(ctx, kind, id)
+    ctx.require(record[owner_field] == org, Code.NOT_AUTHORIZED, f"{kind} {id} belongs to {record[owner_field]}")
+    ctx.require(record[end_field] is None, Code.ALREADY_EXISTS, f"{kind} {id} is already {end_field}")
+    record[end_field] = {"height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash}
+    ctx.put(_id_key(kind, id), record)
+    ctx.emit(f"{kind}_{end_field}", id=id, organisation=org)
 
 
 def _next(ctx: Context, kind: str, start: int = 1) -> int:
