@@ -9,7 +9,7 @@ import hashlib
 
 import pytest
 
-from baychain.errors import Code
+from baychain.errors import BaychainError, Code
 from gba_support import CORE, DAY, GbaChain, GD_BANK, HK_BANK, HK_LOGISTICS, MO_IMPORTER, REGULATOR
 
 FACE = 1_000_000_00  # 1,000,000.00 CNY in fen
@@ -82,7 +82,7 @@ def test_voucher_travels_down_the_tiers_is_financed_and_settled_at_face_value(wo
         c = world.voucher(child)
         assert (c["obligor"], c["maturity_ns"], c["currency"], c["document"], c["root"]) == (
             CORE, world.at_maturity(vid), "CNY", doc("contract-1"), vid)
-    assert [h["id"] for h in gba.view_of("scf", "holdings", account=world.tier2.address)] == [b1]
+    assert [h["id"] for h in gba.view_of("scf", "holdings", account=world.tier2.address)["vouchers"]] == [b1]
 
     gba.block(at=world.at_maturity(vid))
     payouts = gba.call(world.core, "scf", "settle", voucher=vid, payment_ref="CNAPS-20300402-0001")
@@ -94,7 +94,7 @@ def test_voucher_travels_down_the_tiers_is_financed_and_settled_at_face_value(wo
     assert sum(p["amount"] for p in payouts) == FACE
     assert all(world.voucher(x)["status"] == "settled" for x in (a, b1, b2))
     assert world.voucher(vid)["settlement"]["payouts"] == payouts
-    assert gba.view_of("scf", "holdings", account=world.tier1.address) == []
+    assert gba.view_of("scf", "holdings", account=world.tier1.address)["vouchers"] == []
     tree = gba.view_of("scf", "tree", id=vid)
     assert [t["id"] for t in tree] == [vid, a, b, b1, b2]
 
@@ -438,3 +438,18 @@ def test_grace_period_is_a_governance_parameter(tmp_path, consortium):
     gba.block(at=maturity + 3 * DAY)
     gba.call(supplier, "scf", "mark_overdue", voucher=vid)
     gba.app.close()
+
+
+def test_holdings_list_each_live_voucher_once_in_pages(world):
+    gba = world.chain
+    vid = world.accepted()
+    gba.call(world.tier1, "scf", "transfer", voucher=vid, to=world.tier2.address)
+    gba.call(world.tier2, "scf", "transfer", voucher=vid, to=world.tier1.address)  # back again
+    pieces = gba.call(world.tier1, "scf", "split", voucher=vid, amounts=[1, 2, FACE - 3])
+    page = gba.view_of("scf", "holdings", account=world.tier1.address, start=0, limit=2)
+    assert ([v["id"] for v in page["vouchers"]], page["next"], page["count"]) == ([pieces[0]], 2, 4)  # vid was split
+    rest = gba.view_of("scf", "holdings", account=world.tier1.address, start=2, limit=100)
+    assert ([v["id"] for v in rest["vouchers"]], rest["next"]) == (pieces[1:], 4)
+    assert gba.view_of("scf", "holdings", account=world.tier2.address)["vouchers"] == []  # moved on
+    with pytest.raises(BaychainError):
+        gba.view_of("scf", "holdings", account=world.tier1.address, limit=0)

@@ -135,7 +135,14 @@ class Scf:
         return self.client.view(CONTRACT, "tree", {"id": voucher})
 
     def holdings(self, account: str) -> list[dict[str, Any]]:
-        return self.client.view(CONTRACT, "holdings", {"account": account})
+        """Every live voucher the account holds (the view is paged; this reads every page)."""
+        out: list[dict[str, Any]] = []
+        start, count = 0, 1
+        while start < count:
+            page = self.client.view(CONTRACT, "holdings", {"account": account, "start": start, "limit": 500})
+            out.extend(page["vouchers"])
+            start, count = page["next"], page["count"]
+        return out
 
     def document(self, document: bytes) -> str | None:
         """The voucher a trade document backs, if any."""

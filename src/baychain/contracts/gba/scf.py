@@ -43,7 +43,11 @@ Storage (state keys `c/scf/<key>`):
     v/<id>              a voucher (id `V` + 8 digits), see `_new_voucher`
     doc/<hash hex>      the id of the voucher a trade document backs
     reg/<registration>  the id of the voucher financed under a registration number
-    held/<account>      sorted ids of the live vouchers an account holds
+    held/<account>      how many vouchers an account has ever come to hold (n)
+    held/<account>/<i>  the i-th of them, i < n: an append-only index (one entry per voucher),
+                        so a bank holding thousands never outgrows a value; views skip
+                        entries whose voucher has moved on, been split or settled
+    seen/<account>/<id> the voucher is in the account's index
     party/<party>, parties   the registry (gba.parties)
 """
 
@@ -69,6 +73,8 @@ DEFAULT_GRACE_DAYS = 0
 MAX_CHILDREN = 16  # pieces of one split
 MAX_PIECES = 100  # live pieces of one root: settlement pays them all in one transaction
 LIVE = ("accepted", "locked", "financed", "overdue", "recourse")  # statuses settlement pays
+DEAD = ("split", "settled", "rejected")  # statuses no longer held
+MAX_PAGE = 500
 _REGISTRATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,63}\Z")
 _PAYMENT_REF_CHARS = 128
 
@@ -131,7 +137,6 @@ class SupplyChainFinance(Contract):
         v["status"] = "rejected"
         _save(ctx, v)
         ctx.delete(f"doc/{v['document'].hex()}")
-        _release(ctx, ctx.sender, voucher)
         ctx.emit("rejected", voucher=voucher, holder=ctx.sender)
 
     # -- move down the tiers ---------------------------------------------------------------
@@ -160,7 +165,6 @@ class SupplyChainFinance(Contract):
         _save(ctx, v)
         if root is not v:
             _save(ctx, root)
-        _release(ctx, ctx.sender, voucher)
         ctx.emit("split", voucher=voucher, children=",".join(children), holder=ctx.sender)
         return children
 
@@ -172,7 +176,6 @@ class SupplyChainFinance(Contract):
         ctx.require(to != ctx.sender, Code.BAD_ARGUMENTS, "the voucher already belongs to the sender")
         v.update(holder=to, previous=ctx.sender, tier=v["tier"] + 1)
         _save(ctx, v)
-        _release(ctx, ctx.sender, voucher)
         _hold(ctx, to, voucher)
         ctx.emit("transferred", voucher=voucher, sender=ctx.sender, to=to, tier=v["tier"])
 
@@ -228,7 +231,6 @@ class SupplyChainFinance(Contract):
         v.update(status="financed", holder=ctx.sender, previous=applicant)
         _save(ctx, v)
         ctx.put(f"reg/{registration_no}", voucher)
-        _release(ctx, applicant, voucher)
         _hold(ctx, ctx.sender, voucher)
         ctx.emit("financed", voucher=voucher, bank=bank, applicant=applicant, registration_no=registration_no,
                  advance=advance, amount=v["amount"], currency=v["currency"])
@@ -250,7 +252,6 @@ class SupplyChainFinance(Contract):
         for piece in _live_pieces(ctx, root):
             payouts.append({"voucher": piece["id"], "holder": piece["holder"], "amount": piece["amount"]})
             piece["status"] = "settled"
-            _release(ctx, piece["holder"], piece["id"])
             if piece is not root:
                 _save(ctx, piece)
         total = sum(p["amount"] for p in payouts)
@@ -316,9 +317,18 @@ class SupplyChainFinance(Contract):
         return out
 
     @view
-    def holdings(self, ctx: Context, account: str) -> Any:
-        """The live vouchers an account holds."""
-        return [_voucher(ctx, vid) for vid in ctx.get(f"held/{account}", [])]
+    def holdings(self, ctx: Context, account: str, start: int = 0, limit: int = 100) -> Any:
+        """The live vouchers an account holds, looking at its index entries `start` to
+        `start + limit`; continue from `next` while it is below `count`."""
+        ctx.require(start >= 0 and 0 < limit <= MAX_PAGE, Code.BAD_ARGUMENTS, f"start >= 0 and limit 1-{MAX_PAGE}")
+        count = ctx.get(f"held/{account}", 0)
+        end = min(count, start + limit)
+        vouchers = []
+        for i in range(start, end):
+            v = _voucher(ctx, ctx.get(f"held/{account}/{i}"))
+            if v["holder"] == account and v["status"] not in DEAD:
+                vouchers.append(v)
+        return {"vouchers": vouchers, "next": end, "count": count}
 
     @view
     def document(self, ctx: Context, hash: bytes) -> Any:
@@ -422,16 +432,13 @@ def _live_pieces(ctx: Context, root: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _hold(ctx: Context, account: str, vid: str) -> None:
-    held = ctx.get(f"held/{account}", [])
-    ctx.put(f"held/{account}", sorted([*held, vid]))
-
-
-def _release(ctx: Context, account: str, vid: str) -> None:
-    held = [h for h in ctx.get(f"held/{account}", []) if h != vid]
-    if held:
-        ctx.put(f"held/{account}", held)
-    else:
-        ctx.delete(f"held/{account}")
+    """Add a voucher to the account's holdings index, once."""
+    if ctx.has(f"seen/{account}/{vid}"):
+        return
+    count = ctx.get(f"held/{account}", 0)
+    ctx.put(f"held/{account}/{count}", vid)
+    ctx.put(f"held/{account}", count + 1)
+    ctx.put(f"seen/{account}/{vid}", True)
 
 
 def _int_param(ctx: Context, name: str, default: int) -> int:
