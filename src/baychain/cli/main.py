@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from baychain.cli import ca, chain, gateway, gov, identity, invoice, keys, net, node_cmd, notary, points, scf, trace
+from baychain.cli import ca, chain, contract, gateway, gov, identity, invoice, keys, net, node_cmd, notary, points, scf, trace
 from baychain.cli.output import JSON_META, Settings, click_exceptions, report_error, hoist_global_options, usage_error
 from baychain.errors import BaychainError, Code
 from baychain.sdk.client import DEFAULT_NODE, TransactionFailed
@@ -136,6 +136,7 @@ def _fixed_hash_seed() -> None:
 chain.register(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(notary.app, name="notary")
+app.add_typer(contract.app, name="contract")
 app.add_typer(points.app, name="points")
 app.add_typer(net.app, name="net")
 app.add_typer(gateway.app, name="gateway")
