@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -46,6 +47,7 @@ class Consortium:
     homes: Path
     gateways: dict[str, Gateway] = field(default_factory=dict)
     running: dict[str, Running] = field(default_factory=dict)
+    node_certs: dict[str, Any] = field(default_factory=dict)  # each gateway's TLS certificate
 
     def start_gateway(self, org: str, name: str | None = None) -> Gateway:
         """A gateway of `org`: keys bound on chain, node certificate for TLS, both servers up."""
@@ -60,6 +62,7 @@ class Consortium:
                   node_cert=node_cert.certificate, node_key=node_cert.private_key, org_ca=ca.certificate,
                   root=self.root.certificate, signer=signer, scrypt_n=TEST_SCRYPT_N)
         gateway = Gateway(home, PASSPHRASE)
+        self.node_certs[name] = node_cert.certificate
         self.gateways[name] = gateway
         self.running[name] = serve(gateway)
         return gateway

@@ -18,6 +18,7 @@ from baychain import encoding
 from baychain.errors import BaychainError, Code
 from baychain.gateway import TransferRefused
 from baychain.gateway.config import admin_token
+from baychain.identity import key_id, serial_hex
 from gateway_support import DAY_NS, OutsiderSink
 
 SZ, HK, MO = "Shenzhen Data Co", "Hong Kong Bank", "Macao Clinic"
@@ -248,6 +249,53 @@ def test_a_transfer_needs_a_filing_an_assessment_and_the_same_purpose(gba):
     assert sz.send("t-13", gba.peer(HK), "credit-scoring")["transfer"] > 0
     refused = [e for e in audit_entries(gba, kind="transfer", organisation=SZ, counterparty=HK) if e["outcome"] == "refused"]
     assert {e["code"] for e in refused} >= {Code.FILING_MISSING, Code.PURPOSE_MISMATCH, Code.NOT_FOUND}
+
+
+def test_expired_consent_and_withdrawn_filing_stop_transfers(gba):
+    sz = gba.gateways[SZ]
+    record = person(16)
+    sz.put("t-16", record, anchor=True)
+    ids = authorise(gba, SZ, MO, "MO", "claims", record["subject"])
+    sz.withdraw_consent(ids["consent"])
+    short = sz.consent(record["subject"], MO, "claims", ["contact", "identity"], expiry_ns=time.time_ns() + 2 * 10**9)
+    assert sz.send("t-16", gba.peer(MO), "claims")["transfer"] > 0  # the new consent, while it lasts
+    time.sleep(2.2)
+    with pytest.raises(TransferRefused) as expired:
+        sz.send("t-16", gba.peer(MO), "claims")
+    assert expired.value.code == Code.CONSENT_EXPIRED
+    assert gba.client.view("dataex", "record", {"kind": "consent", "id": short})["withdrawn"] is None
+
+    sz.consent(record["subject"], MO, "claims", ["contact", "identity"], expiry_ns=time.time_ns() + DAY_NS)
+    assert sz.send("t-16", gba.peer(MO), "claims")["transfer"] > 0
+    gba.client.call(sz.signer, "dataex", "withdraw_filing", {"id": ids["filing"]})
+    with pytest.raises(TransferRefused) as unfiled:
+        sz.send("t-16", gba.peer(MO), "claims")
+    assert unfiled.value.code == Code.FILING_MISSING
+
+
+def test_a_revoked_gateway_certificate_is_no_longer_a_gba_recipient(gba):
+    """The committee revokes a gateway's TLS certificate: TLS still completes (the CA signed it), but
+    the registry on chain says no, so the sender records a refusal and sends nothing."""
+    sz = gba.gateways[SZ]
+    revoked = gba.start_gateway(HK, "HK revoked")
+    record = person(17)
+    sz.put("t-17", record, anchor=True)
+    authorise(gba, SZ, HK, "HK", "revocation-check", record["subject"])
+    assert sz.send("t-17", gba.peer("HK revoked"), "revocation-check")["recipient"] == HK
+
+    cert = gba.node_certs["HK revoked"]
+    gba.decide({"contract": "identity", "method": "revoke", "args": {
+        "issuer_key_id": key_id(gba.cas[HK].certificate.public_key()), "serial": serial_hex(cert.serial_number),
+        "reason": "keyCompromise"}})
+    before = len(revoked.received())
+    with pytest.raises(TransferRefused) as refused:
+        sz.send("t-17", gba.peer("HK revoked"), "revocation-check")
+    assert refused.value.code == Code.RECIPIENT_OUTSIDE_GBA and "revoked" in refused.value.message
+    assert len(revoked.received()) == before
+    # and the revoked gateway cannot ask for verifications either
+    with pytest.raises(BaychainError) as asking:
+        revoked.verify_at(gba.peer(SZ), record, "revocation-check")
+    assert asking.value.code == Code.PEER_UNTRUSTED
 
 
 def test_a_gateway_refuses_data_pushed_without_an_allowed_transfer(gba):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import lmdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baychain import encoding
 from baychain.errors import BaychainError, Code
@@ -39,6 +41,29 @@ def test_field_order_does_not_matter_but_one_byte_does():
     assert by_name["hk-identity-record"] == by_name["field-order-does-not-matter"]
     assert by_name["hk-identity-record"] != by_name["one-changed-byte"]
     assert record_digest(bytes(32), VECTORS["records"][0]["record"]).hex() != by_name["hk-identity-record"]  # another key
+
+
+_text = st.text(min_size=1, max_size=30)
+_records = st.fixed_dictionaries({
+    "subject": _text, "categories": st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=4),
+    "fields": st.dictionaries(st.text(max_size=10), st.one_of(_text, st.integers(-10**12, 10**12)), min_size=1, max_size=5)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(record=_records, data=st.data())
+def test_any_one_changed_character_of_any_field_changes_the_digest(record, data):
+    """Change one character of one text field (one byte when it is ASCII) or add one to a number:
+    the digest differs."""
+    name = data.draw(st.sampled_from(sorted(record["fields"])))
+    value = record["fields"][name]
+    if isinstance(value, int):
+        changed = value + 1
+    else:
+        i = data.draw(st.integers(0, len(value) - 1))
+        changed = value[:i] + ("a" if value[i] != "a" else "b") + value[i + 1:]
+    assert changed != value
+    forged = dict(record, fields={**record["fields"], name: changed})
+    assert record_digest(KEY, forged) != record_digest(KEY, record)
 
 
 @pytest.mark.parametrize("bad", [

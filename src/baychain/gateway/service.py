@@ -67,7 +67,13 @@ class Gateway:
         self.server_tls = tls.server_context(self.home, passphrase)
         self.client_tls = tls.client_context(self.home, passphrase)
         self.client = client or Client(self.config.node)
-        binding = self.client.view("identity", "binding", {"address": self.signer.address})
+        try:
+            binding = self.client.view("identity", "binding", {"address": self.signer.address})
+        except BaychainError as exc:
+            if exc.code != Code.NOT_FOUND:
+                raise
+            raise BaychainError(Code.ACCOUNT_UNBOUND, f"the gateway's signing key {self.signer.address} is bound to no "
+                                                      "certificate of its organisation (bind it: baychain identity bind)") from None
         self.organisation: str = binding["organisation"]
         self.jurisdiction: str = binding["jurisdiction"]
         self.vault = Vault(self.home / "vault", secrets.storage_key)

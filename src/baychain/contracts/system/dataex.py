@@ -421,7 +421,7 @@ def _consent_for(ctx: Context, org: str, subject: bytes, recipient: str, purpose
         if c["purpose"] == purpose and c["withdrawn"] is None and ctx.time_ns < c["expiry_ns"]:
             return c
     same = [c for c in fitting if c["purpose"] == purpose]
-    if any(c["withdrawn"] is not None for c in same):
+    if same and same[-1]["withdrawn"] is not None:  # the latest word of the subject decides what to report
         raise Refused(Code.CONSENT_WITHDRAWN, f"the subject withdrew consent to transfers to {recipient} for {purpose!r}")
     if same:
         raise Refused(Code.CONSENT_EXPIRED, f"the subject's consent to transfers to {recipient} for {purpose!r} expired")
@@ -511,7 +511,8 @@ def _audit(ctx: Context, kind: str, org: str, counterparty: str, ref: str, purpo
 def _new(ctx: Context, kind: str, index: str, record: dict[str, Any]) -> int:
     """Store a new record of `kind` under the next id (and list it in `index`, if one is given)."""
     ids = ctx.get(index, []) if index else []
-    ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} {kind}s per {'subject' if kind == 'consent' else 'pair of organisations'}")
+    per = "subject" if kind == "consent" else "pair of organisations"
+    ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} {kind}s per {per}")
     new_id = _next(ctx, kind)
     ctx.put(_id_key(kind, new_id), {"id": new_id, **record, "height": ctx.height, "time_ns": ctx.time_ns})
     if index:
