@@ -16,8 +16,14 @@ from baychain.errors import BaychainError, Code
 from gba_support import action, CORE, GD_PAY, HK_LOGISTICS, MO_IMPORTER, REGULATOR
 
 SELLER_TAX_ID = "91440300MA5G9X4K2P"  # an 18-character unified social credit code
-FILE = b"%PDF-1.7 invoice of order SO-1 ..."
-FILE_HASH = hashlib.sha256(FILE).digest()
+
+
+def pdf(payment_id: str = "P-1") -> bytes:
+    """The invoice file of a payment's order."""
+    return b"%PDF-1.7 invoice for payment " + payment_id.encode()
+
+
+FILE_HASH = hashlib.sha256(pdf()).digest()
 
 
 class World:
@@ -38,9 +44,9 @@ class World:
                         payer=(payer or self.buyer).address, payee=CORE, amount=amount, currency=currency)
         return payment_id
 
-    def issue(self, payment_id: str = "P-1", amount: int = 1_060_00, tax: int = 60_00, file_hash: bytes = FILE_HASH) -> str:
+    def issue(self, payment_id: str = "P-1", amount: int = 1_060_00, tax: int = 60_00) -> str:
         return self.chain.call(self.seller, "einvoice", "issue", payment_id=payment_id, amount=amount, tax=tax,
-                               file_hash=file_hash, buyer_name="Chan Tai Man")
+                               file_hash=hashlib.sha256(pdf(payment_id)).digest(), buyer_name="Chan Tai Man")
 
     def claimed(self, **kwargs) -> str:
         self.payment(**kwargs)
@@ -111,6 +117,10 @@ def test_one_invoice_per_order(world, gba):
     world.payment(payment_id="P-1b", order_id="SO-1")  # a second payment for the same order
     gba.fail(world.seller, "einvoice", "issue", Code.ORDER_INVOICED, payment_id="P-1b", amount=1, tax=0,
              file_hash=FILE_HASH)
+    world.payment(payment_id="P-2", order_id="SO-2")  # another order, but the first invoice's file
+    log = gba.fail(world.seller, "einvoice", "issue", Code.ALREADY_EXISTS, payment_id="P-2", amount=1, tax=0,
+                   file_hash=FILE_HASH)
+    assert inv in log
 
 
 def test_only_payment_institutions_record_payments_once(world, gba):
@@ -158,7 +168,7 @@ def test_an_unclaimed_invoice_cannot_be_reimbursed(world, gba):
 
 def test_the_presented_file_must_hash_to_the_recorded_hash(world, gba):
     inv = world.claimed()
-    edited = hashlib.sha256(FILE.replace(b"SO-1", b"SO-7")).digest()
+    edited = hashlib.sha256(pdf().replace(b"P-1", b"P-7")).digest()
     assert gba.view_of("einvoice", "verify", id=inv, file_hash=edited)["match"] is False
     gba.fail(world.hk_employer, "einvoice", "lock", Code.FILE_HASH_MISMATCH, invoice=inv, file_hash=edited)
     [alert] = gba.alerts("file_mismatch")

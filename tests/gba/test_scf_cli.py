@@ -3,7 +3,9 @@ for people and for scripts, and refusals in the stable error format."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import json
+import time
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -60,3 +62,23 @@ def test_vouchers_from_the_command_line(gba_node, gba_cli, tmp_path):
     assert core.address in listed.output and "365 days" in listed.output
     early = gba_cli("scf", "settle", vid, "--payment-ref", "X", "--key", "core")
     assert "NOT_MATURED (code 258)" in early.output
+
+
+def test_maturity_is_a_date_or_an_exact_time_with_its_offset(gba_node, gba_cli):
+    core, supplier = gba_cli.new_key("core"), gba_cli.new_key("supplier")
+    gba_node.decide(sdk.register_party(core.address, "core"))
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=2)).astimezone(timezone(timedelta(hours=8)))
+    vid = gba_cli.json("scf", "issue", "supplier", "10", "--currency", "MOP", "--maturity", soon.isoformat(),
+                       "--document-sha256", core.public_key.hex(), "--key", "core")["result"]
+    assert gba_cli.json("scf", "show", vid)["maturity_ns"] == sdk.maturity_ns(soon)
+    naive = gba_cli("scf", "issue", "supplier", "10", "--maturity", "2031-03-31T10:00:00",
+                    "--document-sha256", "cd" * 32, "--key", "core")
+    assert naive.exit_code == 1 and "BAD_REQUEST" in naive.output and "offset" in naive.output
+    assert gba_cli("scf", "accept", vid, "--key", "supplier").exit_code == 0
+    for _ in range(50):  # settlement is judged at the block's time: wait for the chain to pass maturity
+        settled = gba_cli("--json", "scf", "settle", vid, "--payment-ref", "MOP-1", "--key", "core")
+        if settled.exit_code == 0:
+            break
+        assert "NOT_MATURED" in settled.stdout
+        time.sleep(0.2)
+    assert json.loads(settled.stdout)["result"] == [{"voucher": vid, "holder": supplier.address, "amount": 1_000}]

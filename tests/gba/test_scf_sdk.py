@@ -31,7 +31,7 @@ def test_walkthrough_issues_splits_finances_refuses_a_second_financing_and_settl
     lines: list[str] = []
     with Client(gba_node.url, timeout=10) as client:
         outcome = run_scf_walkthrough(client, core=core, tier1=tier1, tier2=tier2, bank=bank, bank_party=bank.address,
-                                      term_seconds=3, say=lines.append)
+                                      term_seconds=6, say=lines.append)
         scf = Scf(client)
         kept, piece = outcome["pieces"]
         assert outcome["refused"] == "DOUBLE_FINANCING"

@@ -2,7 +2,8 @@
 
 Amounts are written in major units with at most two decimals (`1000000.00` is one
 million yuan, sent as 100000000 fen); CNY, HKD and MOP all have two. Maturities are
-dates (`2031-03-31`, the start of that day in China Standard Time). Every command that
+dates (`2031-03-31`, the start of that day in China Standard Time) or exact ISO times
+with their offset. Every command that
 changes state signs with `--key`, waits for the commit and prints the outcome; a
 refusal prints its stable code (e.g. `error DOUBLE_FINANCING (code 257): ...`).
 """
@@ -10,7 +11,7 @@ refusal prints its stable code (e.g. `error DOUBLE_FINANCING (code 257): ...`).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -53,6 +54,20 @@ def send(ctx: typer.Context, contract: str, key: str, keys_dir: Path, passphrase
     return receipt.data
 
 
+def _maturity(text: str) -> date | datetime:
+    """A due date (its first instant in China Standard Time) or an exact ISO time with an offset."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BaychainError(Code.BAD_REQUEST, f"--maturity {text!r} must be a date YYYY-MM-DD or an ISO time with "
+                                              "its offset, e.g. 2031-03-31T10:00:00+08:00")
+    return moment
+
+
 def _send(ctx: typer.Context, key: str, keys_dir: Path, passphrase: Optional[str], method: str, **args: Any) -> Any:
     return send(ctx, "scf", key, keys_dir, passphrase, method, **args)
 
@@ -63,16 +78,13 @@ def issue(
     supplier: str = typer.Argument(..., help="The supplier's account address or key name"),
     amount: str = typer.Argument(..., help="Face value in major units, e.g. 1000000.00"),
     currency: str = typer.Option("CNY", help="CNY, HKD or MOP"),
-    maturity: str = typer.Option(..., help="Due date YYYY-MM-DD (at most scf.max_term_days ahead)"),
+    maturity: str = typer.Option(..., help="Due date YYYY-MM-DD, or an ISO time with its offset (at most scf.max_term_days ahead)"),
     document: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="The trade document (only its SHA-256 goes on chain)"),
     document_sha256: Optional[str] = typer.Option(None, "--document-sha256", help="Or the document's SHA-256 (hex)"),
     key: str = KeyOpt, keys_dir: Path = KeysDir, passphrase: Optional[str] = Passphrase,
 ) -> None:
     """Issue a voucher as a core enterprise against a trade document."""
-    try:
-        due = date.fromisoformat(maturity)
-    except ValueError:
-        raise BaychainError(Code.BAD_REQUEST, f"--maturity {maturity!r} must be a date YYYY-MM-DD") from None
+    due = _maturity(maturity)
     if (document is None) == (document_sha256 is None):
         raise BaychainError(Code.BAD_REQUEST, "give the trade document: --document FILE or --document-sha256 HEX")
     if document is not None:

@@ -19,7 +19,8 @@ Rules enforced here:
 - the reimbursement lock is global: one key per invoice, so of two employers locking it
   (in one block or not) exactly one wins; every duplicate attempt raises a regulator
   alert `duplicate_reimbursement`;
-- the presented file must hash (SHA-256) to the hash recorded at issue;
+- the presented file must hash (SHA-256) to the hash recorded at issue, and one file is
+  one invoice (no two invoices share a file hash);
 - a red reversal (full or partial, all reversals together never above the original
   amount or tax) blocks reimbursement; a reimbursed invoice is booked and is not reversed;
 - the tax report of a seller for a month (China Standard Time, UTC+8) is what it issued
@@ -34,6 +35,7 @@ Storage (state keys `c/einvoice/<key>`):
 
     pay/<payment id>              a payment
     order/<payee>/<order id>      the invoice issued for an order
+    file/<sha256 hex>             the invoice a file is
     seq                           the number of invoices ever issued
     inv/<id>                      an invoice (id `INV` + 10 digits), see `issue`
     tax/<seller tax id>/<YYYY-MM> {currency: {"issued", "issued_tax", "reversed", "reversed_tax",
@@ -123,6 +125,8 @@ class EInvoice(Contract):
         order_key = f"order/{seller}/{payment['order_id']}"
         invoiced = ctx.get(order_key)
         ctx.require(invoiced is None, Code.ORDER_INVOICED, f"order {payment['order_id']} already has invoice {invoiced}")
+        same_file = ctx.get(f"file/{file_hash.hex()}")
+        ctx.require(same_file is None, Code.ALREADY_EXISTS, f"this file already is invoice {same_file}: one file, one invoice")
         seq = ctx.get("seq", 0) + 1
         ctx.put("seq", seq)
         invoice_id = f"INV{seq:010d}"
@@ -137,6 +141,7 @@ class EInvoice(Contract):
         }
         ctx.put(f"inv/{invoice_id}", invoice)
         ctx.put(order_key, invoice_id)
+        ctx.put(f"file/{file_hash.hex()}", invoice_id)
         _add_tax(ctx, seller_tax_id, period, payment["currency"], issued=amount, issued_tax=tax)
         ctx.emit("issued", invoice=invoice_id, seller=seller, buyer=payment["payer"], amount=amount, tax=tax,
                  currency=payment["currency"], payment_id=payment_id, file_hash=file_hash)
