@@ -335,3 +335,40 @@ def test_a_peer_without_a_consortium_certificate_cannot_even_ask(gba, tmp_path):
             tls.sendall(b"POST /v1/peer/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
             if not tls.recv(1024):
                 raise ConnectionError("closed without an answer")
+
+
+def test_the_admin_api_needs_the_owners_token(gba):
+    admin = gba.running[SZ].admin_url
+    for headers in ({}, {"Authorization": "Bearer " + "0" * 64}):
+        resp = httpx.get(f"{admin}/v1/records", headers=headers)
+        assert resp.status_code == 403 and resp.json()["error"] == "NOT_AUTHORIZED"
+    token = admin_token(gba.gateways[SZ].home)
+    resp = httpx.post(f"{admin}/v1/records", json={"id": "x"}, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 400 and resp.json()["error"] == "BAD_REQUEST" and "record" in resp.json()["message"]
+    resp = httpx.post(f"{admin}/v1/records", json={"id": "bad", "record": {"subject": "x"}},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 400 and resp.json()["error"] == "RECORD_INVALID"
+    assert all(r["id"] != "bad" for r in gba.gateways[SZ].records())  # nothing half-stored
+
+
+def test_a_gateway_will_not_start_with_another_organisations_certificate_or_an_unbound_key(gba, tmp_path):
+    from baychain.gateway import Gateway, GatewayConfig, init_home
+    from baychain.identity import Kind, issue_leaf
+    from baychain.sdk import Key
+    from gateway_support import PASSPHRASE, TEST_SCRYPT_N
+
+    sz_ca = gba.cas[SZ]
+    node = issue_leaf(sz_ca.certificate, sz_ca.private_key, "stray", Kind.NODE, now=gba.now, dns_names=["127.0.0.1"])
+    bound, unbound = Key.generate(), Key.generate()
+    gba.bind(HK, bound, "hk-stray")  # a Hong Kong Bank key with a Shenzhen TLS certificate
+    for name, signer, code in (("mixed", bound, Code.BAD_REQUEST), ("unbound", unbound, Code.ACCOUNT_UNBOUND)):
+        home = tmp_path / name
+        init_home(home, PASSPHRASE, config=GatewayConfig(node=gba.node.url, peer_port=0, admin_port=0),
+                  node_cert=node.certificate, node_key=node.private_key, org_ca=sz_ca.certificate,
+                  root=gba.root.certificate, signer=signer, scrypt_n=TEST_SCRYPT_N)
+        with pytest.raises(BaychainError) as refused:
+            Gateway(home, PASSPHRASE)
+        assert refused.value.code == code
+    with pytest.raises(BaychainError) as locked:
+        Gateway(tmp_path / "mixed", "wrong passphrase")
+    assert locked.value.code == Code.VAULT_LOCKED

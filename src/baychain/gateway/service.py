@@ -38,6 +38,7 @@ from baychain.gateway import tls
 from baychain.gateway.config import GatewayConfig
 from baychain.gateway.records import Record, normalise, record_digest, subject_ref
 from baychain.gateway.vault import Vault, open_secrets
+from baychain.identity.certificates import load_certificates, to_der
 from baychain.identity.verification import CertIdentity
 from baychain.sdk.client import Client
 from baychain.sdk.keys import Key
@@ -76,6 +77,10 @@ class Gateway:
                                                       "certificate of its organisation (bind it: baychain identity bind)") from None
         self.organisation: str = binding["organisation"]
         self.jurisdiction: str = binding["jurisdiction"]
+        own = tls.identify(to_der(load_certificates((self.home / "tls" / "node.pem").read_bytes())[0]), self.client)
+        if own.organisation != self.organisation:
+            raise BaychainError(Code.BAD_REQUEST, f"the gateway's TLS certificate is {own.organisation}'s but its signing "
+                                                  f"key acts for {self.organisation}: both must be the same organisation's")
         self.vault = Vault(self.home / "vault", secrets.storage_key)
 
     def close(self) -> None:
