@@ -201,6 +201,10 @@ def test_payment_term_limit_is_a_governance_parameter(tmp_path, consortium):
              maturity_ns=gba.time + 181 * DAY, document=doc("d"))
     gba.call(core, "scf", "issue", supplier=supplier.address, amount=1, currency="CNY",
              maturity_ns=gba.time + 180 * DAY, document=doc("d"))
+    gba.set_param("scf.max_term_days", 400)  # the committee cannot stretch terms beyond twelve months
+    assert gba.view_of("scf", "limits")["max_term_days"] == 365
+    gba.fail(core, "scf", "issue", Code.TERM_EXCEEDED, supplier=supplier.address, amount=1, currency="CNY",
+             maturity_ns=gba.time + 370 * DAY, document=doc("e"))
     gba.app.close()
 
 

@@ -25,7 +25,8 @@ block's time with the maturity. Rules enforced here:
 - a split parent is consumed (status `split`) and never spent again;
 - locked, financed or matured vouchers cannot move (split, transfer, apply);
 - a trade document backs at most one voucher on the whole chain;
-- the payment term is at most `scf.max_term_days` days (governance parameter, 365);
+- the payment term is at most `scf.max_term_days` days (governance parameter, 365 by
+  default; the committee may lower it, never raise it above twelve months);
 - financing needs a registration number (mainland movables registry), each used once;
 - a voucher is financed at most once: the holder's application locks it to one bank,
   and any other attempt (a second application, another bank, the same bank again,
@@ -68,7 +69,7 @@ CORE = "core"  # party kinds
 BANK = "bank"
 KINDS = (BANK, CORE)
 DAY_NS = 86_400 * 10**9
-DEFAULT_MAX_TERM_DAYS = 365  # mainland practice: 6 months in principle, 12 at most
+MAX_TERM_DAYS = 365  # mainland practice: 6 months in principle, 12 at most; governance may only lower it
 DEFAULT_GRACE_DAYS = 0
 MAX_CHILDREN = 16  # pieces of one split
 MAX_PIECES = 100  # live pieces of one root: settlement pays them all in one transaction
@@ -106,7 +107,7 @@ class SupplyChainFinance(Contract):
         require_money(ctx, amount, currency)
         ctx.require(len(document) == 32, Code.BAD_ARGUMENTS, "document must be a 32-byte SHA-256 hash")
         ctx.require(maturity_ns > ctx.time_ns, Code.BAD_ARGUMENTS, "maturity must be after the block time")
-        max_days = _int_param(ctx, "scf.max_term_days", DEFAULT_MAX_TERM_DAYS)
+        max_days = _max_term_days(ctx)
         ctx.require(maturity_ns - ctx.time_ns <= max_days * DAY_NS, Code.TERM_EXCEEDED,
                     f"the payment term may be at most {max_days} days (governance parameter scf.max_term_days)")
         used = ctx.get(f"doc/{document.hex()}")
@@ -348,7 +349,7 @@ class SupplyChainFinance(Contract):
     @view
     def limits(self, ctx: Context) -> Any:
         """The governance parameters in force."""
-        return {"max_term_days": _int_param(ctx, "scf.max_term_days", DEFAULT_MAX_TERM_DAYS),
+        return {"max_term_days": _max_term_days(ctx),
                 "grace_days": _int_param(ctx, "scf.grace_days", DEFAULT_GRACE_DAYS)}
 
 
@@ -439,6 +440,11 @@ def _hold(ctx: Context, account: str, vid: str) -> None:
     ctx.put(f"held/{account}/{count}", vid)
     ctx.put(f"held/{account}", count + 1)
     ctx.put(f"seen/{account}/{vid}", True)
+
+
+def _max_term_days(ctx: Context) -> int:
+    """The term limit in force: the governance parameter, never above twelve months."""
+    return min(_int_param(ctx, "scf.max_term_days", MAX_TERM_DAYS), MAX_TERM_DAYS)
 
 
 def _int_param(ctx: Context, name: str, default: int) -> int:
