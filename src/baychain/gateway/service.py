@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from baychain import encoding
 from baychain.errors import BaychainError, Code
+from baychain.contracts.system.dataex import record_key
 from baychain.gateway import tls
 from baychain.gateway.config import GatewayConfig
 from baychain.gateway.records import Record, normalise, record_digest, subject_ref
@@ -256,17 +257,16 @@ class Gateway:
         return self.client.call(self.signer, "dataex", method, args).data
 
     def _transfer(self, tid: int, wait: float = 5.0) -> dict[str, Any]:
-        """The transfer record; waits briefly for the sender's block to reach this node."""
+        """The transfer record, proof-checked against the app hash (so a lying API cannot make
+        this gateway accept data); waits briefly for the sender's block to reach this node."""
         deadline = time.monotonic() + wait
         while True:
-            try:
-                return self.client.view("dataex", "record", {"kind": "transfer", "id": tid})
-            except BaychainError as exc:
-                if exc.code != Code.NOT_FOUND or time.monotonic() > deadline:
-                    if exc.code == Code.NOT_FOUND:
-                        raise BaychainError(Code.TRANSFER_NOT_AUTHORISED, f"the chain holds no transfer {tid}") from None
-                    raise
-                time.sleep(0.05)
+            entry = self.client.get_contract_value("dataex", record_key("transfer", tid))
+            if entry is not None:
+                return entry
+            if time.monotonic() > deadline:
+                raise BaychainError(Code.TRANSFER_NOT_AUTHORISED, f"the chain holds no transfer {tid}")
+            time.sleep(0.05)
 
 
 class _PeerConnection:

@@ -187,7 +187,7 @@ class DataExchange(Contract):
             raise BaychainError(refused.code, refused.reason) from None
         ctx.require(recipient_jurisdiction_on_chain == recipient_jurisdiction, Code.BAD_ARGUMENTS,
                     f"{recipient} is registered in {recipient_jurisdiction_on_chain}, not {recipient_jurisdiction}")
-        assessed = ctx.get(_id_key("assessment", assessment)) if assessment > 0 else None
+        assessed = ctx.get(record_key("assessment", assessment)) if assessment > 0 else None
         ctx.require(assessed is not None and assessed["organisation"] == org, Code.ASSESSMENT_MISSING,
                     f"{org} has no impact assessment {assessment}: assess before filing")
         ctx.require(assessed["recipient"] == recipient and assessed["purpose"] == purpose, Code.PURPOSE_MISMATCH,
@@ -252,7 +252,7 @@ class DataExchange(Contract):
         tid = _next(ctx, "transfer")
         entry.update({"id": tid, "allowed": code == Code.OK, "code": int(code), "reason": reason,
                       "height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash, "received": None})
-        ctx.put(_id_key("transfer", tid), entry)
+        ctx.put(record_key("transfer", tid), entry)
         seq = _audit(ctx, "transfer", org, recipient, _ref("transfer", tid), purpose, code, reason)
         outcome = "allowed" if code == Code.OK else "refused"
         ctx.emit("transfer", id=tid, source=org, recipient=recipient, outcome=outcome, code=int(code))
@@ -268,7 +268,7 @@ class DataExchange(Contract):
         ctx.require(record["allowed"], Code.TRANSFER_NOT_AUTHORISED, f"transfer {id} was refused: {record['reason']}")
         ctx.require(record["received"] is None, Code.ALREADY_EXISTS, f"transfer {id} was already received")
         record["received"] = {"height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash}
-        ctx.put(_id_key("transfer", id), record)
+        ctx.put(record_key("transfer", id), record)
         seq = _audit(ctx, "receipt", org, record["source"], _ref("transfer", id), record["purpose"], Code.OK, "received")
         ctx.emit("received", id=id, recipient=org, source=record["source"])
         return {"audit": seq}
@@ -343,7 +343,7 @@ class DataExchange(Contract):
     @view
     def consents(self, ctx: Context, organisation: str, subject: bytes) -> Any:
         """Every consent one organisation recorded for one subject reference."""
-        return [ctx.get(_id_key("consent", i)) for i in ctx.get(_consents_key(organisation, subject), [])]
+        return [ctx.get(record_key("consent", i)) for i in ctx.get(_consents_key(organisation, subject), [])]
 
     @view
     def audit_log(self, ctx: Context, start: int = 0, limit: int = 100, organisation: str = "") -> Any:
@@ -352,7 +352,7 @@ class DataExchange(Contract):
         count = ctx.get("next/audit", 0)
         out, seq = [], start
         while seq < count and len(out) < limit:
-            entry = ctx.get(_id_key("audit", seq))
+            entry = ctx.get(record_key("audit", seq))
             if not organisation or organisation in (entry["organisation"], entry["counterparty"]):
                 out.append(entry)
             seq += 1
@@ -383,7 +383,7 @@ def _decide_transfer(ctx: Context, entry: dict[str, Any]) -> None:
         entry.update(filing=filing["id"], retention_days=filing["retention_days"])
         if filing["retention_days"] > policy["max_retention_days"]:
             raise Refused(Code.POLICY_FORBIDS_TRANSFER, f"filing {filing['id']} keeps data longer than {pair} allows")
-        if policy["assessment"] and ctx.get(_id_key("assessment", filing["assessment"])) is None:
+        if policy["assessment"] and ctx.get(record_key("assessment", filing["assessment"])) is None:
             raise Refused(Code.ASSESSMENT_MISSING, f"filing {filing['id']} names no existing impact assessment")
     if policy["consent"]:
         entry["consent"] = _consent_for(ctx, org, anchored["subject"], recipient, purpose, cats)["id"]
@@ -403,7 +403,7 @@ def _gba_member(ctx: Context, organisation: str) -> str:
 
 
 def _filing_for(ctx: Context, org: str, recipient: str, purpose: str, cats: list[str]) -> dict[str, Any]:
-    filings = [ctx.get(_id_key("filing", i)) for i in ctx.get(_pair_key("filings", org, recipient), [])]
+    filings = [ctx.get(record_key("filing", i)) for i in ctx.get(_pair_key("filings", org, recipient), [])]
     live = [f for f in filings if f["withdrawn"] is None]
     for f in reversed(live):
         if f["purpose"] == purpose and _covers(f["categories"], cats):
@@ -415,7 +415,7 @@ def _filing_for(ctx: Context, org: str, recipient: str, purpose: str, cats: list
 
 def _consent_for(ctx: Context, org: str, subject: bytes, recipient: str, purpose: str, cats: list[str]) -> dict[str, Any]:
     """The live consent that covers the transfer; the most telling refusal otherwise."""
-    consents = [ctx.get(_id_key("consent", i)) for i in ctx.get(_consents_key(org, subject), [])]
+    consents = [ctx.get(record_key("consent", i)) for i in ctx.get(_consents_key(org, subject), [])]
     fitting = [c for c in consents if c["recipient"] == recipient and _covers(c["categories"], cats)]
     for c in reversed(fitting):
         if c["purpose"] == purpose and c["withdrawn"] is None and ctx.time_ns < c["expiry_ns"]:
@@ -431,7 +431,7 @@ def _consent_for(ctx: Context, org: str, subject: bytes, recipient: str, purpose
 
 
 def _live_grant(ctx: Context, grantor: str, grantee: str, purpose: str, cats: list[str]) -> dict[str, Any]:
-    grants = [ctx.get(_id_key("grant", i)) for i in ctx.get(_pair_key("grants", grantor, grantee), [])] if grantee else []
+    grants = [ctx.get(record_key("grant", i)) for i in ctx.get(_pair_key("grants", grantor, grantee), [])] if grantee else []
     for g in reversed(grants):
         if (g["purpose"] == purpose and g["revoked"] is None and ctx.time_ns < g["expiry_ns"]
                 and _covers(g["categories"], cats)):
@@ -501,7 +501,7 @@ def _organisation(ctx: Context) -> str:
 
 def _audit(ctx: Context, kind: str, org: str, counterparty: str, ref: str, purpose: str, code: Code, reason: str) -> int:
     seq = _next(ctx, "audit", start=0)
-    ctx.put(_id_key("audit", seq), {
+    ctx.put(record_key("audit", seq), {
         "seq": seq, "kind": kind, "organisation": org, "counterparty": counterparty, "ref": ref, "purpose": purpose,
         "outcome": "allowed" if code == Code.OK else "refused", "code": int(code), "reason": reason,
         "height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash})
@@ -514,7 +514,7 @@ def _new(ctx: Context, kind: str, index: str, record: dict[str, Any]) -> int:
     per = "subject" if kind == "consent" else "pair of organisations"
     ctx.require(len(ids) < MAX_LIST, Code.LIMIT_EXCEEDED, f"at most {MAX_LIST} {kind}s per {per}")
     new_id = _next(ctx, kind)
-    ctx.put(_id_key(kind, new_id), {"id": new_id, **record, "height": ctx.height, "time_ns": ctx.time_ns})
+    ctx.put(record_key(kind, new_id), {"id": new_id, **record, "height": ctx.height, "time_ns": ctx.time_ns})
     if index:
         ctx.put(index, [*ids, new_id])
     return new_id
@@ -527,7 +527,7 @@ def _end(ctx: Context, kind: str, id: int, owner_field: str, end_field: str) -> 
     ctx.require(record[owner_field] == org, Code.NOT_AUTHORIZED, f"{kind} {id} belongs to {record[owner_field]}")
     ctx.require(record[end_field] is None, Code.ALREADY_EXISTS, f"{kind} {id} is already {end_field}")
     record[end_field] = {"height": ctx.height, "time_ns": ctx.time_ns, "tx": ctx.tx_hash}
-    ctx.put(_id_key(kind, id), record)
+    ctx.put(record_key(kind, id), record)
     ctx.emit(f"{kind}_{end_field}", id=id, organisation=org)
 
 
@@ -539,7 +539,7 @@ def _next(ctx: Context, kind: str, start: int = 1) -> int:
 
 
 def _get(ctx: Context, kind: str, id: int) -> dict[str, Any]:
-    record = ctx.get(_id_key(kind, id)) if id >= 0 else None
+    record = ctx.get(record_key(kind, id)) if id >= 0 else None
     ctx.require(record is not None, Code.NOT_FOUND, f"no {kind} {id}")
     return record
 
@@ -573,7 +573,8 @@ def _anchor_key(digest: bytes) -> str:
     return f"anchor/{digest.hex()}"
 
 
-def _id_key(kind: str, id: int) -> str:
+def record_key(kind: str, id: int) -> str:
+    """The storage key of a consent, assessment, filing, grant, transfer or audit entry."""
     return f"{kind}/{id:012d}"
 
 
