@@ -111,19 +111,21 @@ def dev(
 
 @app.command()
 def demo(
-    home: Path = typer.Option(Path(".baychain/demo"), help="Node home for the demo chain"),
-    host: str = typer.Option("127.0.0.1", help="API listen address"),
-    port: int = typer.Option(8545, help="API port (0 = any free port)"),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the node running after the walkthrough"),
+    directory: Path = typer.Option(Path(".baychain/demo"), "--dir", help="Directory of the demo network (an earlier demo there is replaced)"),
+    engine: str = typer.Option("auto", "--engine", help="cometbft (4 validators), solo (embedded), or auto: CometBFT when installed"),
+    host: str = typer.Option("127.0.0.1", help="API listen address (embedded engine)"),
+    port: int = typer.Option(8545, help="API port of the embedded engine (0 = any free port)"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the network running after the walkthrough"),
 ) -> None:
-    """Start a local chain and walk through it as GBA institutions would; then keep it running."""
+    """Create a GBA consortium (6 organisations, certificates, committee), play its scenarios end to end, keep it running."""
     _fixed_hash_seed()
     from rich.console import Console
 
-    from baychain.demo import run_demo
+    from baychain.demo import ENGINES, run_demo
 
-    console = Console(highlight=False)
-    run_demo(home, host, port, serve=serve, say=console.print)
+    if engine not in ENGINES:
+        raise BaychainError(Code.BAD_REQUEST, f"--engine must be one of {', '.join(ENGINES)}")
+    run_demo(directory, engine=engine, host=host, port=port, serve=serve, console=Console(highlight=False))
 
 
 def _fixed_hash_seed() -> None:

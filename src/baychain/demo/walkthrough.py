@@ -1,0 +1,324 @@
+"""The demo's story: the Greater Bay Area scenarios played end to end through the SDK.
+
+Everything goes through `baychain.sdk` against a node's HTTP API, as an application
+of each organisation would, so the same code runs on four CometBFT validators and on
+the embedded engine:
+
+1. identity — every founder's committee key binds its certificate; the committee admits
+   the core enterprise and the logistics firm (their CAs) and grants the scenario roles;
+   one member of staff per organisation gets a certificate and binds it;
+2. supply-chain finance — issue, accept, split, transfer, finance at the Guangdong bank;
+   the Hong Kong bank's second financing of the same piece is refused and alerted;
+3. e-invoices — payment, issue, claim, reimbursement; a second employer's duplicate
+   claim is refused and alerted; a red reversal; the seller's tax report;
+4. traceability — EPCIS events captured in Guangdong, Hong Kong and Macao; trace, recall
+   and the consumer's proof-checked verification;
+5. governance — the committee shortens the payment term (and a longer one is refused);
+   the regulator's expedited freeze stops an account at once;
+6. settlement of the vouchers at maturity, and the regulator's alert log.
+
+Each step checks what it shows and raises `DemoFailed` if the chain did not behave.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from rich.console import Console
+from rich.table import Table
+
+from baychain.demo.epcis import JUICE, ColdChain, gtin
+from baychain.demo.network import BY_SLUG, FOUNDERS, ORGANISATIONS, Network, Organisation
+from baychain.errors import BaychainError, Code
+from baychain.identity.keys import ed25519_public_key
+from baychain.network.committee import LOCAL_PASSPHRASE
+from baychain.sdk import identity
+from baychain.sdk import invoice as invoice_sdk
+from baychain.sdk import scf as scf_sdk
+from baychain.sdk import trace
+from baychain.sdk.client import Client, TransactionFailed
+from baychain.sdk.governance import Governance, action
+from baychain.sdk.invoice import Invoices
+from baychain.sdk.keys import Key
+from baychain.sdk.scf import Scf, document_hash, format_money
+
+SELLER_TAX_ID = "91440101MA5DEMO42X"  # the core enterprise's unified social credit code (illustrative)
+MAX_TERM_DAYS = 180  # what the committee sets: six months, mainland practice
+
+
+class DemoFailed(RuntimeError):
+    """The chain did not behave as the walkthrough says it must."""
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)
+
+
+class Walkthrough:
+    """One run of the story against `client`; `outcome` collects what happened."""
+
+    def __init__(self, client: Client, network: Network, console: Console, *, term_seconds: int = 20) -> None:
+        self.client = client
+        self.network = network
+        self.console = console
+        self.term_seconds = term_seconds
+        self.gov = Governance(client, timeout=30)
+        self.scf = Scf(client)
+        self.invoices = Invoices(client)
+        self.staff: dict[str, Key] = {}  # slug -> a certificate-bound member of staff
+        self.outcome: dict[str, Any] = {"refused": {}, "engine": network.engine}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        self.console.print(text)
+
+    def heading(self, text: str) -> None:
+        self.console.rule(f"[bold]{text}[/]", align="left")
+
+    def refused(self, label: str, call: Any, expected: Code) -> str:
+        """Run a call that must be refused with `expected`; show and record the refusal."""
+        try:
+            call()
+        except BaychainError as exc:
+            _expect(exc.code == expected, f"{label}: refused with {exc.code.name}, expected {expected.name}")
+            self.say(f"   [red]refused[/] {label}: {exc.code.name} ({int(exc.code)}) — {exc.message}")
+            self.outcome["refused"][label] = exc.code.name
+            return exc.code.name
+        raise DemoFailed(f"{label} was accepted")
+
+    def decide(self, title: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+        """The founders propose and vote until the proposal is decided; it must execute."""
+        keys = [self.network.committee[o.slug] for o in FOUNDERS]
+        summary = self.gov.decide(keys, actions, title)
+        _expect(summary["status"] == "executed", f"proposal {title!r} ended {summary['status']}")
+        self.say(f"   proposal #{summary['id']} [italic]{title}[/]: [green]executed[/] "
+                 f"({summary['yes']} of {len(keys)} committee votes)")
+        return summary
+
+    def certificate(self, org: Organisation, name: str, key: Key) -> bytes:
+        """A user certificate for `key` from the organisation's CA in the consortium CA directory."""
+        issued = self.network.ca.issue(org.name, "user", name, LOCAL_PASSPHRASE, now=datetime.now(timezone.utc),
+                                       public_key=ed25519_public_key(key.public_key))
+        return issued.certificate.public_bytes(Encoding.PEM)
+
+    def block_time_ns(self) -> int:
+        return int(self.client.block("latest")["time_ns"])
+
+    # -- the story -----------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        start = time.monotonic()
+        self.consortium()
+        self.identities()
+        self.supply_chain_finance()
+        self.e_invoices()
+        self.traceability()
+        self.governance()
+        self.settlement()
+        self.alert_log()
+        status = self.client.status()
+        self.outcome.update(height=status["height"], app_hash=status["app_hash"], seconds=time.monotonic() - start)
+        return self.outcome
+
+    def consortium(self) -> None:
+        status = self.client.status()
+        self.heading("The consortium")
+        self.say(f"chain [bold]{status['chain_id']}[/] on {len(self.network.urls)} node(s), engine "
+                 f"[bold]{status['engine']}[/], height {status['height']}")
+        table = Table("organisation", "jurisdiction", "role", "part", box=None, padding=(0, 2))
+        for o in ORGANISATIONS:
+            table.add_row(o.name, o.jurisdiction, o.role, ("validator + committee; " if o.founder else "") + o.what)
+        self.console.print(table)
+        required = self.client.view("identity", "settings")
+        _expect(required["required"], "the demo chain must admit only certificate-bound keys")
+        self.say("only keys bound to a certificate of the consortium CA are admitted")
+
+    def identities(self) -> None:
+        self.heading("1. Identity: X.509 certificates, certificate-bound accounts, committee governance")
+        for o in FOUNDERS:
+            key = self.network.committee[o.slug]
+            identity.bind(self.client, key, self.certificate(o, "committee", key))
+        self.say(f"   the founders' committee keys bound their certificates ({', '.join(o.slug for o in FOUNDERS)})")
+        self.refused("an unbound key's transaction", lambda: self.client.call(
+            Key.generate(), "scf", "accept", {"voucher": "V00000001"}), Code.ACCOUNT_UNBOUND)
+        newcomers = [o for o in ORGANISATIONS if not o.founder]
+        actions = []
+        for o in newcomers:
+            ca = self.network.ca.init_org(o.name, o.jurisdiction, o.role, LOCAL_PASSPHRASE, now=datetime.now(timezone.utc))
+            actions.append(action("identity", "register_org", ca=ca.certificate.public_bytes(Encoding.PEM)))
+        self.decide("Admit " + " and ".join(o.name for o in newcomers), actions)
+        self.decide("Grant the scenario roles", [
+            scf_sdk.register_party(BY_SLUG["core"].name, "core"),
+            scf_sdk.register_party(BY_SLUG["gd-bank"].name, "bank"),
+            scf_sdk.register_party(BY_SLUG["hk-bank"].name, "bank"),
+            invoice_sdk.register_party(BY_SLUG["gd-bank"].name, "payment"),
+            invoice_sdk.register_party(BY_SLUG["core"].name, "seller", SELLER_TAX_ID),
+        ])
+        table = Table("organisation", "staff account", "certificate", box=None, padding=(0, 2))
+        for o in ORGANISATIONS:
+            key = Key.generate()
+            bound = identity.bind(self.client, key, self.certificate(o, "staff", key))
+            _expect(bound["organisation"] == o.name, f"{o.name}'s staff bound to {bound['organisation']}")
+            self.staff[o.slug] = key
+            table.add_row(o.name, bound["account"], f"{o.jurisdiction} / {o.role}, serial {bound['serial'][:12]}…")
+        self.console.print(table)
+        self.outcome["accounts"] = {slug: key.address for slug, key in self.staff.items()}
+
+    def supply_chain_finance(self) -> None:
+        self.heading("2. Supply-chain finance: multi-tier receivable vouchers")
+        core, logistics, importer = self.staff["core"], self.staff["hk-logistics"], self.staff["mo-importer"]
+        gd_bank, hk_bank = self.staff["gd-bank"], self.staff["hk-bank"]
+        amount = 1_200_000_00
+        start = self.block_time_ns()
+        document = document_hash(f"cold-chain services contract PRF-KC-{start}".encode())
+        voucher = self.scf.issue(core, supplier=logistics.address, amount=amount, currency="CNY",
+                                 maturity=start + self.term_seconds * 10**9, document=document)
+        self.say(f"   Pearl River Foods issued voucher {voucher}: {format_money(amount, 'CNY')} owed to Kwai Chung "
+                 f"Logistics, against trade document {document.hex()[:16]}…, maturing in {self.term_seconds} s")
+        self.scf.accept(logistics, voucher)
+        kept, piece = self.scf.split(logistics, voucher, [amount - 450_000_00, 450_000_00])
+        self.scf.transfer(logistics, piece, importer.address)
+        self.say(f"   Kwai Chung Logistics accepted it, split it into {kept} ({format_money(amount - 450_000_00, 'CNY')}) "
+                 f"and {piece} ({format_money(450_000_00, 'CNY')}), and paid Macao Pearl Imports with {piece}")
+        self.refused(f"spending the split parent {voucher}",
+                     lambda: self.scf.transfer(logistics, voucher, importer.address), Code.VOUCHER_CONSUMED)
+        bank = BY_SLUG["gd-bank"].name
+        self.scf.apply_financing(importer, piece, bank)
+        registration = f"ZD-{start % 10**9}-{piece}"
+        self.scf.finance(gd_bank, piece, registration_no=registration, advance=450_000_00 - 9_000_00)
+        self.say(f"   Macao Pearl Imports financed {piece} at {bank} "
+                 f"(advance {format_money(441_000_00, 'CNY')}, registration {registration})")
+        self.refused(f"Hong Kong Harbour Bank financing {piece} again",
+                     lambda: self.scf.finance(hk_bank, piece, registration_no=f"HK-{registration}", advance=1),
+                     Code.DOUBLE_FINANCING)
+        self.say("   [yellow]the regulator was alerted[/] (double_financing)")
+        tree = self.scf.tree(voucher)
+        table = Table("voucher", "holder", "amount", "status", box=None, padding=(0, 2))
+        names = {key.address: BY_SLUG[slug].name for slug, key in self.staff.items()}
+        for v in tree:
+            table.add_row(v["id"], names.get(v["holder"], v["holder"]), format_money(v["amount"], v["currency"]),
+                          v["status"])
+        self.console.print(table)
+        self.outcome["scf"] = {"voucher": voucher, "pieces": [kept, piece], "registration_no": registration}
+
+    def e_invoices(self) -> None:
+        self.heading("3. E-invoices: payment-linked issue, one reimbursement across all employers")
+        pay, seller = self.staff["gd-bank"], self.staff["core"]
+        buyer, employer, other_employer = Key.generate(), self.staff["hk-logistics"], self.staff["mo-importer"]
+        identity.bind(self.client, buyer, self.certificate(BY_SLUG["hk-logistics"], "driver", buyer))
+        seller_name = BY_SLUG["core"].name
+        stamp = self.block_time_ns()
+        invoice_ids = []
+        for n, (amount, tax) in enumerate(((3_180_00, 180_00), (10_600_00, 600_00)), 1):
+            payment_id, order_id = f"PAY-{stamp}-{n}", f"SO-{stamp}-{n}"
+            self.invoices.record_payment(pay, payment_id=payment_id, order_id=order_id, payer=buyer.address,
+                                         payee=seller_name, amount=amount, currency="CNY")
+            pdf = f"%PDF e-invoice {order_id} {seller_name} {format_money(amount, 'CNY')}".encode()
+            inv = self.invoices.issue(seller, payment_id=payment_id, amount=amount, tax=tax, file=pdf)
+            self.invoices.claim(buyer, inv)
+            invoice_ids.append((inv, pdf, amount, tax))
+            self.say(f"   Guangdong Bay Commercial Bank recorded payment {payment_id} of {format_money(amount, 'CNY')}; "
+                     f"{seller_name} issued invoice {inv}; the buyer (a Kwai Chung driver) claimed it")
+        (inv, pdf, amount, _), (inv2, _, amount2, tax2) = invoice_ids
+        self.refused(f"the buyer asking for a second invoice of order SO-{stamp}-1", lambda: self.invoices.issue(
+            seller, payment_id=f"PAY-{stamp}-1", amount=1_00, tax=0, file=b"again"), Code.ORDER_INVOICED)
+        self.invoices.lock(employer, inv, file=pdf)
+        self.invoices.reimburse(employer, inv)
+        self.say(f"   Kwai Chung Logistics checked the file against the chain and reimbursed {inv}")
+        self.refused(f"Macao Pearl Imports reimbursing {inv} a second time",
+                     lambda: self.invoices.lock(other_employer, inv, file=pdf), Code.INVOICE_LOCKED)
+        self.say("   [yellow]the regulator was alerted[/] (duplicate_reimbursement)")
+        self.invoices.reverse(seller, inv2, amount=amount2 // 2, tax=tax2 // 2, reason="half the goods returned")
+        self.say(f"   {seller_name} issued a red invoice reversing half of {inv2}")
+        self.refused(f"reimbursing the reversed invoice {inv2}",
+                     lambda: self.invoices.lock(employer, inv2, file=invoice_ids[1][1]), Code.INVOICE_REVERSED)
+        period = self.invoices.invoice(inv)["period"]
+        report = self.invoices.tax_report(SELLER_TAX_ID, period)["currencies"]["CNY"]
+        _expect(report["net"] == amount + amount2 - amount2 // 2, f"tax report net {report['net']}")
+        self.say(f"   tax report {SELLER_TAX_ID} {period}: issued {format_money(report['issued'], 'CNY')}, reversed "
+                 f"{format_money(report['reversed'], 'CNY')}, net [bold]{format_money(report['net'], 'CNY')}[/]")
+        self.outcome["einvoice"] = {"invoices": [inv, inv2], "tax_report": report}
+
+    def traceability(self) -> None:
+        self.heading("4. Traceability: farm to table across Guangdong, Hong Kong and Macao (GS1 EPCIS 2.0)")
+        chain = ColdChain(self.block_time_ns())
+        for slug, doc, label in (("core", chain.guangdong(), "harvest, pressing, bottling, packing, departure (GD)"),
+                                 ("hk-logistics", chain.hong_kong(), "arrival at Kwai Chung, cold-chain leg (HK)"),
+                                 ("mo-importer", chain.macao(), "receipt, unpacking, first sale (MO)")):
+            hashes = trace.capture(self.client, self.staff[slug], doc)
+            self.say(f"   {BY_SLUG[slug].name}: {len(hashes)} events — {label}")
+        product = gtin(JUICE)
+        temps = trace.sensor(self.client, "urn:epc:id:sscc:6901234.0000004242", unit="CEL")
+        readings = ", ".join(f"{r['value']} {r['uom']} = {r['converted']} °C" for r in temps["readings"])
+        self.say(f"   cold chain of the pallet, converted to °C: {readings}")
+        trace.capture(self.client, self.staff["core"], chain.recall())
+        recall = trace.recall(self.client, product, chain.juice_lot)
+        _expect(recall["recalled"] and recall["items"], "the recalled lot lists no downstream items")
+        self.say(f"   Pearl River Foods [red]recalled[/] juice lot {chain.juice_lot}: {len(recall['items'])} downstream "
+                 "items, each with its last known location")
+        story = trace.verify_lot(self.client, product, chain.juice_lot)
+        _expect(story["recalled"], "the verified story does not show the recall")
+        self.say(f"   the consumer's check: {len(story['events'])} events from the harvest on, every one proven "
+                 "against the block's app hash — [green]verified[/], marked recalled")
+        self.outcome["trace"] = {"gtin": product, "lot": chain.juice_lot, "events": len(story["events"]),
+                                 "recall_items": len(recall["items"])}
+
+    def governance(self) -> None:
+        self.heading("5. Governance: the committee decides, the regulator acts at once")
+        self.decide(f"Payment terms of vouchers at most {MAX_TERM_DAYS} days",
+                    [scf_sdk.set_max_term_days(MAX_TERM_DAYS)])
+        long_term = self.block_time_ns() + (MAX_TERM_DAYS + 30) * 86_400 * 10**9
+        self.refused(f"a voucher with a {MAX_TERM_DAYS + 30}-day term", lambda: self.scf.issue(
+            self.staff["core"], supplier=self.staff["hk-logistics"].address, amount=1_000_00, currency="CNY",
+            maturity=long_term, document=document_hash(b"long-term purchase order")), Code.TERM_EXCEEDED)
+        suspect = self.staff["hk-bank"]
+        regulator = self.network.committee["regulator"]
+        frozen = self.gov.expedite_freeze(regulator, suspect.address, "attempted double financing, under investigation")
+        self.say(f"   the regulator froze {suspect.address} (the officer behind the second financing) without a vote, "
+                 "lapsing in 72 hours unless the committee confirms it")
+        self.refused("a transaction of the frozen account", lambda: self.scf.apply_financing(
+            suspect, "V00000001", BY_SLUG["hk-bank"].name), Code.ACCOUNT_FROZEN)
+        self.outcome["freeze"] = frozen
+
+    def settlement(self) -> None:
+        self.heading("6. Settlement at maturity")
+        voucher = self.outcome["scf"]["voucher"]
+        deadline = time.monotonic() + self.term_seconds + 60
+        waiting = False
+        while True:  # judged at block time: wait until the chain passes the maturity
+            try:
+                payouts = self.scf.settle(self.staff["core"], voucher, payment_ref=f"CNAPS-{voucher}")
+                break
+            except TransactionFailed as exc:
+                if exc.code != Code.NOT_MATURED or time.monotonic() > deadline:
+                    raise
+                if not waiting:
+                    self.say("   (waiting for the maturity date on the chain's clock…)")
+                    waiting = True
+                time.sleep(1)
+        names = {key.address: BY_SLUG[slug].name for slug, key in self.staff.items()}
+        for p in payouts:
+            self.say(f"   {p['voucher']} pays {format_money(p['amount'], 'CNY')} to {names.get(p['holder'], p['holder'])}")
+        total = sum(p["amount"] for p in payouts)
+        _expect(total == 1_200_000_00, f"payouts total {total}")
+        self.say(f"   payouts total the face value {format_money(total, 'CNY')}: [green]settled[/]")
+        self.outcome["scf"]["payouts"] = payouts
+
+    def alert_log(self) -> None:
+        self.heading("7. The regulator's alert log")
+        alerts = self.gov.alerts(limit=100)["alerts"]
+        table = Table("#", "kind", "contract", "height", "what", box=None, padding=(0, 2))
+        for a in alerts:
+            attrs = a["attributes"]
+            subject = next((f"{k} {attrs[k]}" for k in ("voucher", "invoice") if k in attrs), "")
+            by = next((attrs[k] for k in ("bank", "employer") if k in attrs), "")
+            table.add_row(str(a["seq"]), a["kind"], a["contract"], str(a["height"]), f"{subject} by {by}" if by else subject)
+        self.console.print(table)
+        kinds = sorted({a["kind"] for a in alerts})
+        _expect({"double_financing", "duplicate_reimbursement"} <= set(kinds), f"alert kinds {kinds}")
+        self.outcome["alerts"] = {kind: sum(1 for a in alerts if a["kind"] == kind) for kind in kinds}
