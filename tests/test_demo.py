@@ -21,6 +21,7 @@ from baychain.cli.main import app
 from baychain.demo import run_demo
 from baychain.demo.network import MARKER
 from baychain.errors import BaychainError, Code
+from baychain.sdk.keys import KeyStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "network"))
 
@@ -31,14 +32,18 @@ def check_outcome(outcome: dict, text: str) -> None:
     assert outcome["refused"][f"Macao Pearl Imports reimbursing {outcome['einvoice']['invoices'][0]} a second time"] == "INVOICE_LOCKED"
     assert set(outcome["refused"].values()) >= {"ACCOUNT_UNBOUND", "VOUCHER_CONSUMED", "ORDER_INVOICED", "INVOICE_REVERSED",
                                                  "TERM_EXCEEDED", "ACCOUNT_FROZEN"}
-    assert outcome["alerts"]["double_financing"] == 1 and outcome["alerts"]["duplicate_reimbursement"] == 1
+    assert outcome["alerts"] == {"double_financing": 1, "duplicate_reimbursement": 1, "reversed_invoice_presented": 1,
+                                 "transfer_refused": 1}
+    assert outcome["refused"]["sending the record to Hong Kong without a standard-contract filing"] == "FILING_MISSING"
+    assert outcome["dataex"] == [("verification", "allowed"), ("verification", "allowed"), ("transfer", "refused")]
     kept, piece = outcome["scf"]["pieces"]
     assert [(p["voucher"], p["amount"]) for p in outcome["scf"]["payouts"]] == [(kept, 750_000_00), (piece, 450_000_00)]
     assert outcome["scf"]["payouts"][1]["holder"] == outcome["accounts"]["gd-bank"]  # the financing bank is paid
     assert outcome["einvoice"]["tax_report"]["net"] == 3_180_00 + 10_600_00 - 5_300_00
     assert outcome["trace"]["events"] == 11 and outcome["trace"]["recall_items"] > 0
     for shown in ("refused Hong Kong Harbour Bank financing", "DOUBLE_FINANCING (257)", "INVOICE_LOCKED (261)",
-                  "the regulator was alerted", "verified", "settled", "double_financing", "duplicate_reimbursement"):
+                  "the regulator was alerted", "verified", "matched", "no match", "settled", "double_financing",
+                  "duplicate_reimbursement", "transfer_refused"):
         assert shown in text, shown
 
 
@@ -47,6 +52,8 @@ def test_demo_on_the_embedded_engine_plays_every_scenario(tmp_path):
     outcome = run_demo(tmp_path / "demo", engine="solo", port=0, serve=False, term_seconds=8, console=console)
     check_outcome(outcome, console.export_text())
     assert outcome["engine"] == "solo"
+    assert KeyStore(tmp_path / "demo" / "wallet").names() == sorted(
+        [f"{slug}-staff" for slug in outcome["accounts"]] + ["hk-logistics-driver"])
     with pytest.raises(httpx.HTTPError):  # --no-serve: the node stopped
         httpx.get(outcome["urls"]["api"] + "/health", timeout=2)
 
@@ -88,6 +95,13 @@ def test_demo_on_four_cometbft_validators(tmp_path):
             block = httpx.get(f"{node.api_url}/v1/blocks/{outcome['height']}", timeout=5).json()
             assert block["app_hash"] == outcome["app_hash"], node.name
         assert min(heights.values()) >= outcome["height"]
+        # the CLI works against it with the staff keys the demo leaves
+        env = {"BAYCHAIN_NODE": outcome["urls"]["api"], "BAYCHAIN_KEYS_DIR": str(directory / "wallet"),
+               "BAYCHAIN_PASSPHRASE": "baychain-local-network"}
+        result = CliRunner().invoke(app, ["--json", "regulator", "alerts"], env=env)
+        assert result.exit_code == 0 and '"transfer_refused"' in result.output, result.output
+        result = CliRunner().invoke(app, ["--json", "scf", "tree", outcome["scf"]["voucher"]], env=env)
+        assert result.exit_code == 0 and '"settled"' in result.output, result.output
         # the consumer link answers on another organisation's node too
         macao = manifest.node("mo-importer").api_url
         story = httpx.get(outcome["urls"]["consumer"].replace(outcome["urls"]["api"], macao), timeout=10).json()

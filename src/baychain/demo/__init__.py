@@ -20,7 +20,8 @@ from typing import Any
 from rich.console import Console
 
 from baychain.demo.network import COMETBFT, DEFAULT_DIR, SOLO, Network, clear, cometbft_problem, start_cometbft, start_solo
-from baychain.demo.walkthrough import DemoFailed, Walkthrough
+from baychain.demo.walkthrough import WALLET, DemoFailed, Walkthrough
+from baychain.network.committee import LOCAL_PASSPHRASE
 from baychain.sdk.client import Client
 
 ENGINES = ("auto", COMETBFT, SOLO)
@@ -99,9 +100,15 @@ def _explore(network: Network, outcome: dict[str, Any], console: Console, *, ser
     console.print(f"  consumer QR link   {urls['consumer']}")
     console.print(f"  regulator alerts   {urls['alerts']}")
     console.print(f"  live events        {urls['events']}")
-    console.print(f"  committee keys     {network.directory / 'keys'} (passphrase baychain-local-network)")
+    console.print(f"  committee keys     {network.directory / 'keys'}")
+    console.print(f"  staff keys         {network.directory / WALLET}  (passphrase of both: {LOCAL_PASSPHRASE})")
     console.print(f"  consortium CA      {network.directory / 'ca'}   e.g. baychain ca list --dir {network.directory / 'ca'}")
-    console.print(f"  CLI                BAYCHAIN_NODE={api} baychain gov list  |  baychain regulator alerts")
+    console.print(f"  data gateways      {network.directory / 'gateways'}   baychain gateway start --home …/gd-bank")
+    console.print("  try the CLI:")
+    console.print(f"    export BAYCHAIN_NODE={api} BAYCHAIN_KEYS_DIR={network.directory / WALLET} "
+                  f"BAYCHAIN_PASSPHRASE={LOCAL_PASSPHRASE}")
+    console.print(f"    baychain regulator alerts; baychain gov list; baychain scf tree {outcome['scf']['voucher']}; "
+                  f"baychain trace verify {trace['gtin']} {trace['lot']}")
     if network.engine == COMETBFT:
         console.print(f"  status             baychain net status --dir {network.directory}")
         console.print(f"Stop it with: [bold]baychain net down --dir {network.directory}[/]")

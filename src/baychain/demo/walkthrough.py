@@ -13,9 +13,12 @@ the embedded engine:
    claim is refused and alerted; a red reversal; the seller's tax report;
 4. traceability — EPCIS events captured in Guangdong, Hong Kong and Macao; trace, recall
    and the consumer's proof-checked verification;
-5. governance — the committee shortens the payment term (and a longer one is refused);
+5. data exchange — the Hong Kong bank verifies a Guangdong customer record against the
+   Guangdong bank's on-chain keyed hash without the data crossing back; sending the
+   record without a filing is refused and alerted;
+6. governance — the committee shortens the payment term (and a longer one is refused);
    the regulator's expedited freeze stops an account at once;
-6. settlement of the vouchers at maturity, and the regulator's alert log.
+7. settlement of the vouchers at maturity, and the regulator's alert log.
 
 Each step checks what it shows and raises `DemoFailed` if the chain did not behave.
 """
@@ -31,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from baychain.demo.epcis import JUICE, ColdChain, gtin
+from baychain.demo.gateways import RunningGateway, start_gateway
 from baychain.demo.network import BY_SLUG, FOUNDERS, ORGANISATIONS, Network, Organisation
 from baychain.errors import BaychainError, Code
 from baychain.identity.keys import ed25519_public_key
@@ -42,15 +46,19 @@ from baychain.sdk import trace
 from baychain.sdk.client import Client, TransactionFailed
 from baychain.sdk.governance import Governance, action
 from baychain.sdk.invoice import Invoices
-from baychain.sdk.keys import Key
+from baychain.sdk.keys import Key, KeyStore
 from baychain.sdk.scf import Scf, document_hash, format_money
 
 SELLER_TAX_ID = "91440101MA5DEMO42X"  # the core enterprise's unified social credit code (illustrative)
+WALLET = "wallet"  # <dir>/wallet: the staff keys (passphrase LOCAL_PASSPHRASE)
 MAX_TERM_DAYS = 180  # what the committee sets: six months, mainland practice
 
 
-class DemoFailed(RuntimeError):
+class DemoFailed(BaychainError):
     """The chain did not behave as the walkthrough says it must."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Code.INTERNAL, f"the demo stopped: {message}")
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -70,6 +78,7 @@ class Walkthrough:
         self.scf = Scf(client)
         self.invoices = Invoices(client)
         self.staff: dict[str, Key] = {}  # slug -> a certificate-bound member of staff
+        self.wallet = KeyStore(network.directory / WALLET)  # their keys, for exploring with the CLI afterwards
         self.outcome: dict[str, Any] = {"refused": {}, "engine": network.engine}
 
     # -- helpers -------------------------------------------------------------------------
@@ -118,6 +127,7 @@ class Walkthrough:
         self.supply_chain_finance()
         self.e_invoices()
         self.traceability()
+        self.data_exchange()
         self.governance()
         self.settlement()
         self.alert_log()
@@ -165,6 +175,7 @@ class Walkthrough:
             bound = identity.bind(self.client, key, self.certificate(o, "staff", key))
             _expect(bound["organisation"] == o.name, f"{o.name}'s staff bound to {bound['organisation']}")
             self.staff[o.slug] = key
+            self.wallet.save(f"{o.slug}-staff", key, LOCAL_PASSPHRASE)
             table.add_row(o.name, bound["account"], f"{o.jurisdiction} / {o.role}, serial {bound['serial'][:12]}…")
         self.console.print(table)
         self.outcome["accounts"] = {slug: key.address for slug, key in self.staff.items()}
@@ -211,6 +222,7 @@ class Walkthrough:
         pay, seller = self.staff["gd-bank"], self.staff["core"]
         buyer, employer, other_employer = Key.generate(), self.staff["hk-logistics"], self.staff["mo-importer"]
         identity.bind(self.client, buyer, self.certificate(BY_SLUG["hk-logistics"], "driver", buyer))
+        self.wallet.save("hk-logistics-driver", buyer, LOCAL_PASSPHRASE)
         seller_name = BY_SLUG["core"].name
         stamp = self.block_time_ns()
         invoice_ids = []
@@ -268,8 +280,43 @@ class Walkthrough:
         self.outcome["trace"] = {"gtin": product, "lot": chain.juice_lot, "events": len(story["events"]),
                                  "recall_items": len(recall["items"])}
 
+    def data_exchange(self) -> None:
+        self.heading("5. Data exchange: verification without disclosure (each bank's data gateway)")
+        gd, hk = BY_SLUG["gd-bank"], BY_SLUG["hk-bank"]
+        owner = start_gateway(self.network, gd)
+        try:
+            asker = start_gateway(self.network, hk)
+            try:
+                self._verify_without_disclosure(owner, asker, hk)
+            finally:
+                asker.stop()
+        finally:
+            owner.stop()
+
+    def _verify_without_disclosure(self, owner: RunningGateway, asker: RunningGateway, hk: Organisation) -> None:
+        record = {"subject": "440106198203154321", "categories": ["identity", "contact"],
+                  "fields": {"name": "Li Wei", "role": "director, Pearl River Foods Group", "phone": "+86 138 0000 4242"}}
+        anchored = owner.gateway.put("kyc-li-wei", record, anchor=True)
+        self.say(f"   Guangdong Bay Commercial Bank keeps a customer's KYC record in its gateway's encrypted vault "
+                 f"(GD); only its keyed hash goes on chain (block {anchored['anchor']['height']})")
+        owner.gateway.grant(hk.name, "account-opening", ["identity", "contact"],
+                            expiry_ns=self.block_time_ns() + 30 * 86_400 * 10**9)
+        answer = asker.gateway.verify_at(owner.peer, record, "account-opening")
+        _expect(answer["matched"] is True, f"the presented record did not match: {answer}")
+        self.say(f"   Hong Kong Harbour Bank's gateway presents the record the customer gave it, over mutual TLS: "
+                 f"[green]matched[/] the anchor of block {answer['anchored_height']}; nothing was sent back")
+        altered = {**record, "fields": {**record["fields"], "phone": "+86 138 0000 4243"}}
+        answer = asker.gateway.verify_at(owner.peer, altered, "account-opening")
+        _expect(answer["matched"] is False, "an altered record matched")
+        self.say("   the same record with one digit of the phone number changed: [red]no match[/]")
+        self.refused("sending the record to Hong Kong without a standard-contract filing",
+                     lambda: owner.gateway.send("kyc-li-wei", asker.peer, "account-opening"), Code.FILING_MISSING)
+        self.say("   [yellow]the regulator was alerted[/] (transfer_refused); every attempt is in the dataex audit log")
+        log = self.client.view("dataex", "audit_log", {"limit": 50})["entries"]
+        self.outcome["dataex"] = [(e["kind"], e["outcome"]) for e in log]
+
     def governance(self) -> None:
-        self.heading("5. Governance: the committee decides, the regulator acts at once")
+        self.heading("6. Governance: the committee decides, the regulator acts at once")
         self.decide(f"Payment terms of vouchers at most {MAX_TERM_DAYS} days",
                     [scf_sdk.set_max_term_days(MAX_TERM_DAYS)])
         long_term = self.block_time_ns() + (MAX_TERM_DAYS + 30) * 86_400 * 10**9
@@ -286,7 +333,7 @@ class Walkthrough:
         self.outcome["freeze"] = frozen
 
     def settlement(self) -> None:
-        self.heading("6. Settlement at maturity")
+        self.heading("7. Settlement at maturity")
         voucher = self.outcome["scf"]["voucher"]
         deadline = time.monotonic() + self.term_seconds + 60
         waiting = False
@@ -310,15 +357,21 @@ class Walkthrough:
         self.outcome["scf"]["payouts"] = payouts
 
     def alert_log(self) -> None:
-        self.heading("7. The regulator's alert log")
+        self.heading("8. The regulator's alert log")
         alerts = self.gov.alerts(limit=100)["alerts"]
         table = Table("#", "kind", "contract", "height", "what", box=None, padding=(0, 2))
         for a in alerts:
-            attrs = a["attributes"]
-            subject = next((f"{k} {attrs[k]}" for k in ("voucher", "invoice") if k in attrs), "")
-            by = next((attrs[k] for k in ("bank", "employer") if k in attrs), "")
-            table.add_row(str(a["seq"]), a["kind"], a["contract"], str(a["height"]), f"{subject} by {by}" if by else subject)
+            table.add_row(str(a["seq"]), a["kind"], a["contract"], str(a["height"]), _alert_summary(a["attributes"]))
         self.console.print(table)
         kinds = sorted({a["kind"] for a in alerts})
         _expect({"double_financing", "duplicate_reimbursement"} <= set(kinds), f"alert kinds {kinds}")
         self.outcome["alerts"] = {kind: sum(1 for a in alerts if a["kind"] == kind) for kind in kinds}
+
+
+def _alert_summary(attrs: dict[str, Any]) -> str:
+    """One line about an alert: what it concerns and who tried."""
+    if "recipient" in attrs:
+        return f"{attrs.get('source', '?')} → {attrs['recipient']}: {attrs.get('code', '')}"
+    subject = next((f"{k} {attrs[k]}" for k in ("voucher", "invoice") if k in attrs), "")
+    by = next((attrs[k] for k in ("bank", "employer") if k in attrs), "")
+    return f"{subject} by {by}" if by else subject
