@@ -52,6 +52,7 @@ def test_demo_on_the_embedded_engine_plays_every_scenario(tmp_path):
     outcome = run_demo(tmp_path / "demo", engine="solo", port=0, serve=False, term_seconds=8, console=console)
     check_outcome(outcome, console.export_text())
     assert outcome["engine"] == "solo"
+    assert outcome["freeze"]["confirmed"]["source"] == "committee" and outcome["freeze"]["confirmed"]["until_ns"] == 0
     assert KeyStore(tmp_path / "demo" / "wallet").names() == sorted(
         [f"{slug}-staff" for slug in outcome["accounts"]] + ["hk-logistics-driver"])
     with pytest.raises(httpx.HTTPError):  # --no-serve: the node stopped
@@ -85,6 +86,7 @@ def test_demo_on_four_cometbft_validators(tmp_path):
         text = console.export_text()
         check_outcome(outcome, text)
         assert outcome["engine"] == "cometbft" and f"baychain net down --dir {directory}" in text
+        assert "more than 2/3 of the validators (light client" in text
         manifest = NetworkManifest.load(directory)
         assert len(manifest.nodes) == 4 and (directory / MARKER).exists()
         # the validators keep running and agree: every node has the demo's last block

@@ -76,6 +76,7 @@ class Network:
     committee: dict[str, Key]  # founder slug -> committee key
     stop: Callable[[], None] = field(repr=False)
     wait: Callable[[], None] = field(repr=False)  # block while the network serves (solo: until Ctrl-C)
+    light: Any = None  # CometBFT: a light client anchored on the genesis (app hashes the validators signed)
 
     @property
     def api_url(self) -> str:
@@ -160,8 +161,12 @@ def start_cometbft(directory: Path, *, progress: Callable[[str], Any]) -> Networ
     except BaseException:
         stop_nodes(directory)
         raise
+    from baychain.network.light import ApiRelay, LightClient
+
+    genesis = NodeHome(manifest.home(manifest.names[0])).cometbft / "config" / "genesis.json"
+    light = LightClient([ApiRelay(n.api_url) for n in manifest.nodes], genesis)
     return Network(directory, COMETBFT, {n.name: n.api_url for n in manifest.nodes}, _committee_keys(directory),
-                   stop=lambda: stop_nodes(directory), wait=lambda: None)
+                   stop=lambda: stop_nodes(directory), wait=lambda: None, light=light)
 
 
 def start_solo(directory: Path, *, host: str = "127.0.0.1", port: int = 0, block_interval: float = 0.2) -> Network:

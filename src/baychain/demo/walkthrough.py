@@ -273,12 +273,26 @@ class Walkthrough:
         _expect(recall["recalled"] and recall["items"], "the recalled lot lists no downstream items")
         self.say(f"   Pearl River Foods [red]recalled[/] juice lot {chain.juice_lot}: {len(recall['items'])} downstream "
                  "items, each with its last known location")
-        story = trace.verify_lot(self.client, product, chain.juice_lot)
+        story = self._consumer_check(product, chain.juice_lot)
         _expect(story["recalled"], "the verified story does not show the recall")
-        self.say(f"   the consumer's check: {len(story['events'])} events from the harvest on, every one proven "
-                 "against the block's app hash — [green]verified[/], marked recalled")
         self.outcome["trace"] = {"gtin": product, "lot": chain.juice_lot, "events": len(story["events"]),
                                  "recall_items": len(recall["items"])}
+
+    def _consumer_check(self, product: str, lot: str) -> dict[str, Any]:
+        """What a shopper's phone does with the QR code: ask a node in Macao for the lot's story and
+        check every entry's proof — against the app hash the validators signed, when there are any."""
+        url = self.network.urls.get("mo-importer", self.network.api_url)
+        height = self.client.height()
+        with Client(url, timeout=30) as phone:
+            deadline = time.monotonic() + 30
+            while phone.height() < height and time.monotonic() < deadline:
+                time.sleep(0.2)
+            story = trace.verify_lot(phone, product, lot, light=self.network.light)
+        against = ("the app hash signed by more than 2/3 of the validators (light client: no node trusted)"
+                   if self.network.light is not None else "the block's app hash")
+        self.say(f"   a shopper in Macao scans the QR code: {len(story['events'])} events from the harvest on, every "
+                 f"entry proven against {against} — [green]verified[/], [red]recalled[/]")
+        return story
 
     def data_exchange(self) -> None:
         self.heading("5. Data exchange: verification without disclosure (each bank's data gateway)")
@@ -330,7 +344,12 @@ class Walkthrough:
                  "lapsing in 72 hours unless the committee confirms it")
         self.refused("a transaction of the frozen account", lambda: self.scf.apply_financing(
             suspect, "V00000001", BY_SLUG["hk-bank"].name), Code.ACCOUNT_FROZEN)
-        self.outcome["freeze"] = frozen
+        self.decide("Confirm the regulator's freeze", [
+            action("policy", "freeze", account=suspect.address, reason="confirmed by the committee: double financing")])
+        confirmed = self.client.view("policy", "frozen", {"account": suspect.address})
+        _expect(confirmed is not None and confirmed["until_ns"] == 0, f"the committee's freeze is {confirmed}")
+        self.say("   the freeze now lasts until the committee lifts it")
+        self.outcome["freeze"] = {"expedited": frozen, "confirmed": confirmed}
 
     def settlement(self) -> None:
         self.heading("7. Settlement at maturity")
