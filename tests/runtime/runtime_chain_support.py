@@ -45,7 +45,7 @@ class Chain:
             app.commit()
         self.hashes.append({r.app_hash for r in results})
         assert len(self.hashes[-1]) == 1, f"nodes disagree at height {height}"
-        codes = {tuple((r.code, r.data) for r in res.tx_results) for res in results}
+        codes = {tuple((r.code, r.data, r.compute_used) for r in res.tx_results) for res in results}
         assert len(codes) == 1, f"nodes disagree on results at height {height}"
         return results[0].tx_results
 

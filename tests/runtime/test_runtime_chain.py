@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 
@@ -13,62 +14,7 @@ from support import Signer
 
 TOKEN = source("token")
 
-HOSTILE = '''"""Every way to misbehave, one method each."""
-from contract import Map, export, view, call, ctx, emit
-
-marks = Map(int, default=0)
-
-
-@export
-def loop():
-    marks["loop"] = 1
-    while True:
-        pass
-
-
-@export
-def bomb():
-    marks["bomb"] = 1
-    s = "ab"
-    while True:
-        s = s + s
-
-
-@export
-def spam():
-    marks["spam"] = 1
-    for i in range(1000):
-        emit("e", i=i)
-
-
-@export
-def leak():
-    marks["leak"] = 1
-    return str(ctx)
-
-
-@export
-def setmark(name: str):
-    marks[name] = 1
-
-
-@export
-def steal():
-    """A call that wrote through another contract call, then fails: its writes must go too."""
-    call("hostile", "setmark", name="steal")
-    marks["other"] = 1 // 0
-
-
-@export
-def deep():
-    marks["deep"] = 1
-    call("hostile", "deep")
-
-
-@view
-def mark(name: str) -> int:
-    return marks[name]
-'''
+HOSTILE = (Path(__file__).parent / "hostile_contract.py").read_text()  # every way to misbehave, one method each
 
 
 @pytest.fixture
@@ -166,3 +112,15 @@ def test_accounts_and_notary_are_built_in_contracts_on_the_runtime(chain, member
     record = chain.app.view("notary", "lookup", {"digest": digest})
     assert record["owner"] == members[0].address and record["metadata"] == {}
     assert chain.run(members[1].tx("notary", "notarize", digest=digest)).code == Code.ALREADY_EXISTS
+
+
+def test_runtime_budgets_are_set_by_the_committee(chain, members):
+    alice = members[0]
+    chain.deploy("hostile", HOSTILE)
+    before = chain.run(alice.tx("hostile", "loop"))
+    assert before.code == Code.OUT_OF_COMPUTE and before.compute_used > 1_000_000
+    summary = decide(chain.run, members, [action("governance", "set_param", name="runtime.max_compute", value=20_000)])
+    assert summary["status"] == "executed"
+    after = chain.run(alice.tx("hostile", "loop"))
+    assert after.code == Code.OUT_OF_COMPUTE and 20_000 < after.compute_used < 30_000
+    assert "20000 compute units" in after.log
