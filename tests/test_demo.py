@@ -47,11 +47,17 @@ def check_outcome(outcome: dict, text: str) -> None:
         assert shown in text, shown
 
 
-def test_demo_on_the_embedded_engine_plays_every_scenario(tmp_path):
+def test_without_cometbft_the_demo_says_so_and_plays_every_scenario_on_the_embedded_engine(tmp_path, monkeypatch):
+    wrong = tmp_path / "cometbft"  # a binary that is not the pinned release: as good as none
+    wrong.write_text("#!/bin/sh\necho 0.34.0\n")
+    wrong.chmod(0o755)
+    monkeypatch.setenv("BAYCHAIN_COMETBFT", str(wrong))
     console = Console(record=True, width=200, highlight=False)
-    outcome = run_demo(tmp_path / "demo", engine="solo", port=0, serve=False, term_seconds=8, console=console)
-    check_outcome(outcome, console.export_text())
+    outcome = run_demo(tmp_path / "demo", engine="auto", port=0, serve=False, term_seconds=8, console=console)
+    text = console.export_text()
+    check_outcome(outcome, text)
     assert outcome["engine"] == "solo"
+    assert "CometBFT is not available" in text and "Running on the embedded engine" in text and "0.34.0" in text
     assert outcome["freeze"]["confirmed"]["source"] == "committee" and outcome["freeze"]["confirmed"]["until_ns"] == 0
     assert KeyStore(tmp_path / "demo" / "wallet").names() == sorted(
         [f"{slug}-staff" for slug in outcome["accounts"]] + ["hk-logistics-driver"])

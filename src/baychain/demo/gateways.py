@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from baychain.demo.network import Network, Organisation
 from baychain.gateway import Gateway, GatewayConfig, Running, init_home, serve
 from baychain.identity import Kind
-from baychain.identity.keys import decrypt_key, ed25519_public_key
+from baychain.identity.keys import decrypt_key
 from baychain.network.committee import LOCAL_PASSPHRASE
 from baychain.sdk import identity
 from baychain.sdk.client import Client
@@ -46,10 +44,8 @@ def start_gateway(network: Network, org: Organisation) -> RunningGateway:
     url = network.urls.get(org.slug, network.api_url)
     ca = network.ca
     signer = Key.generate()
-    user = ca.issue(org.name, Kind.USER, "gateway", LOCAL_PASSPHRASE, now=now,
-                    public_key=ed25519_public_key(signer.public_key))
     with Client(url, timeout=30) as client:
-        identity.bind(client, signer, user.certificate.public_bytes(Encoding.PEM))
+        identity.bind(client, signer, network.user_certificate(org.name, "gateway", signer))
     node = ca.issue(org.name, Kind.NODE, "gateway-tls", LOCAL_PASSPHRASE, now=now, dns_names=("127.0.0.1",))
     home = Path(network.directory) / "gateways" / org.slug
     init_home(home, LOCAL_PASSPHRASE, config=GatewayConfig(node=url, peer_port=0, admin_port=0),

@@ -30,7 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from baychain.errors import BaychainError, Code
+from baychain.identity.keys import ed25519_public_key
 from baychain.identity.store import CADirectory
 from baychain.network.committee import CA_DIR, KEYS_DIR, LOCAL_PASSPHRASE, create_ca, create_committee
 from baychain.network.members import Member
@@ -85,6 +88,12 @@ class Network:
     @property
     def ca(self) -> CADirectory:
         return CADirectory(self.directory / CA_DIR)
+
+    def user_certificate(self, organisation: str, name: str, key: Key) -> bytes:
+        """A user certificate (PEM) for `key`, issued now by the organisation's CA in `<dir>/ca`."""
+        issued = self.ca.issue(organisation, "user", name, LOCAL_PASSPHRASE, now=datetime.now(timezone.utc),
+                               public_key=ed25519_public_key(key.public_key))
+        return issued.certificate.public_bytes(Encoding.PEM)
 
 
 def cometbft_problem() -> str | None:

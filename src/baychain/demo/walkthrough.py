@@ -37,7 +37,6 @@ from baychain.demo.epcis import JUICE, ColdChain, gtin
 from baychain.demo.gateways import RunningGateway, start_gateway
 from baychain.demo.network import BY_SLUG, FOUNDERS, ORGANISATIONS, Network, Organisation
 from baychain.errors import BaychainError, Code
-from baychain.identity.keys import ed25519_public_key
 from baychain.network.committee import LOCAL_PASSPHRASE
 from baychain.sdk import identity
 from baychain.sdk import invoice as invoice_sdk
@@ -109,12 +108,6 @@ class Walkthrough:
                  f"({summary['yes']} of {len(keys)} committee votes)")
         return summary
 
-    def certificate(self, org: Organisation, name: str, key: Key) -> bytes:
-        """A user certificate for `key` from the organisation's CA in the consortium CA directory."""
-        issued = self.network.ca.issue(org.name, "user", name, LOCAL_PASSPHRASE, now=datetime.now(timezone.utc),
-                                       public_key=ed25519_public_key(key.public_key))
-        return issued.certificate.public_bytes(Encoding.PEM)
-
     def block_time_ns(self) -> int:
         return int(self.client.block("latest")["time_ns"])
 
@@ -152,7 +145,7 @@ class Walkthrough:
         self.heading("1. Identity: X.509 certificates, certificate-bound accounts, committee governance")
         for o in FOUNDERS:
             key = self.network.committee[o.slug]
-            identity.bind(self.client, key, self.certificate(o, "committee", key))
+            identity.bind(self.client, key, self.network.user_certificate(o.name, "committee", key))
         self.say(f"   the founders' committee keys bound their certificates ({', '.join(o.slug for o in FOUNDERS)})")
         self.refused("an unbound key's transaction", lambda: self.client.call(
             Key.generate(), "scf", "accept", {"voucher": "V00000001"}), Code.ACCOUNT_UNBOUND)
@@ -172,7 +165,7 @@ class Walkthrough:
         table = Table("organisation", "staff account", "certificate", box=None, padding=(0, 2))
         for o in ORGANISATIONS:
             key = Key.generate()
-            bound = identity.bind(self.client, key, self.certificate(o, "staff", key))
+            bound = identity.bind(self.client, key, self.network.user_certificate(o.name, "staff", key))
             _expect(bound["organisation"] == o.name, f"{o.name}'s staff bound to {bound['organisation']}")
             self.staff[o.slug] = key
             self.wallet.save(f"{o.slug}-staff", key, LOCAL_PASSPHRASE)
@@ -221,7 +214,7 @@ class Walkthrough:
         self.heading("3. E-invoices: payment-linked issue, one reimbursement across all employers")
         pay, seller = self.staff["gd-bank"], self.staff["core"]
         buyer, employer, other_employer = Key.generate(), self.staff["hk-logistics"], self.staff["mo-importer"]
-        identity.bind(self.client, buyer, self.certificate(BY_SLUG["hk-logistics"], "driver", buyer))
+        identity.bind(self.client, buyer, self.network.user_certificate(BY_SLUG["hk-logistics"].name, "driver", buyer))
         self.wallet.save("hk-logistics-driver", buyer, LOCAL_PASSPHRASE)
         seller_name = BY_SLUG["core"].name
         stamp = self.block_time_ns()
