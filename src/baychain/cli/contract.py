@@ -5,8 +5,8 @@
     baychain contract test token                     # its tests against a real embedded chain
     baychain contract propose token token/token.py -k member    # committee votes with `gov vote`
     baychain contract deploy token token/token.py -k me         # after the proposal passed
-    baychain contract call token transfer -a to=bc1… -a amount=5 -k me
-    baychain contract query token balance_of -a account=bc1…
+    baychain contract call token transfer -k me -a to=bc1… -a amount=5     (= baychain tx send)
+    baychain contract query token balance_of -a account=bc1…               (= baychain query)
     baychain contract list · contract info token · contract source token --version 1
 """
 
@@ -17,9 +17,10 @@ from typing import Optional
 
 import typer
 
-from baychain.cli.chain import ArgOpt, ArgsJsonOpt, _print_receipt, _typed  # one parser and one receipt layout for every call
+from baychain.cli import chain
+from baychain.cli.chain import _print_receipt  # one receipt layout for every call
 from baychain.cli.keys import KeysDir, Passphrase, load_key
-from baychain.cli.output import dumps, emit_json, kv, settings, table, timestamp
+from baychain.cli.output import emit_json, kv, settings, table, timestamp
 from baychain.errors import BaychainError, Code
 from baychain.runtime.contracts import source as shipped_source
 from baychain.runtime.deployed import code_hash
@@ -178,46 +179,9 @@ def deploy(
         _print_receipt(receipt)
 
 
-@app.command()
-def call(
-    ctx: typer.Context,
-    contract: str = typer.Argument(..., help="Contract name"),
-    method: str = typer.Argument(..., help="Method name"),
-    arg: Optional[list[str]] = ArgOpt,
-    args_json: Optional[str] = ArgsJsonOpt,
-    key: str = KeyOpt,
-    keys_dir: Path = KeysDir,
-    passphrase: Optional[str] = Passphrase,
-) -> None:
-    """Call a contract method in a transaction; waits for the commit and shows the receipt."""
-    s = settings(ctx)
-    signer = load_key(key, keys_dir, passphrase)
-    with s.client() as client:
-        args = _typed(client, contract, method, arg, args_json)
-        receipt = client.call(signer, contract, method, args, timeout=min(s.timeout, 120.0))
-    if s.json:
-        emit_json(receipt.to_json())
-    else:
-        _print_receipt(receipt)
-
-
-@app.command()
-def query(
-    ctx: typer.Context,
-    contract: str = typer.Argument(..., help="Contract name"),
-    method: str = typer.Argument(..., help="View name"),
-    arg: Optional[list[str]] = ArgOpt,
-    args_json: Optional[str] = ArgsJsonOpt,
-    height: int = typer.Option(0, help="Read at this height (0 = latest)"),
-) -> None:
-    """Call a read-only view of a contract."""
-    s = settings(ctx)
-    with s.client() as client:
-        value = client.view(contract, method, _typed(client, contract, method, arg, args_json), height=height)
-    if s.json:
-        emit_json({"value": value, "height": height})
-    else:
-        typer.echo(dumps(value))
+# A call and a view of a deployed contract are those of any contract: one implementation.
+app.command("call")(chain.tx_send)
+app.command("query")(chain.query)
 
 
 @app.command("list")

@@ -48,13 +48,12 @@ def code_hash(source: str) -> bytes:
 class Compiled:
     """A checked and instrumented source."""
 
-    __slots__ = ("program", "code", "code_hash", "source")
+    __slots__ = ("program", "code", "code_hash")
 
-    def __init__(self, program: Program, code: CodeType, code_hash_: bytes, source: str) -> None:
+    def __init__(self, program: Program, code: CodeType, code_hash_: bytes) -> None:
         self.program = program
         self.code = code
         self.code_hash = code_hash_
-        self.source = source
 
 
 class DeployedContract:
@@ -137,7 +136,7 @@ class Runtime:
             code = instrument(program, FILENAME)
         except (RecursionError, MemoryError, SyntaxError, ValueError) as exc:
             raise BaychainError(Code.CONTRACT_INVALID, f"the source cannot be compiled: {type(exc).__name__}") from None
-        compiled = Compiled(program, code, digest, source)
+        compiled = Compiled(program, code, digest)
         self._compiled[digest] = compiled
         while len(self._compiled) > CACHE_SIZE:
             self._compiled.popitem(last=False)
