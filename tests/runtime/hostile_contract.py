@@ -50,6 +50,13 @@ def deep():
     call("hostile", "deep")
 
 
+@export
+def usurp():
+    """Try to use committee powers from a contract."""
+    marks["usurp"] = 1
+    call("contracts", "approve", name="evil", code_hash=b"x" * 32)
+
+
 @view
 def mark(name: str) -> int:
     return marks[name]

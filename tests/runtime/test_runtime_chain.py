@@ -85,13 +85,15 @@ def test_hostile_calls_roll_back_and_two_nodes_agree(nodes, members):
     nodes.restart(1)  # one node with cold caches: compiled code must behave the same
     hostile = [alice.tx("hostile", "loop"), alice.tx("hostile", "bomb"), alice.tx("hostile", "spam"),
                alice.tx("hostile", "leak"), alice.tx("hostile", "steal"),
-               alice.tx("hostile", "deep"), bob.tx("token", "transfer", to=alice.address, amount=5)]
+               alice.tx("hostile", "deep"), alice.tx("hostile", "usurp"),
+               bob.tx("token", "transfer", to=alice.address, amount=5)]
     results = nodes.block(*hostile)
     assert [r.code for r in results] == [Code.OUT_OF_COMPUTE, Code.MEMORY_LIMIT, Code.EVENT_LIMIT,
                                          Code.CONTRACT_ERROR, Code.CONTRACT_ERROR, Code.CALL_DEPTH_EXCEEDED,
-                                         Code.INSUFFICIENT_BALANCE]
-    assert all(r.compute_used > 0 for r in results[:6])
-    for name in ("loop", "bomb", "spam", "leak", "steal", "deep"):
+                                         Code.GOVERNED_METHOD, Code.INSUFFICIENT_BALANCE]
+    assert all(r.compute_used > 0 for r in results[:7])
+    assert nodes.app.view("contracts", "approval", {"name": "evil"}) is None
+    for name in ("loop", "bomb", "spam", "leak", "steal", "deep", "usurp"):
         assert nodes.app.view("hostile", "mark", {"name": name}) == 0
     assert nodes.app.view("token", "balance_of", {"account": alice.address}) == 10
     nodes.ok(alice.tx("token", "transfer", to=bob.address, amount=4))

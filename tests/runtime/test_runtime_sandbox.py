@@ -170,3 +170,36 @@ def test_the_meter_counts_the_same_on_every_run():
         box.call("f", n=500)
         used.add(box.last.compute)
     assert len(used) == 1 and used.pop() > 500 * 5
+
+
+def test_values_reached_through_allowed_names_lead_nowhere():
+    for code in ["x = str\n    return x.join(['a'])", "x = Decimal\n    return x.get('a')",
+                 "return (x for x in [1]).count(1)", "x = ctx\n    return x.get('k')",
+                 "return log.items()", "return sha256(ctx)", "return ''.join([ctx])"]:
+        err = stopped("@export\ndef f():\n    log['x'] = 1\n    " + code + "\n")
+        assert err.code == Code.CONTRACT_ERROR, (code, err.message)
+        assert "0x" not in err.message and "object at" not in err.message
+
+
+def test_a_view_cannot_write():
+    box = Sandbox(HEADER + "@view\ndef peek() -> int:\n    log['x'] = 1\n    return 1\n")
+    ctx_view = box.contract.methods["peek"]
+    from baychain.contracts.context import Context
+
+    ctx = Context(box.state.get, contract="c", sender="", height=1, time_ns=0, readonly=True)
+    with pytest.raises(BaychainError) as err:
+        ctx_view.func(box.contract, ctx)
+    assert err.value.code == Code.NOT_AUTHORIZED and ctx.writes == {}
+
+
+def test_storage_declarations_cannot_reach_another_namespace():
+    from baychain.runtime.language import check
+
+    for decl in ["m = Map(int, prefix='../token')", "m = Map(int, prefix='a/b')", "m = Map(int, prefix=5)",
+                 "m = Map(int)\nn = Var(int, prefix='m')"]:
+        with pytest.raises(BaychainError) as err:
+            check("from contract import Map, Var\n" + decl + "\n")
+        assert err.value.code == Code.CONTRACT_INVALID
+    box = Sandbox(HEADER + "@export\ndef f(k: str):\n    log[k, '..'] = 1\n")
+    box.call("f", k="..")
+    assert list(box.state) == [b"c/c/log/../.."]  # a flat key inside this contract's space, nothing more

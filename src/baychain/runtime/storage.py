@@ -95,7 +95,9 @@ class _Slot:
         except BaychainError as exc:
             if exc.code == Code.LIMIT_EXCEEDED:
                 raise BaychainError(Code.STORAGE_LIMIT, exc.message) from None
-            raise BaychainError(Code.CONTRACT_ERROR, f"{self._name}: cannot store this value: {exc.message}") from None
+            if exc.code == Code.BAD_ARGUMENTS:  # outside the value model (an int beyond 64 bits, a float...)
+                raise BaychainError(Code.CONTRACT_ERROR, f"{self._name}: cannot store this value: {exc.message}") from None
+            raise  # NOT_AUTHORIZED: a view writing
 
     def _erase(self, key: str) -> None:
         machine = self._machine
