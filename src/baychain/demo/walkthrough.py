@@ -230,14 +230,12 @@ class Walkthrough:
             self.say(f"   Guangdong Bay Commercial Bank recorded payment {payment_id} of {format_money(amount, 'CNY')}; "
                      f"{seller_name} issued invoice {inv}; the buyer (a Kwai Chung driver) claimed it")
         (inv, pdf, amount, _), (inv2, _, amount2, tax2) = invoice_ids
-        self.refused(f"the buyer asking for a second invoice of order SO-{stamp}-1", lambda: self.invoices.issue(
+        self.refused(f"a second invoice for order SO-{stamp}-1", lambda: self.invoices.issue(
             seller, payment_id=f"PAY-{stamp}-1", amount=1_00, tax=0, file=b"again"), Code.ORDER_INVOICED)
-        self.invoices.lock(employer, inv, file=pdf)
-        self.invoices.reimburse(employer, inv)
-        self.say(f"   Kwai Chung Logistics checked the file against the chain and reimbursed {inv}")
-        self.refused(f"Macao Pearl Imports reimbursing {inv} a second time",
-                     lambda: self.invoices.lock(other_employer, inv, file=pdf), Code.INVOICE_LOCKED)
-        self.say("   [yellow]the regulator was alerted[/] (duplicate_reimbursement)")
+        winner = self._reimbursement_race(inv, pdf, {"hk-logistics": employer, "mo-importer": other_employer})
+        self.invoices.reimburse(self.staff[winner], inv)
+        _expect(self.invoices.invoice(inv)["status"] == "reimbursed", f"invoice {inv} is not reimbursed")
+        self.say(f"   {BY_SLUG[winner].name} reimbursed {inv} (the file's hash matched the chain's)")
         self.invoices.reverse(seller, inv2, amount=amount2 // 2, tax=tax2 // 2, reason="half the goods returned")
         self.say(f"   {seller_name} issued a red invoice reversing half of {inv2}")
         self.refused(f"reimbursing the reversed invoice {inv2}",
@@ -248,6 +246,26 @@ class Walkthrough:
         self.say(f"   tax report {SELLER_TAX_ID} {period}: issued {format_money(report['issued'], 'CNY')}, reversed "
                  f"{format_money(report['reversed'], 'CNY')}, net [bold]{format_money(report['net'], 'CNY')}[/]")
         self.outcome["einvoice"] = {"invoices": [inv, inv2], "tax_report": report}
+
+    def _reimbursement_race(self, inv: str, pdf: bytes, employers: dict[str, Key]) -> str:
+        """Two employers take the reimbursement lock at the same moment: exactly one wins,
+        whichever the block orders first; the other is refused and alerted. The winner's slug."""
+        args = {"invoice": inv, "file_hash": invoice_sdk.file_hash(pdf)}
+        pending = {slug: self.client.call(key, "einvoice", "lock", args, wait=False) for slug, key in employers.items()}
+        results = {slug: self.client.wait_for_receipt(r.hash, timeout=30) for slug, r in pending.items()}
+        winners = [slug for slug, r in results.items() if r.ok]
+        _expect(len(winners) == 1, f"{len(winners)} employers hold the lock of {inv}")
+        loser = next(slug for slug in results if slug != winners[0])
+        lost = results[loser]
+        _expect(lost.code == Code.INVOICE_LOCKED, f"the second employer's lock failed with code {lost.code}")
+        heights = sorted({r.height for r in results.values()})
+        where = f"both in block {heights[0]}" if len(heights) == 1 else f"in blocks {heights[0]} and {heights[-1]}"
+        self.say(f"   the driver hands {inv} to two employers, who present it at the same moment ({where}):")
+        self.say(f"   [red]refused[/] {BY_SLUG[loser].name}: INVOICE_LOCKED ({int(Code.INVOICE_LOCKED)}) — {lost.log}")
+        self.say("   [yellow]the regulator was alerted[/] (duplicate_reimbursement)")
+        self.outcome["refused"][f"a second employer locking {inv} at the same moment"] = Code.INVOICE_LOCKED.name
+        self.outcome["einvoice_race"] = {"winner": winners[0], "heights": heights}
+        return winners[0]
 
     def traceability(self) -> None:
         self.heading("4. Traceability: farm to table across Guangdong, Hong Kong and Macao (GS1 EPCIS 2.0)")
