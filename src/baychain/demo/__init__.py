@@ -14,6 +14,8 @@ code on both: it sees nothing but a node's HTTP API.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,7 @@ def _explore(network: Network, outcome: dict[str, Any], console: Console, *, ser
         "alerts": f"{api}/v1/regulator/alerts",
         "events": f"{api}/v1/events/stream",
     }
+    cli = _cli_name()
     console.rule("[bold]Explore[/]", align="left")
     console.print(f"done at height {outcome['height']} (app hash {outcome['app_hash'][:16]}…) in "
                   f"{outcome['seconds']:.0f} s on {network.engine}")
@@ -102,14 +105,26 @@ def _explore(network: Network, outcome: dict[str, Any], console: Console, *, ser
     console.print(f"  live events        {urls['events']}")
     console.print(f"  committee keys     {network.directory / 'keys'}")
     console.print(f"  staff keys         {network.directory / WALLET}  (passphrase of both: {LOCAL_PASSPHRASE})")
-    console.print(f"  consortium CA      {network.directory / 'ca'}   e.g. baychain ca list --dir {network.directory / 'ca'}")
-    console.print(f"  data gateways      {network.directory / 'gateways'}   baychain gateway start --home …/gd-bank")
+    console.print(f"  consortium CA      {network.directory / 'ca'}   e.g. {cli} ca list --dir {network.directory / 'ca'}")
+    console.print(f"  data gateways      {network.directory / 'gateways'}   {cli} gateway start --home …/gd-bank")
     console.print("  try the CLI:")
     console.print(f"    export BAYCHAIN_NODE={api} BAYCHAIN_KEYS_DIR={network.directory / WALLET} "
                   f"BAYCHAIN_PASSPHRASE={LOCAL_PASSPHRASE}")
-    console.print(f"    baychain regulator alerts; baychain gov list; baychain scf tree {outcome['scf']['voucher']}; "
-                  f"baychain trace verify {trace['gtin']} {trace['lot']}")
+    console.print(f"    {cli} regulator alerts; {cli} gov list; {cli} scf tree {outcome['scf']['voucher']}; "
+                  f"{cli} trace verify {trace['gtin']} {trace['lot']}")
     if network.engine == COMETBFT:
-        console.print(f"  status             baychain net status --dir {network.directory}")
-        console.print(f"Stop it with: [bold]baychain net down --dir {network.directory}[/]")
+        console.print(f"  status             {cli} net status --dir {network.directory}")
+        console.print(f"Stop it with: [bold]{cli} net down --dir {network.directory}[/]")
     return urls
+
+
+def _cli_name() -> str:
+    """How to call the CLI from the user's shell: the virtualenv's script when its virtualenv is
+    not activated (as after `make demo`), else `baychain`."""
+    script = Path(sys.executable).parent / "baychain"
+    if sys.prefix == sys.base_prefix or os.environ.get("VIRTUAL_ENV") or not script.exists():
+        return "baychain"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
