@@ -203,3 +203,40 @@ def test_storage_declarations_cannot_reach_another_namespace():
     box = Sandbox(HEADER + "@export\ndef f(k: str):\n    log[k, '..'] = 1\n")
     box.call("f", k="..")
     assert list(box.state) == [b"c/c/log/../.."]  # a flat key inside this contract's space, nothing more
+
+
+CPU_BOMBS = {
+    "insert at the front": "l = []\n    while True:\n        l.insert(0, 1)",
+    "membership in a long list": "l = list(range(60000))\n    while True:\n        if -1 in l:\n            pass",
+    "equality of long lists": "a = list(range(60000))\n    b = list(range(60000))\n    while True:\n        if a == b:\n            pass",
+    "delete from the front": "l = list(range(60000))\n    while True:\n        l.append(1)\n        del l[0]",
+    "search a long string": "s = 'ab' * 30000\n    while True:\n        s.find('c')",
+}
+
+
+@pytest.mark.parametrize("code", list(CPU_BOMBS.values()), ids=list(CPU_BOMBS))
+def test_work_that_grows_with_size_is_paid_for(code):
+    import time
+
+    start = time.process_time()
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    " + code + "\n")
+    assert err.code == Code.OUT_OF_COMPUTE, err.message
+    assert time.process_time() - start < 10, "the meter let size-dependent work run far past its budget"
+
+
+def test_slices_cannot_be_assigned_or_deleted():
+    from baychain.runtime.language import check
+
+    for body in ["l[:0] = l", "l[1:2] += [1]", "del l[0:1]"]:
+        with pytest.raises(BaychainError) as err:
+            check("from contract import export\n@export\ndef f(l: list):\n    " + body + "\n")
+        assert err.value.code == Code.CONTRACT_INVALID
+
+
+def test_an_oversized_alert_is_refused_before_it_is_recorded():
+    box = Sandbox(HEADER.replace("sha256", "sha256, alert") + "@export\ndef f(n: int):\n    alert('attempt', data='x' * n)\n")
+    box.call("f", n=10)
+    assert [e.type for e in box.last.alerts] == ["c.alert"]
+    with pytest.raises(BaychainError) as err:
+        box.call("f", n=5000)
+    assert err.value.code == Code.EVENT_LIMIT and box.last.alerts == []

@@ -13,6 +13,10 @@ interpreter itself keeps the count, identically on every node:
 - method calls, slices and f-strings pass their result through `__sized__`, which
   charges the allocation budget for its size and turns dict views into lists (so no
   set can ever be made from them); `join` and `replace` are checked before they run;
+- work that grows with a value's size without building anything pays for the scan:
+  comparison operands (`==`, `<`, `in` on long strings and containers), the receiver
+  of a method that walks it (`index`, `count`, `insert`, `pop`, `find`, `sort` ...) and
+  the container of `del x[k]` go through `__scan__`, one unit per 16 elements;
 - decorators, type hints and imports are removed: the interface was read by the checker.
 
 The count depends only on the code and its inputs, never on the machine or the clock.
@@ -32,6 +36,8 @@ FMT = "__fmt__"
 OP_HELPERS = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Pow: "__pow__", ast.LShift: "__lshift__",
               ast.Div: "__div__", ast.Mod: "__mod__"}
 CHECKED_METHODS = {"join": "__join__", "replace": "__replace__"}
+SCAN = "__scan__"
+CONSTANT_TIME_METHODS = frozenset({"get", "set", "append", "setdefault"})  # whatever the receiver's size
 
 
 def instrument(program: Program, filename: str) -> CodeType:
@@ -60,6 +66,13 @@ def _call(helper: str, *args: ast.expr) -> ast.Call:
 
 def _charge(units: int) -> ast.stmt:
     return ast.Expr(value=_call(CHARGE, ast.Constant(value=units)))
+
+
+def _scanned(node: ast.expr) -> ast.expr:
+    """`node`, paying for a scan of its value (constants are known to be small)."""
+    if isinstance(node, ast.Constant):
+        return node
+    return ast.copy_location(_call(SCAN, node), node)
 
 
 def _load(target: ast.expr) -> ast.expr:
@@ -131,11 +144,26 @@ class _Metered(ast.NodeTransformer):
         value = _call(helper, _load(node.target), node.value)
         return ast.copy_location(ast.Assign(targets=[node.target], value=value), node)
 
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        self.generic_visit(node)
+        node.left = _scanned(node.left)
+        node.comparators = [_scanned(c) for c in node.comparators]
+        return node
+
+    def visit_Delete(self, node: ast.Delete) -> ast.stmt:
+        self.generic_visit(node)
+        for target in node.targets:
+            if isinstance(target, ast.Subscript):
+                target.value = _scanned(target.value)
+        return node
+
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         func = node.func
         if not isinstance(func, ast.Attribute):
             return node
+        if func.attr not in CONSTANT_TIME_METHODS:
+            func.value = _scanned(func.value)
         checked = CHECKED_METHODS.get(func.attr)
         if checked is not None:
             return ast.copy_location(ast.Call(func=ast.Name(id=checked, ctx=ast.Load()),

@@ -366,7 +366,7 @@ class _Checker:
                 self._stmt(s, depth + 1)
         elif isinstance(node, ast.Delete):
             for target in node.targets:
-                if not isinstance(target, ast.Subscript):
+                if not isinstance(target, ast.Subscript) or isinstance(target.slice, ast.Slice):
                     raise _invalid(node.lineno, "del removes entries only: del mapping[key]")
                 self._expr(target, depth)
         elif not isinstance(node, (ast.Pass, ast.Break, ast.Continue)):
@@ -376,6 +376,8 @@ class _Checker:
         if isinstance(node, ast.Name):
             self._bindable(node.id, node)
         elif isinstance(node, ast.Subscript):
+            if isinstance(node.slice, ast.Slice):
+                raise _invalid(node.lineno, "slices cannot be assigned: build a new list")
             self._expr(node.value, depth)
             self._expr(node.slice, depth)
         elif tuples and isinstance(node, (ast.Tuple, ast.List)):

@@ -60,6 +60,7 @@ class Machine:
 
     def __init__(self) -> None:
         self.stack: list[Context] = []
+        self.top: Context | None = None  # the call in progress (stack[-1])
         self.used = 0
         self.limit = 0
         self.storage_units = 0
@@ -87,10 +88,12 @@ class Machine:
             raise BaychainError(Code.CALL_DEPTH_EXCEEDED,
                                 f"contract calls nest at most {self._limits['max_call_depth']} deep")
         self.stack.append(ctx)
+        self.top = ctx
         return outermost
 
     def leave(self) -> None:
         self.stack.pop()
+        self.top = self.stack[-1] if self.stack else None
 
     def param_limit(self, name: str) -> int:
         """A limit of the outermost call in progress."""
@@ -148,6 +151,16 @@ class Machine:
             kind = list
         if kind in _SEQUENCES:
             self.allocate(len(value))
+        return value
+
+    def scan(self, value: Any) -> Any:
+        """Pay for walking a value: one unit per 16 elements or bytes (comparisons, `in`,
+        methods that search or shift, `del`)."""
+        if type(value) in _SEQUENCES:
+            used = self.used + (len(value) >> 4)
+            self.used = used
+            if used > self.limit:
+                self.charge(0)
         return value
 
     def op_add(self, a: Any, b: Any) -> Any:
@@ -304,10 +317,12 @@ def _read_limits(ctx: Context) -> dict[str, int]:
     """The limits for an outermost call: defaults, overridden by the `runtime.*` governance
     parameters that were ever set. One read of governance's sorted index of parameter
     names (c/governance/params) in the common case where none was."""
-    limits = dict(DEFAULTS)
     key = _PARAM_NAMES_KEY
     raw = ctx.writes[key] if key in ctx.writes else ctx._read(key)  # noqa: SLF001 - the call's own view of state
-    for name in cbor2.loads(raw) if raw else ():
+    if raw is None:
+        return DEFAULTS  # read only, never changed
+    limits = dict(DEFAULTS)
+    for name in cbor2.loads(raw):
         if name.startswith("runtime.") and name[8:] in limits:
             value = ctx.param(name)
             if type(value) is int and value > 0:

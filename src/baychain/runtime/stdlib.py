@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from baychain.app.types import Event
 from baychain.crypto.suites import is_address as _is_address
 from baychain.errors import BaychainError, Code
 from baychain.runtime.fixed import Decimal
@@ -31,6 +32,7 @@ from baychain.runtime.machine import Machine
 from baychain.runtime.storage import Map, Var
 
 EVENT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+_EVENT_VALUES = frozenset({int, str, bytes, bool, Decimal})
 _EVENT_NAMES_SEEN: set[str] = set()  # names already checked (membership only, never iterated)
 REQUIRE_CODES = frozenset({"CONTRACT_FAILED", "NOT_AUTHORIZED", "NOT_FOUND", "ALREADY_EXISTS", "INSUFFICIENT_BALANCE",
                            "BAD_ARGUMENTS", "LIMIT_EXCEEDED", "PERMISSION_DENIED"})
@@ -46,39 +48,39 @@ class ContextView:
 
     @property
     def sender(self) -> str:
-        return self._machine.ctx.sender
+        return self._machine.top.sender  # type: ignore[union-attr]
 
     @property
     def signer(self) -> str:
-        return self._machine.ctx.signer
+        return self._machine.top.signer  # type: ignore[union-attr]
 
     @property
     def organisation(self) -> str:
-        return self._machine.ctx.organisation
+        return self._machine.top.organisation  # type: ignore[union-attr]
 
     @property
     def jurisdiction(self) -> str:
-        return self._machine.ctx.jurisdiction
+        return self._machine.top.jurisdiction  # type: ignore[union-attr]
 
     @property
     def role(self) -> str:
-        return self._machine.ctx.role
+        return self._machine.top.role  # type: ignore[union-attr]
 
     @property
     def height(self) -> int:
-        return self._machine.ctx.height
+        return self._machine.top.height  # type: ignore[union-attr]
 
     @property
     def time(self) -> int:
-        return self._machine.ctx.time_ns
+        return self._machine.top.time_ns  # type: ignore[union-attr]
 
     @property
     def tx_hash(self) -> bytes:
-        return self._machine.ctx.tx_hash
+        return self._machine.top.tx_hash  # type: ignore[union-attr]
 
     @property
     def contract(self) -> str:
-        return self._machine.ctx.contract
+        return self._machine.top.contract  # type: ignore[union-attr]
 
 
 def namespace(machine: Machine) -> dict[str, Any]:
@@ -96,10 +98,18 @@ def namespace(machine: Machine) -> dict[str, Any]:
         raise BaychainError(Code[code], message[:500])
 
     def emit(event: str, **attributes: Any) -> None:
-        machine.ctx.emit(event, **_event(machine, event, attributes))
+        _check_event(event, attributes)
+        ctx = machine.stack[-1]
+        ctx.emit(event, **attributes)
+        machine.count_event(_size(ctx.events[-1]))  # a failed call keeps none of its events
 
     def alert(kind: str, **attributes: Any) -> None:
-        machine.ctx.alert(kind, **_event(machine, kind, attributes))
+        _check_event(kind, attributes)
+        ctx = machine.stack[-1]
+        if not ctx.readonly:  # counted before it is recorded: an alert outlives a failed call
+            machine.count_event(_size(Event(f"{ctx.contract}.alert", [("kind", kind)] + [
+                (k, v.hex() if type(v) is bytes else str(v)) for k, v in attributes.items()])))
+        ctx.alert(kind, **attributes)
 
     def call(contract: str, method: str, **args: Any) -> Any:
         if type(contract) is not str or type(method) is not str:
@@ -123,7 +133,7 @@ def namespace(machine: Machine) -> dict[str, Any]:
     return {
         "__builtins__": machine.builtins(),
         "__name__": "contract",
-        "__m__": machine.charge, "__sized__": machine.sized, "__fmt__": machine.fmt,
+        "__m__": machine.charge, "__sized__": machine.sized, "__fmt__": machine.fmt, "__scan__": machine.scan,
         "__add__": machine.op_add, "__sub__": machine.op_sub, "__mul__": machine.op_mul,
         "__pow__": machine.op_pow, "__lshift__": machine.op_lshift, "__div__": machine.op_div,
         "__mod__": machine.op_mod, "__join__": machine.join, "__replace__": machine.replace,
@@ -133,27 +143,20 @@ def namespace(machine: Machine) -> dict[str, Any]:
     }
 
 
-def _attr(value: Any) -> Any:
-    kind = type(value)
-    if kind is Decimal:
-        return str(value)
-    if kind in (int, str, bytes, bool) or value is None:
-        return value
-    raise TypeError(f"event attributes are int, str, bytes, bool or Decimal, not {kind.__name__}")
-
-
-def _event(machine: Machine, name: Any, attributes: dict[str, Any]) -> dict[str, Any]:
-    """An event's attributes as recorded, after counting it and checking its size."""
+def _check_event(name: Any, attributes: dict[str, Any]) -> None:
+    """Event names are plain words; attribute values plain scalars (never an object's text)."""
     if name not in _EVENT_NAMES_SEEN:
         if type(name) is not str or not name or not set(name) <= EVENT_NAME_CHARS:
             raise ValueError("event names are lower-case letters, digits and _")
         if len(_EVENT_NAMES_SEEN) < 4096:
             _EVENT_NAMES_SEEN.add(name)
-    out = {}
-    size = len(name)
-    for key, value in attributes.items():
-        value = _attr(value)
-        size += len(key) + (len(value) * 2 if type(value) is bytes else len(str(value)))
-        out[key] = value
-    machine.count_event(size)
-    return out
+    for value in attributes.values():
+        if type(value) not in _EVENT_VALUES:
+            raise TypeError(f"event attributes are int, str, bytes, bool or Decimal, not {type(value).__name__}")
+
+
+def _size(event: Event) -> int:
+    size = len(event.type)
+    for key, value in event.attributes:
+        size += len(key) + len(value)
+    return size

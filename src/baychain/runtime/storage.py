@@ -73,7 +73,9 @@ class _Slot:
         machine = self._machine
         assert machine is not None
         machine.storage_units += COST_READ
-        machine.charge(COST_READ)
+        machine.used += COST_READ
+        if machine.used > machine.limit:
+            machine.charge(0)  # raises OUT_OF_COMPUTE
         value = machine.stack[-1].get(key)
         if value is None:
             return self._default
@@ -86,7 +88,9 @@ class _Slot:
         assert machine is not None
         stored = self._check(value)
         machine.storage_units += COST_WRITE
-        machine.charge(COST_WRITE)
+        machine.used += COST_WRITE
+        if machine.used > machine.limit:
+            machine.charge(0)  # raises OUT_OF_COMPUTE
         machine.writes += 1
         if machine.writes > machine.max_writes:
             machine.count_write()  # raises STORAGE_LIMIT
