@@ -55,6 +55,7 @@ def refused(body: str) -> str:
 
 ESCAPES = {
     "class walk": "@export\ndef f():\n    return ().__class__.__bases__[0].__subclasses__()\n",
+    "fullwidth underscores (NFKC)": "@export\ndef f():\n    return ().\uff3f\uff3fclass\uff3f\uff3f\n",
     "dunder name": "@export\ndef f():\n    return __builtins__\n",
     "getattr": "@export\ndef f():\n    return getattr(ctx, 'sender')\n",
     "format attribute walk": "@export\ndef f():\n    return '{0.__class__}'.format(ctx)\n",

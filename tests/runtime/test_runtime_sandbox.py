@@ -240,3 +240,13 @@ def test_an_oversized_alert_is_refused_before_it_is_recorded():
     with pytest.raises(BaychainError) as err:
         box.call("f", n=5000)
     assert err.value.code == Code.EVENT_LIMIT and box.last.alerts == []
+
+
+def test_text_encodings_are_utf8_or_ascii_only():
+    box = Sandbox(HEADER + "@view\ndef f(s: str, codec: str) -> bytes:\n    return s.encode(codec)\n")
+    assert box.call("f", s="粤", codec="utf-8") == "粤".encode()
+    assert box.call("f", s="a", codec="ascii") == b"a"
+    for codec in ("utf-16", "idna", "rot13", "unicode_escape"):
+        with pytest.raises(BaychainError) as err:
+            box.call("f", s="a", codec=codec)
+        assert err.value.code == Code.CONTRACT_ERROR

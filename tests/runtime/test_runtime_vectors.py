@@ -43,3 +43,38 @@ def test_map_keys_render_as_state_key_text():
     for bad in ("a/b", (), (1.5,), (True,), (("nested",),)):
         with pytest.raises((ValueError, TypeError)):
             key_text(bad)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_units = st.integers(min_value=-(10**30), max_value=10**30)
+
+
+def _reference(units: int):
+    import decimal
+
+    return decimal.Decimal(units).scaleb(-18)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_units, _units)
+def test_decimal_agrees_with_exact_arithmetic_truncated_toward_zero(a, b):
+    import decimal
+
+    exact = decimal.Context(prec=200, rounding=decimal.ROUND_DOWN)
+    quantum = decimal.Decimal(1).scaleb(-18)
+
+    def ours(value: decimal.Decimal) -> Decimal:  # the exact value cut to 18 places, toward zero
+        return Decimal(format(value.quantize(quantum, rounding=decimal.ROUND_DOWN, context=exact), "f"))
+
+    ra, rb = _reference(a), _reference(b)
+    x, y = ours(ra), ours(rb)
+    assert x + y == ours(exact.add(ra, rb)) and x - y == ours(exact.subtract(ra, rb))
+    assert (x < y) == (a < b) and (x == y) == (a == b)
+    product = exact.multiply(ra, rb)
+    if abs(product) < 10**38:
+        assert x * y == ours(product)
+    if b:
+        quotient = exact.divide(ra, rb)
+        if abs(quotient) < 10**38:
+            assert x / y == ours(quotient)

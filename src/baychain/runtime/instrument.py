@@ -12,7 +12,8 @@ interpreter itself keeps the count, identically on every node:
   the value model (no float from `/`, no `%`-formatting);
 - method calls, slices and f-strings pass their result through `__sized__`, which
   charges the allocation budget for its size and turns dict views into lists (so no
-  set can ever be made from them); `join` and `replace` are checked before they run;
+  set can ever be made from them); `join` and `replace` are checked before they run,
+  `encode` and `decode` take UTF-8 or ASCII only (UTF-16's byte order is the host's);
 - work that grows with a value's size without building anything pays for the scan:
   comparison operands (`==`, `<`, `in` on long strings and containers), the receiver
   of a method that walks it (`index`, `count`, `insert`, `pop`, `find`, `sort` ...) and
@@ -35,7 +36,7 @@ SIZED = "__sized__"
 FMT = "__fmt__"
 OP_HELPERS = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Pow: "__pow__", ast.LShift: "__lshift__",
               ast.Div: "__div__", ast.Mod: "__mod__"}
-CHECKED_METHODS = {"join": "__join__", "replace": "__replace__"}
+CHECKED_METHODS = {"join": "__join__", "replace": "__replace__", "encode": "__encode__", "decode": "__decode__"}
 SCAN = "__scan__"
 CONSTANT_TIME_METHODS = frozenset({"get", "set", "append", "setdefault"})  # whatever the receiver's size
 

@@ -240,6 +240,12 @@ class Machine:
             return text.replace(old, new, count)
         raise TypeError("replace works on str and bytes")
 
+    def encode(self, text: Any, encoding: str = "utf-8", errors: str = "strict") -> Any:
+        return self.sized(text.encode(_codec(encoding), _codec_errors(errors)))
+
+    def decode(self, data: Any, encoding: str = "utf-8", errors: str = "strict") -> Any:
+        return self.sized(data.decode(_codec(encoding), _codec_errors(errors)))
+
     # -- builtins ---------------------------------------------------------------------------
 
     def builtins(self) -> dict[str, Any]:
@@ -328,6 +334,19 @@ def _read_limits(ctx: Context) -> dict[str, int]:
             if type(value) is int and value > 0:
                 limits[name[8:]] = value
     return limits
+
+
+def _codec(name: Any) -> str:
+    """UTF-8 or ASCII: the same bytes on every machine (no byte-order marks, no codec lookups)."""
+    if type(name) is not str or name.lower().replace("-", "").replace("_", "") not in ("utf8", "ascii"):
+        raise ValueError("encode/decode use utf-8 or ascii")
+    return name
+
+
+def _codec_errors(errors: Any) -> str:
+    if errors not in ("strict", "replace", "ignore"):
+        raise ValueError("errors must be strict, replace or ignore")
+    return errors
 
 
 def _checked(value: Any) -> Any:

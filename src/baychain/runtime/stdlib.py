@@ -137,6 +137,7 @@ def namespace(machine: Machine) -> dict[str, Any]:
         "__add__": machine.op_add, "__sub__": machine.op_sub, "__mul__": machine.op_mul,
         "__pow__": machine.op_pow, "__lshift__": machine.op_lshift, "__div__": machine.op_div,
         "__mod__": machine.op_mod, "__join__": machine.join, "__replace__": machine.replace,
+        "__encode__": machine.encode, "__decode__": machine.decode,
         "ctx": ContextView(machine), "Map": Map, "Var": Var, "Decimal": Decimal,
         "emit": emit, "alert": alert, "require": require, "fail": fail, "call": call, "param": param,
         "sha256": sha256, "is_address": is_address,
