@@ -30,6 +30,7 @@ import array
 import cProfile
 import gc
 import os
+import queue
 import random
 import resource
 import shutil
@@ -156,6 +157,7 @@ class Meter:
         self.committed = 0
         self.failed = 0
         self.blocks = 0
+        self.block_sizes: list[int] = []
         self.first_fail = ""
         self.done = threading.Condition()
 
@@ -174,25 +176,60 @@ class Meter:
         with self.done:
             self.committed += len(records)
             self.blocks += 1
+            self.block_sizes.append(len(records))
             self.done.notify_all()
 
 
-def feed(engine: SoloEngine, meter: Meter, raws: list[bytes], batch: int, backlog: int) -> int:
-    """Submit `raws` in batches, keeping at most `backlog` transactions waiting; returns rejections."""
+def feed(engine: SoloEngine, meter: Meter, raws: list[bytes], batch: int, backlog: int, ahead: int = 1) -> int:
+    """Submit `raws` in batches, keeping at most `backlog` transactions waiting; returns rejections.
+
+    With `ahead` > 0 a second submitter thread hands the next batches to the node's
+    admission workers (`app.preverify`, what `submit_many` does first, outside the
+    engine lock) while this thread admits the current one, as concurrent clients
+    would: decoding and signature checks overlap admission and block production.
+    Batches are still admitted in order (nonces), and each is timed from its hand-over.
+    """
     rejected = 0
     mempool = engine.mempool
     submitted = meter.submitted
     sha = txs.sha256
-    for lo in range(0, len(raws), batch):
+    chunks = [raws[lo : lo + batch] for lo in range(0, len(raws), batch)]
+
+    def wait_for_room() -> None:
         while len(mempool) >= backlog:
             with meter.done:
                 meter.done.wait(0.005)
             if engine.error is not None:
                 raise RuntimeError(f"engine halted: {engine.error}")
-        chunk = raws[lo : lo + batch]
+
+    def hand_over(chunk: list[bytes]) -> None:
         now = time.perf_counter()
         for raw in chunk:
             submitted[sha(raw)] = now
+
+    ready: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=max(1, ahead))
+
+    def verifier() -> None:
+        try:
+            for chunk in chunks:
+                wait_for_room()
+                hand_over(chunk)
+                engine.app.preverify(chunk)
+                ready.put(chunk)
+        finally:
+            ready.put(None)
+
+    if ahead > 0:
+        threading.Thread(target=verifier, name="bench-verify-ahead", daemon=True).start()
+    for i in range(len(chunks)):
+        if ahead > 0:
+            chunk = ready.get()
+            if chunk is None:
+                raise RuntimeError("verify-ahead thread stopped early")
+        else:
+            chunk = chunks[i]
+            wait_for_room()
+            hand_over(chunk)
         for raw, res in zip(chunk, engine.submit_many(chunk)):
             if res.code != 0:
                 rejected += 1
@@ -301,6 +338,8 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=0.05, help="engine block interval, seconds (default 0.05)")
     p.add_argument("--batch", type=int, default=1_000, help="transactions per submit_many call (default 1,000)")
     p.add_argument("--backlog-blocks", type=float, default=2.0, help="mempool backlog kept, in blocks (default 2)")
+    p.add_argument("--verify-ahead", type=int, default=1,
+                   help="batches a second submitter hands to the admission workers ahead of admission (0: one submitter)")
     p.add_argument("--verify-workers", type=int, default=2, help="application signature-verify threads (default 2)")
     p.add_argument("--memory-check", action="store_true", help="commit 1,000,000 transfers, print RSS every 100,000")
     p.add_argument("--profile", metavar="FILE", help="cProfile the hot path into FILE; submission and blocks then run in one thread")
@@ -366,7 +405,7 @@ def main() -> int:
             elif args.stages:
                 rejected += feed_inline(engine, meter, raws, args.batch, args.block_txs)
             else:
-                rejected += feed(engine, meter, raws, args.batch, backlog)
+                rejected += feed(engine, meter, raws, args.batch, backlog, args.verify_ahead)
             wait_committed(meter, committed_before + count, engine)
             elapsed = time.perf_counter() - start
             timed += elapsed
@@ -383,7 +422,11 @@ def main() -> int:
         lat = sorted(meter.latencies)
         print(f"committed: {done:,} transfers in {timed:.2f} s over {meter.blocks:,} blocks "
               f"(block-txs {args.block_txs}, interval {args.interval} s, batch {args.batch}, "
-              f"backlog {backlog})")
+              f"backlog {backlog}, verify-ahead {args.verify_ahead})")
+        sizes = meter.block_sizes
+        if sizes:
+            print(f"block sizes: mean {statistics.fmean(sizes):,.0f}, median {statistics.median(sizes):,.0f}, "
+                  f"min {min(sizes):,}, max {max(sizes):,}")
         cpu_note = "" if args.memory_check else (
             f" (process CPU {cpu_s:.1f} s = {cpu_s / timed:.2f} cores busy, {cpu_s / done * 1e6:.0f} us CPU per tx)")
         print(f"throughput: {done / timed:,.0f} committed tx/s{cpu_note}")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import cbor2
+
 from baychain import __version__, encoding
 from baychain import transactions as txs
 from baychain.app.admission import Checker
@@ -143,28 +145,36 @@ class Application:
         return self.check_txs([raw])[0]
 
     def check_txs(self, raws: list[bytes]) -> list[TxResult]:
-        """Admit a batch: signatures are verified in parallel, nonces in order."""
+        """Admit a batch: signatures are verified in parallel, nonces in order, and every
+        state read is served by one read snapshot of committed state."""
         results: list[TxResult] = []
-        for tx in self._decode_verified(raws):
-            try:
-                if isinstance(tx, BaychainError):
-                    raise tx
-                self._admit(tx)
-            except BaychainError as exc:
-                results.append(TxResult(code=int(exc.code), log=exc.message))
-            else:
-                results.append(TxResult())
+        decoded = self._decode_verified(raws)
+        with self.state.latest_reader() as state_get:
+            genesis = self._genesis
+            read = (lambda key: genesis[key] if key in genesis else state_get(key)) if genesis else state_get
+            for tx in decoded:
+                try:
+                    if isinstance(tx, BaychainError):
+                        raise tx
+                    self._admit(tx, read)
+                except BaychainError as exc:
+                    results.append(TxResult(code=int(exc.code), log=exc.message))
+                else:
+                    results.append(TxResult())
         return results
 
-    def _admit(self, tx: Transaction) -> None:
+    def _admit(self, tx: Transaction, read: Callable[[bytes], bytes | None]) -> None:
+        """check_tx's verdict on one decoded, verified transaction; `read` sees committed state."""
         self._check_envelope(tx, self.blocks.last_height + 1)
         sender = tx.sender
         expected = self._mempool_nonces.get(sender)
         if expected is None:
-            expected = self._committed_nonce(sender)
+            raw_nonce = read(NONCE_PREFIX + sender.encode())
+            expected = cbor2.loads(raw_nonce) if raw_nonce else 0  # written by encoding.encode: canonical
         _check_nonce(tx.nonce, expected)
-        caller = identity.admit(tx, self._read_committed, self._last_block[1])  # certificate-bound key? (identity.required)
-        policy.admit(caller, tx, self._read_committed, self._last_block[1])  # negative list, freezes, access rules
+        block_time_ns = self._last_block[1]
+        caller = identity.admit(tx, read, block_time_ns)  # certificate-bound key? (identity.required)
+        policy.admit(caller, tx, read, block_time_ns)  # negative list, freezes, access rules
         self._resolve(tx)[1].check_args(tx.args)
         self._mempool_nonces[sender] = expected + 1
 
@@ -315,7 +325,7 @@ class Application:
             sender = tx.sender
             nonce_key = NONCE_PREFIX + sender.encode()
             raw_nonce = read(nonce_key)
-            _check_nonce(tx.nonce, encoding.decode(raw_nonce, Code.INTERNAL) if raw_nonce else 0)
+            _check_nonce(tx.nonce, cbor2.loads(raw_nonce) if raw_nonce else 0)  # written by encoding.encode
             caller = identity.admit(tx, read, block.time_ns)  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
             policy.admit(caller, tx, read, block.time_ns)  # BLACKLISTED, ACCOUNT_FROZEN, PERMISSION_DENIED
         except BaychainError as exc:

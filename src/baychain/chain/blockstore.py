@@ -86,22 +86,38 @@ class BlockStore:
     # -- writing (inside the caller's transaction) ---------------------------------
 
     def write(self, txn: lmdb.Transaction, block: dict[str, Any], txs: list[TxRecord]) -> None:
-        """Stage one block with its transactions and indexes into `txn`."""
+        """Stage one block with its transactions and indexes into `txn`.
+
+        Entries are gathered per table and written with one `putmulti` each (a C loop
+        instead of a Python call per entry); the records go in key order, appended.
+        """
         height = block["height"]
         hkey = _H.pack(height)
         put = txn.put
         put(hkey, encoding.encode(block), db=self._blocks)
         put(block["hash"], hkey, db=self._hashes)
-        for rec in txs:
-            pos = _HI.pack(height, rec.index)
-            put(pos, cbor2.dumps(rec.to_value(), canonical=True), db=self._txs)  # built by the app from checked values
-            put(rec.hash, pos, db=self._txhash)
-            put(rec.sender.encode() + pos, b"", db=self._signers)
+        dumps = cbor2.dumps
+        positions = [_HI.pack(height, rec.index) for rec in txs]
+        records = [dumps(rec.to_value()) for rec in txs]  # built by the app from checked values; lists and
+        #                                                  scalars only, so plain CBOR is the canonical form
+        hashes = [(rec.hash, pos) for rec, pos in zip(txs, positions)]
+        signers = [(rec.sender.encode() + pos, b"") for rec, pos in zip(txs, positions)]
+        events: list[tuple[bytes, bytes]] = []
+        add = events.append
+        for rec, pos in zip(txs, positions):
             for ev in rec.events:
-                put(ev.type.encode() + b"\0" + pos, b"", db=self._events)
+                tail = b"\0" + pos
+                add((ev.type.encode() + tail, b""))
+                prefix = ev.type + "."
                 for key, value in ev.attributes:
                     if len(value) <= MAX_INDEXED_VALUE and "\0" not in value:
-                        put(f"{ev.type}.{key}={value}".encode() + b"\0" + pos, b"", db=self._events)
+                        add(((prefix + key + "=" + value).encode() + tail, b""))
+        with txn.cursor(db=self._txs) as cursor:
+            cursor.putmulti(zip(positions, records), append=True)
+        for db, items in ((self._txhash, hashes), (self._signers, signers), (self._events, events)):
+            items.sort()  # neighbouring inserts share B-tree pages
+            with txn.cursor(db=db) as cursor:
+                cursor.putmulti(items)
         put(b"last", encoding.encode([height, block["app_hash"]]), db=self._meta)
 
     def committed(self, height: int, app_hash: bytes) -> None:

@@ -2,13 +2,12 @@
 
 Admission itself (signature, nonce, arguments) is the application's check_tx; the
 mempool only keeps what was admitted, refuses duplicates and enforces its size.
+Transactions are keyed by their bytes: equal bytes are the same transaction (same
+hash), and a bytes object caches its own dict hash, so nothing is hashed twice.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
-from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 
 
@@ -16,31 +15,36 @@ class Mempool:
     def __init__(self, max_txs: int = 100_000, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
-        self._txs: OrderedDict[bytes, bytes] = OrderedDict()  # tx hash -> raw
+        self._txs: dict[bytes, None] = {}  # raw bytes, in arrival order
         self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._txs)
 
-    def __contains__(self, tx_hash: bytes) -> bool:
-        return tx_hash in self._txs
+    def __contains__(self, raw: bytes) -> bool:
+        return raw in self._txs
 
-    def check_room(self, tx_hash: bytes, size: int) -> None:
+    def check_room(self, raw: bytes) -> None:
         """Raise DUPLICATE_TX or MEMPOOL_FULL if the transaction cannot be added."""
-        if tx_hash in self._txs:
+        if raw in self._txs:
             raise BaychainError(Code.DUPLICATE_TX, "transaction is already in the mempool")
-        if len(self._txs) >= self.max_txs or self._bytes + size > self.max_bytes:
+        if len(self._txs) >= self.max_txs or self._bytes + len(raw) > self.max_bytes:
             raise BaychainError(Code.MEMPOOL_FULL, "mempool is full; retry later")
 
-    def add(self, tx_hash: bytes, raw: bytes) -> None:
-        self._txs[tx_hash] = raw
+    def add(self, raw: bytes) -> None:
+        self._txs[raw] = None
         self._bytes += len(raw)
+
+    def add_many(self, raws: list[bytes]) -> None:
+        """Add transactions already checked with check_room (a recheck's survivors)."""
+        self._txs.update(dict.fromkeys(raws))
+        self._bytes += sum(map(len, raws))
 
     def take(self, max_txs: int, max_bytes: int) -> list[bytes]:
         """The oldest transactions that fit in a block (not removed until committed)."""
         out: list[bytes] = []
         total = 0
-        for raw in self._txs.values():
+        for raw in self._txs:
             if len(out) >= max_txs or total + len(raw) > max_bytes:
                 break
             out.append(raw)
@@ -48,13 +52,14 @@ class Mempool:
         return out
 
     def remove(self, raws: list[bytes]) -> None:
+        pop = self._txs.pop
         for raw in raws:
-            if self._txs.pop(sha256(raw), None) is not None:
+            if pop(raw, 0) is None:
                 self._bytes -= len(raw)
 
     def drain(self) -> list[bytes]:
         """Remove and return everything (for recheck after a commit)."""
-        out = list(self._txs.values())
+        out = list(self._txs)
         self._txs.clear()
         self._bytes = 0
         return out

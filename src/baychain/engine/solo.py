@@ -98,6 +98,7 @@ class SoloEngine:
         if self.error is not None:
             err = TxResult(code=int(Code.INTERNAL), log=f"engine halted: {self.error}")
             return [err for _ in raws]
+        raws = [raw if type(raw) is bytes else bytes(raw) for raw in raws]  # keys of the mempool
         results: list[TxResult | None] = [None] * len(raws)
         # Decoding and signature checks need no lock: done first (on worker processes
         # for big batches), they overlap block production instead of stalling it.
@@ -106,21 +107,20 @@ class SoloEngine:
             fresh: list[int] = []
             seen: set[bytes] = set()
             for i, raw in enumerate(raws):
-                tx_hash = sha256(raw)
                 try:
-                    if tx_hash in seen:
+                    if raw in seen:
                         raise BaychainError(Code.DUPLICATE_TX, "transaction is already in the mempool")
-                    self.mempool.check_room(tx_hash, len(raw))
+                    self.mempool.check_room(raw)
                 except BaychainError as exc:
                     results[i] = TxResult(code=int(exc.code), log=exc.message)
                     continue
-                seen.add(tx_hash)
+                seen.add(raw)
                 fresh.append(i)
             checked = self.app.check_txs([raws[i] for i in fresh])
             for i, res in zip(fresh, checked):
                 results[i] = res
                 if res.code == 0:
-                    self.mempool.add(sha256(raws[i]), raws[i])
+                    self.mempool.add(raws[i])
             if len(self.mempool) >= self.max_block_txs:
                 self._wake.set()
         return results  # type: ignore[return-value]
@@ -146,9 +146,7 @@ class SoloEngine:
             self.mempool.remove(raws)
             rest = self.mempool.drain()
             if rest:
-                for raw, res in zip(rest, self.app.check_txs(rest)):
-                    if res.code == 0:
-                        self.mempool.add(sha256(raw), raw)
+                self.mempool.add_many([raw for raw, res in zip(rest, self.app.check_txs(rest)) if res.code == 0])
             return self.app.blocks.block(height)
 
     def _run(self) -> None:

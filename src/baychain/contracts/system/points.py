@@ -12,7 +12,7 @@ from typing import Any
 from baychain.contracts.base import Contract, view
 from baychain.contracts.context import Context
 from baychain.crypto.suites import is_address
-from baychain.errors import Code
+from baychain.errors import BaychainError, Code
 
 MAX_AMOUNT = 2**63 - 1
 _SYMBOL = re.compile(r"[A-Z][A-Z0-9]{1,15}\Z")
@@ -43,11 +43,13 @@ class Points(Contract):
 
     def transfer(self, ctx: Context, symbol: str, to: str, amount: int) -> None:
         """Move points from the sender to another account."""
-        _programme(ctx, symbol)
+        if not ctx.has(f"prog/{symbol}"):
+            raise BaychainError(Code.NOT_FOUND, f"programme {symbol} does not exist")
         _check_transfer(ctx, to, amount)
         src = f"bal/{symbol}/{ctx.sender}"
         balance = ctx.get(src, 0)
-        ctx.require(balance >= amount, Code.INSUFFICIENT_BALANCE, f"balance {balance} is less than {amount}")
+        if balance < amount:
+            raise BaychainError(Code.INSUFFICIENT_BALANCE, f"balance {balance} is less than {amount}")
         if balance == amount:
             ctx.delete(src)
         else:
@@ -74,6 +76,7 @@ def _programme(ctx: Context, symbol: str) -> dict[str, Any]:
 
 
 def _check_transfer(ctx: Context, to: str, amount: int) -> None:
-    ctx.require(is_address(to), Code.BAD_ARGUMENTS, f"{to!r} is not an account address")
+    if not is_address(to):  # (messages built only on failure: this runs for every transfer)
+        raise BaychainError(Code.BAD_ARGUMENTS, f"{to!r} is not an account address")
     ctx.require(0 < amount <= MAX_AMOUNT, Code.BAD_ARGUMENTS, "amount must be a positive 63-bit integer")
 
