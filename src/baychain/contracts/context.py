@@ -103,16 +103,18 @@ class Context:
     def get(self, key: str, default: Any = None) -> Any:
         """Read a value of this contract's storage."""
         self.compute += COST_READ
-        skey = contract_key(self.contract, key)
-        raw = self.writes[skey] if skey in self.writes else self._read(skey)
+        skey = f"c/{self.contract}/{key}".encode()  # contract_key, inlined: every storage call runs this
+        writes = self.writes
+        raw = writes[skey] if skey in writes else self._read(skey)
         if raw is None:
             return default
         return cbor2.loads(raw)  # written by put() through encoding.encode: canonical already
 
     def has(self, key: str) -> bool:
         self.compute += COST_READ
-        skey = contract_key(self.contract, key)
-        raw = self.writes[skey] if skey in self.writes else self._read(skey)
+        skey = f"c/{self.contract}/{key}".encode()
+        writes = self.writes
+        raw = writes[skey] if skey in writes else self._read(skey)
         return raw is not None
 
     def put(self, key: str, value: Any) -> None:
@@ -120,10 +122,10 @@ class Context:
         raw = encoding.encode(value)
         if len(raw) > MAX_VALUE_BYTES:
             raise BaychainError(Code.LIMIT_EXCEEDED, f"a stored value may be at most {MAX_VALUE_BYTES} bytes")
-        self._write(contract_key(self.contract, key), raw)
+        self._write(f"c/{self.contract}/{key}".encode(), raw)
 
     def delete(self, key: str) -> None:
-        self._write(contract_key(self.contract, key), None)
+        self._write(f"c/{self.contract}/{key}".encode(), None)
 
     def emit(self, event_type: str, **attributes: Any) -> None:
         """Record an event, indexed by `<contract>.<event_type>` and by each attribute."""
