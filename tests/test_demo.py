@@ -9,7 +9,10 @@ proof-checked consumer verification, and that the network is stopped afterwards.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -73,6 +76,21 @@ def test_demo_replaces_only_its_own_directory(tmp_path):
     with pytest.raises(BaychainError) as exc:
         run_demo(foreign, engine="solo", port=0, serve=False, console=Console(quiet=True))
     assert exc.value.code == Code.ALREADY_EXISTS and (foreign / "notes.txt").read_text() == "keep me"
+    running = tmp_path / "running"  # a solo demo still serving from a directory is not pulled from under it
+    running.mkdir()
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "baychain-demo"])
+    try:
+        (running / MARKER).write_text(json.dumps({"engine": "solo", "pid": server.pid}))
+        cmdline = Path(f"/proc/{server.pid}/cmdline")
+        while server.poll() is None and b"baychain-demo" not in cmdline.read_bytes():  # until it has exec'd
+            time.sleep(0.01)
+        with pytest.raises(BaychainError) as exc:
+            run_demo(running, engine="solo", port=0, serve=False, console=Console(quiet=True))
+        assert exc.value.code == Code.ALREADY_EXISTS and str(server.pid) in exc.value.message
+    finally:
+        server.kill()
+        server.wait()
+    assert (running / MARKER).exists()
     result = CliRunner().invoke(app, ["demo", "--engine", "quantum", "--no-serve"], env={"PYTHONHASHSEED": "0"})
     assert result.exit_code != 0 and "BAD_REQUEST" in result.output
 

@@ -21,6 +21,7 @@ Either way the walkthrough sees only the nodes' HTTP APIs (`Network.urls`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -120,8 +121,27 @@ def clear(directory: Path) -> None:
             raise BaychainError(Code.ALREADY_EXISTS, f"{directory} exists and was not made by `baychain demo`; "
                                                      "choose another --dir")
         return
+    owner = _serving_pid(directory)
+    if owner is not None:
+        raise BaychainError(Code.ALREADY_EXISTS, f"the demo in {directory} is still running on the embedded engine "
+                                                 f"(pid {owner}); stop it with Ctrl-C first")
     stop_nodes(directory)
     shutil.rmtree(directory)
+
+
+def _serving_pid(directory: Path) -> int | None:
+    """The pid of a live process serving a solo demo from `directory`, if any."""
+    try:
+        pid = int(json.loads((directory / MARKER).read_text()).get("pid", 0))
+    except (OSError, ValueError, AttributeError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None  # gone (or no /proc: then the port clash tells)
+    return pid if any(b"demo" in arg for arg in argv) else None
 
 
 def stop_nodes(directory: Path) -> None:
@@ -145,7 +165,8 @@ def _committee_keys(directory: Path) -> dict[str, Key]:
 
 
 def _mark(directory: Path, engine: str) -> None:
-    (directory / MARKER).write_text(json.dumps({"engine": engine, "chain_id": CHAIN_ID}, indent=2) + "\n")
+    doc = {"engine": engine, "chain_id": CHAIN_ID, "pid": os.getpid() if engine == SOLO else 0}
+    (directory / MARKER).write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def start_cometbft(directory: Path, *, progress: Callable[[str], Any]) -> Network:
