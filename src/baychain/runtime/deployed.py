@@ -37,7 +37,7 @@ from baychain.runtime.storage import Map, Var
 
 CACHE_SIZE = 256
 FILENAME = "<contract>"
-_PLAIN_ARGS = (str, int, float)  # exception arguments shown in messages (never objects)
+_PLAIN_ARGS = (str, int)  # exception arguments shown in messages (never objects)
 
 
 def code_hash(source: str) -> bytes:

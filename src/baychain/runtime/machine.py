@@ -72,10 +72,6 @@ class Machine:
 
     # -- the stack ------------------------------------------------------------------------
 
-    @property
-    def ctx(self) -> Context:
-        return self.stack[-1]
-
     def enter(self, ctx: Context) -> bool:
         """Push a call; True if it is the outermost one (its counters start now)."""
         outermost = not self.stack

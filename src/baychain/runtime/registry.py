@@ -173,8 +173,14 @@ def describe_all(runtime: Runtime, read: Reader) -> list[dict[str, Any]]:
     out = []
     for name in encoding.decode(raw, Code.INTERNAL) if raw else []:
         record = encoding.decode(read(contract_key(NAME, f"rec/{name}")) or b"", Code.INTERNAL)
-        contract = runtime.load(name, read_source(_getter(read), record["code_hash"]), version=record["version"],
-                                status=record["status"])
+        try:
+            contract = runtime.load(name, read_source(_getter(read), record["code_hash"]), version=record["version"],
+                                    status=record["status"])
+        except BaychainError as exc:  # listed all the same: one bad entry must not hide the others
+            out.append({"name": name, "doc": "", "methods": [], "runtime": {
+                "version": record["version"], "code_hash": record["code_hash"].hex(), "status": record["status"],
+                "error": exc.message}})
+            continue
         out.append(contract.describe())
     return out
 

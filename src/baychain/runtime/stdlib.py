@@ -114,12 +114,12 @@ def namespace(machine: Machine) -> dict[str, Any]:
     def call(contract: str, method: str, **args: Any) -> Any:
         if type(contract) is not str or type(method) is not str:
             raise TypeError("call(contract, method, **args) names the contract and method as text")
-        return machine.sized(machine.ctx.call(contract, method, **args))
+        return machine.sized(machine.stack[-1].call(contract, method, **args))
 
     def param(name: str, default: Any = None) -> Any:
         if type(name) is not str:
             raise TypeError("param(name) takes text")
-        return machine.sized(machine.ctx.param(name, default))
+        return machine.sized(machine.stack[-1].param(name, default))
 
     def sha256(data: bytes) -> bytes:
         if type(data) is not bytes:

@@ -109,13 +109,13 @@ class _Slot:
         machine.charge_storage(COST_WRITE)
         machine.writes += 1
         machine.count_write()
-        machine.ctx.delete(key)
+        machine.stack[-1].delete(key)
 
     def _exists(self, key: str) -> bool:
         machine = self._machine
         assert machine is not None
         machine.charge_storage(COST_READ)
-        return machine.ctx.has(key)
+        return machine.stack[-1].has(key)
 
 
 class Var(_Slot):
@@ -175,7 +175,7 @@ class Map(_Slot):
         machine = self._machine
         assert machine is not None
         machine.charge_storage(COST_READ)
-        return machine.ctx.get(f"{self._name}#len", 0)
+        return machine.stack[-1].get(f"{self._name}#len", 0)
 
     def __len__(self) -> int:
         return self._count()
@@ -185,7 +185,7 @@ class Map(_Slot):
         assert machine is not None
         for i in range(self._count()):
             machine.charge_storage(COST_READ)
-            stored = machine.ctx.get(f"{self._name}#at/{i}")
+            stored = machine.stack[-1].get(f"{self._name}#at/{i}")
             yield tuple(stored) if type(stored) is list else stored
 
     def keys(self) -> list[Any]:
@@ -209,10 +209,10 @@ class Map(_Slot):
         n = self._count()
         pos_key = f"{self._name}#pos/{key_text(key)}"
         machine.charge_storage(COST_READ)
-        pos = machine.ctx.get(pos_key)
+        pos = machine.stack[-1].get(pos_key)
         last = n - 1
         if pos != last:
-            moved = machine.ctx.get(f"{self._name}#at/{last}")
+            moved = machine.stack[-1].get(f"{self._name}#at/{last}")
             self._raw_put(f"{self._name}#at/{pos}", moved)
             self._raw_put(f"{self._name}#pos/{key_text(tuple(moved) if type(moved) is list else moved)}", pos)
         self._raw_put(f"{self._name}#at/{last}", None)
@@ -226,9 +226,9 @@ class Map(_Slot):
         machine.writes += 1
         machine.count_write()
         if value is None:
-            machine.ctx.delete(key)
+            machine.stack[-1].delete(key)
         else:
-            machine.ctx.put(key, value)
+            machine.stack[-1].put(key, value)
 
 
 def key_text(key: Any) -> str:
