@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from rich.console import Console
 from rich.table import Table
 
-from baychain.demo.epcis import JUICE, ColdChain, gtin
+from baychain.demo.epcis import BOTTLES, JUICE, ColdChain, bottle, gtin
 from baychain.demo.gateways import RunningGateway, start_gateway
 from baychain.demo.network import BY_SLUG, FOUNDERS, ORGANISATIONS, Network, Organisation
 from baychain.errors import BaychainError, Code
@@ -185,18 +185,20 @@ class Walkthrough:
         self.say(f"   Pearl River Foods issued voucher {voucher}: {format_money(amount, 'CNY')} owed to Kwai Chung "
                  f"Logistics, against trade document {document.hex()[:16]}…, maturing in {self.term_seconds} s")
         self.scf.accept(logistics, voucher)
-        kept, piece = self.scf.split(logistics, voucher, [amount - 450_000_00, 450_000_00])
+        passed = 450_000_00
+        kept, piece = self.scf.split(logistics, voucher, [amount - passed, passed])
         self.scf.transfer(logistics, piece, importer.address)
-        self.say(f"   Kwai Chung Logistics accepted it, split it into {kept} ({format_money(amount - 450_000_00, 'CNY')}) "
-                 f"and {piece} ({format_money(450_000_00, 'CNY')}), and paid Macao Pearl Imports with {piece}")
+        self.say(f"   Kwai Chung Logistics accepted it, split it into {kept} ({format_money(amount - passed, 'CNY')}) "
+                 f"and {piece} ({format_money(passed, 'CNY')}), and paid Macao Pearl Imports with {piece}")
         self.refused(f"spending the split parent {voucher}",
                      lambda: self.scf.transfer(logistics, voucher, importer.address), Code.VOUCHER_CONSUMED)
         bank = BY_SLUG["gd-bank"].name
         self.scf.apply_financing(importer, piece, bank)
         registration = f"ZD-{start % 10**9}-{piece}"
-        self.scf.finance(gd_bank, piece, registration_no=registration, advance=450_000_00 - 9_000_00)
+        advance = passed - passed // 50  # a 2% discount
+        self.scf.finance(gd_bank, piece, registration_no=registration, advance=advance)
         self.say(f"   Macao Pearl Imports financed {piece} at {bank} "
-                 f"(advance {format_money(441_000_00, 'CNY')}, registration {registration})")
+                 f"(advance {format_money(advance, 'CNY')}, registration {registration})")
         self.refused(f"Hong Kong Harbour Bank financing {piece} again",
                      lambda: self.scf.finance(hk_bank, piece, registration_no=f"HK-{registration}", advance=1),
                      Code.DOUBLE_FINANCING)
@@ -276,6 +278,12 @@ class Walkthrough:
             hashes = trace.capture(self.client, self.staff[slug], doc)
             self.say(f"   {BY_SLUG[slug].name}: {len(hashes)} events — {label}")
         product = gtin(JUICE)
+        origin = trace.trace(self.client, bottle(BOTTLES[0]), "backward")["nodes"]
+        _expect(any(n["id"].endswith(f"/10/{chain.lychee_lot}") for n in origin),
+                "tracing a bottle backward does not reach the lychee harvest")
+        names = {chain.juice_lot: "juice lot", chain.lychee_lot: "lychee lot"}
+        path = " ← ".join(f"{names.get(last, 'bottle')} {last}" for last in (n["id"].rsplit("/", 1)[-1] for n in origin))
+        self.say(f"   traced backward from a bottle sold in Macao: {path} (harvested in Conghua)")
         temps = trace.sensor(self.client, "urn:epc:id:sscc:6901234.0000004242", unit="CEL")
         readings = ", ".join(f"{r['value']} {r['uom']} = {r['converted']} °C" for r in temps["readings"])
         self.say(f"   cold chain of the pallet, converted to °C: {readings}")
