@@ -107,7 +107,7 @@ def test_demo_on_four_cometbft_validators(tmp_path):
     directory = tmp_path / "demo"
     console = Console(record=True, width=200, highlight=False)
     try:
-        outcome = run_demo(directory, engine="cometbft", serve=True, term_seconds=15, console=console)
+        outcome = run_demo(directory, engine="cometbft", serve=True, term_seconds=20, console=console)
         text = console.export_text()
         check_outcome(outcome, text)
         assert outcome["engine"] == "cometbft" and f"baychain net down --dir {directory}" in text

@@ -24,30 +24,37 @@ from rich.console import Console
 from baychain.demo.network import COMETBFT, DEFAULT_DIR, SOLO, Network, clear, cometbft_problem, start_cometbft, start_solo
 from baychain.demo.walkthrough import WALLET, DemoFailed, Walkthrough
 from baychain.network.committee import LOCAL_PASSPHRASE
+from baychain.errors import BaychainError, Code
 from baychain.sdk.client import Client
 
 ENGINES = ("auto", COMETBFT, SOLO)
+# The voucher's payment term, in seconds of chain time: long enough to finance it before it
+# matures even on a busy machine (CometBFT commits about a block a second), short enough to
+# see it settled.
+TERM_SECONDS = {SOLO: 15, COMETBFT: 30}
 
 __all__ = ["DEFAULT_DIR", "DemoFailed", "ENGINES", "run_demo"]
 
 
 def run_demo(directory: Path = DEFAULT_DIR, *, engine: str = "auto", host: str = "127.0.0.1", port: int = 8545,
-             serve: bool = True, term_seconds: int = 20, console: Console | None = None) -> dict[str, Any]:
+             serve: bool = True, term_seconds: int | None = None, console: Console | None = None) -> dict[str, Any]:
     """Create the consortium in `directory` (replacing an earlier demo there), run the
     walkthrough, then keep it running if `serve`; what happened (see `Walkthrough.outcome`).
+    `term_seconds` overrides the voucher's payment term (TERM_SECONDS).
 
     `engine` is "cometbft", "solo" or "auto" (CometBFT when it is installed). CometBFT
     nodes are detached processes that outlive this call when serving; the solo node
     lives in this process, which then serves until interrupted (Ctrl-C)."""
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+        raise BaychainError(Code.BAD_REQUEST, f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     console = console or Console(highlight=False)
     directory = Path(directory)
     network = _start(directory, engine, host, port, console)
     stopped = False
     try:
         with Client(network.api_url, timeout=30) as client:
-            outcome = Walkthrough(client, network, console, term_seconds=term_seconds).run()
+            term = term_seconds or TERM_SECONDS[network.engine]
+            outcome = Walkthrough(client, network, console, term_seconds=term).run()
         outcome["urls"] = _explore(network, outcome, console, serve=serve)
         if serve and network.engine == SOLO:
             console.print("The embedded node keeps running in this process; press Ctrl-C to stop it.")
