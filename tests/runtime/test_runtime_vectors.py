@@ -51,9 +51,10 @@ _units = st.integers(min_value=-(10**30), max_value=10**30)
 
 
 def _reference(units: int):
+    """The exact value of `units` 10**-18 units (scaleb rounds to the context's precision: use 200 digits)."""
     import decimal
 
-    return decimal.Decimal(units).scaleb(-18)
+    return decimal.Decimal(units).scaleb(-18, context=decimal.Context(prec=200))
 
 
 @settings(max_examples=300, deadline=None)
