@@ -67,6 +67,11 @@ ESCAPES = {
     "import": "import os\n",
     "from import": "from os import path\n",
     "import a stdlib name that is not there": "from contract import os\n",
+    "star import": "from contract import *\n",
+    "relative import": "from . import contract\n",
+    "import renamed": "from contract import emit as print\n",
+    "f-string attribute walk": "@export\ndef f():\n    return f'{ctx.__class__}'\n",
+    "closure cells": "def g():\n    return 1\n@export\ndef f():\n    return g.__closure__\n",
     "dunder import": "@export\ndef f():\n    return __import__('os')\n",
     "private name": "@export\ndef f():\n    return ctx._machine\n",
     "trailing underscore": "@export\ndef f():\n    x_ = 1\n    return x_\n",
@@ -110,6 +115,10 @@ NONDETERMINISM = {
     "id": "@export\ndef f():\n    return id(ctx)\n",
     "hash": "@export\ndef f():\n    return hash('x')\n",
     "type": "@export\ndef f():\n    return type(ctx)\n",
+    "clock": "import time\n",
+    "randomness": "import random\n",
+    "os entropy": "from os import urandom\n",
+    "I/O": "@export\ndef f():\n    return input()\n",
 }
 
 
