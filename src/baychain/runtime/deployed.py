@@ -142,11 +142,11 @@ class Runtime:
             self._compiled.popitem(last=False)
         return compiled
 
-    def find_loaded(self, name: str, digest: bytes, version: int) -> DeployedContract | None:
+    def find_loaded(self, name: str, digest: bytes, version: int, status: str = "active") -> DeployedContract | None:
         """The loaded contract `name` running the code `digest`, if it is cached."""
         found = self._loaded.get((name, digest))
         if found is not None:
-            found.version, found.status = version, "active"
+            found.version, found.status = version, status
         return found
 
     def load(self, name: str, source: str, *, version: int = 0, status: str = "active") -> DeployedContract:

@@ -163,8 +163,14 @@ def find(runtime: Runtime, name: str, read: Reader) -> DeployedContract | None:
     if record["status"] != ACTIVE:
         raise BaychainError(Code.CONTRACT_DISABLED, f"contract {name!r} is disabled by the committee"
                                                     + (f": {record['reason']}" if record["reason"] else ""))
-    return runtime.find_loaded(name, record["code_hash"], record["version"]) or runtime.load(
-        name, read_source(_getter(read), record["code_hash"]), version=record["version"])
+    return _loaded(runtime, name, record, read)
+
+
+def _loaded(runtime: Runtime, name: str, record: dict[str, Any], read: Reader) -> DeployedContract:
+    """The contract a registry record names, from the runtime's cache or loaded from state."""
+    found = runtime.find_loaded(name, record["code_hash"], record["version"], record["status"])
+    return found or runtime.load(name, read_source(_getter(read), record["code_hash"]), version=record["version"],
+                                 status=record["status"])
 
 
 def describe_all(runtime: Runtime, read: Reader) -> list[dict[str, Any]]:
@@ -174,8 +180,7 @@ def describe_all(runtime: Runtime, read: Reader) -> list[dict[str, Any]]:
     for name in encoding.decode(raw, Code.INTERNAL) if raw else []:
         record = encoding.decode(read(contract_key(NAME, f"rec/{name}")) or b"", Code.INTERNAL)
         try:
-            contract = runtime.load(name, read_source(_getter(read), record["code_hash"]), version=record["version"],
-                                    status=record["status"])
+            contract = _loaded(runtime, name, record, read)
         except BaychainError as exc:  # listed all the same: one bad entry must not hide the others
             out.append({"name": name, "doc": "", "methods": [], "runtime": {
                 "version": record["version"], "code_hash": record["code_hash"].hex(), "status": record["status"],
