@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from baychain.errors import BaychainError, Code
@@ -250,3 +252,38 @@ def test_text_encodings_are_utf8_or_ascii_only():
         with pytest.raises(BaychainError) as err:
             box.call("f", s="a", codec=codec)
         assert err.value.code == Code.CONTRACT_ERROR
+
+
+NESTING_BOMBS = {
+    "tuple in tuple": "t = ()\n    for i in range(300000):\n        t = (t,)\n    return {t: 1}",
+    "tuples from zip": "t = ()\n    for i in range(20000):\n        t = list(zip([t]))[0]\n    return {t: 1}",
+    "tuples from enumerate": "t = ()\n    for i in range(20000):\n        t = list(enumerate([t]))[0]\n    return {t: 1}",
+    "tuples from items": "t = ()\n    for i in range(20000):\n        t = {1: t}.items()[0]\n    return {t: 1}",
+    "compare deep lists": "a = []\n    b = []\n    for i in range(3000):\n        a = [a]\n        b = [b]\n    return a == b",
+    "a list holding itself": "a = []\n    a.append(a)\n    return a == a",
+    "sort deep lists": "a = []\n    for i in range(3000):\n        a = [a]\n    return sorted([a, a])",
+    "max of deep lists": "a = []\n    for i in range(3000):\n        a = [a]\n    return max([a, a])",
+}
+
+
+@pytest.mark.parametrize("code", list(NESTING_BOMBS.values()), ids=list(NESTING_BOMBS))
+def test_deep_nesting_is_refused_before_python_recurses_on_it(code, tmp_path):
+    """Run in a child process: without the check, hashing a deep tuple crashes CPython."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "bomb.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from runtime_support import Sandbox\n"
+        "from baychain.errors import BaychainError\n"
+        f"source = {HEADER!r} + '@export\\ndef f():\\n    log[\"x\"] = 1\\n    ' + {code!r} + '\\n'\n"
+        "box = Sandbox(source, params={'runtime.max_compute': 10_000_000})  # room to build deep enough to crash\n"
+        "before = dict(box.state)\n"
+        "try:\n    box.call('f')\nexcept BaychainError as exc:\n    print(exc.code.name, box.state == before)\n"
+        "else:\n    print('RETURNED')\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["MEMORY_LIMIT", "True"], out.stdout

@@ -16,8 +16,10 @@ interpreter itself keeps the count, identically on every node:
   `encode` and `decode` take UTF-8 or ASCII only (UTF-16's byte order is the host's);
 - work that grows with a value's size without building anything pays for the scan:
   comparison operands (`==`, `<`, `in` on long strings and containers), the receiver
-  of a method that walks it (`index`, `count`, `insert`, `pop`, `find`, `sort` ...) and
-  the container of `del x[k]` go through `__scan__`, one unit per 16 elements;
+  of a method that walks it (`index`, `count`, `insert`, `pop`, `find`, `sort` ...),
+  the container of `del x[k]` and every new tuple go through `__scan__`, one unit per 16
+  elements, which also refuses containers nested deeper than 32 (CPython compares and
+  hashes nesting recursively; a deep enough tuple crashes it when hashed);
 - decorators, type hints and imports are removed: the interface was read by the checker.
 
 The count depends only on the code and its inputs, never on the machine or the clock.
@@ -170,6 +172,12 @@ class _Metered(ast.NodeTransformer):
             return ast.copy_location(ast.Call(func=ast.Name(id=checked, ctx=ast.Load()),
                                               args=[func.value, *node.args], keywords=node.keywords), node)
         return ast.copy_location(_call(SIZED, node), node)
+
+    def visit_Tuple(self, node: ast.Tuple) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load) and not all(isinstance(e, ast.Constant) for e in node.elts):
+            return ast.copy_location(_call(SCAN, node), node)  # a new tuple: its nesting is checked
+        return node
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
         self.generic_visit(node)

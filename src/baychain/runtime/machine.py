@@ -50,7 +50,9 @@ DEFAULTS: dict[str, int] = {
     "max_call_depth": 8,
 }
 _SEQUENCES = (str, bytes, list, tuple, dict)
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_ITEMS = type({}.items())
+_VIEWS = (type({}.keys()), type({}.values()), _ITEMS)
+NEST_LIMIT = 32  # containers a contract builds nest at most this deep
 _PLAIN_SCALARS = (int, str, bytes, bool, type(None), Decimal)
 _PARAM_NAMES_KEY = contract_key("governance", "params")  # governance's sorted index of the parameters set
 
@@ -144,6 +146,8 @@ class Machine:
             return value
         if kind in _VIEWS:
             value = list(value)
+            if kind is _ITEMS:  # new (key, value) tuples: their nesting is checked like any new tuple
+                self.walk(value)
             kind = list
         if kind in _SEQUENCES:
             self.allocate(len(value))
@@ -151,13 +155,43 @@ class Machine:
 
     def scan(self, value: Any) -> Any:
         """Pay for walking a value: one unit per 16 elements or bytes (comparisons, `in`,
-        methods that search or shift, `del`)."""
-        if type(value) in _SEQUENCES:
+        methods that search or shift, `del`, new tuples); containers are walked whole, so
+        none nests deeper than NEST_LIMIT when Python compares or hashes it."""
+        kind = type(value)
+        if kind is str or kind is bytes:
             used = self.used + (len(value) >> 4)
             self.used = used
             if used > self.limit:
                 self.charge(0)
+        elif kind is list or kind is tuple or kind is dict:
+            self.walk(value)
         return value
+
+    def walk(self, value: Any) -> None:
+        """Refuse a container nested deeper than NEST_LIMIT (or holding itself), paying one
+        unit per container plus one per 16 elements. Iterative: the host stack plays no part.
+
+        Why: CPython compares nested containers recursively (RecursionError at a depth that
+        depends on the host's stack) and hashes nested tuples recursively without any guard
+        (a 300,000-deep tuple crashes the interpreter)."""
+        stack = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if depth > NEST_LIMIT:
+                raise BaychainError(Code.MEMORY_LIMIT, f"values nest at most {NEST_LIMIT} deep")
+            used = self.used + 1 + (len(item) >> 4)
+            self.used = used
+            if used > self.limit:
+                self.charge(0)
+            elements = item.values() if type(item) is dict else item
+            for element in elements:
+                kind = type(element)
+                if kind is list or kind is tuple or kind is dict:
+                    stack.append((element, depth + 1))
+            if type(item) is dict:
+                for key in item:
+                    if type(key) is tuple:
+                        stack.append((key, depth + 1))
 
     def op_add(self, a: Any, b: Any) -> Any:
         if type(a) is int and type(b) is int:
@@ -279,9 +313,22 @@ class Machine:
             return isinstance(value, kinds)
 
         def sort(items: Any, reverse: bool = False) -> list[Any]:
+            self.scan(items)
             n = len(items) if hasattr(items, "__len__") else 0
             self.charge(n * max(n.bit_length(), 1))
             return self.sized(builtins.sorted(items, reverse=reverse))
+
+        def tuples(fn: Any) -> Any:
+            """zip and enumerate: their new tuples are checked as they are made."""
+
+            def make(*args: Any) -> Any:
+                for arg in args:
+                    self.scan(arg)
+                for item in fn(*args):
+                    self.walk(item)
+                    yield item
+
+            return make
 
         wrapped = {
             "str": (to_str, str), "bytes": (to_bytes, bytes), "int": (to_int, int),
@@ -294,7 +341,7 @@ class Machine:
             "bool": bool, "Decimal": Decimal, "range": to_range, "isinstance": is_instance, "sorted": sort,
             "sum": sized_input(builtins.sum), "min": sized_input(builtins.min), "max": sized_input(builtins.max),
             "any": sized_input(builtins.any), "all": sized_input(builtins.all),
-            "enumerate": sized_input(builtins.enumerate), "zip": sized_input(builtins.zip),
+            "enumerate": tuples(builtins.enumerate), "zip": tuples(builtins.zip),
             "reversed": sized_input(builtins.reversed), "len": len, "abs": abs, "chr": chr, "ord": ord,
             "hex": hex, "divmod": divmod, "True": True, "False": False, "None": None,
         })
@@ -309,6 +356,7 @@ class Machine:
             for arg in args:
                 if type(arg) in _SEQUENCES or type(arg) is range:
                     machine.charge(len(arg))
+                    machine.scan(arg)  # min, max, sum compare or add its elements
             result = fn(*args, **kwargs)
             return machine.sized(result) if type(result) in _SEQUENCES else result
 
