@@ -287,3 +287,10 @@ def test_deep_nesting_is_refused_before_python_recurses_on_it(code, tmp_path):
                          env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["MEMORY_LIMIT", "True"], out.stdout
+
+
+def test_sum_adds_numbers_only_so_it_cannot_build_quadratic_copies():
+    err = stopped("@export\ndef f():\n    log['x'] = 1\n    return len(sum([[0] * 10] * 1000, []))\n")
+    assert err.code == Code.CONTRACT_ERROR and "adds numbers" in err.message
+    box = Sandbox(HEADER + "@view\ndef f() -> str:\n    return str(sum([1, 2, Decimal('0.5')]) + sum(range(4)))\n")
+    assert box.call("f") == "9.5"
