@@ -60,6 +60,8 @@ MEMORY_BOMBS = {
     "integer growth": "n = 3\n    while True:\n        n = n * n",
     "many mid-sized values": "keep = []\n    s = 'x' * 60000\n    while True:\n        keep.append(s[1:])",
     "int parsing": "return int('9' * 4000)",
+    "text of a repeated list": "s = 'x' * 60000\n    return len(str([s] * 1000))",
+    "text of a shared list": "a = [0] * 1000\n    b = [a] * 1000\n    c = [b] * 1000\n    return len(f'{c}')",
 }
 
 

@@ -248,8 +248,39 @@ class Machine:
 
     def fmt(self, value: Any) -> Any:
         """A value inside an f-string: plain data only (no object addresses)."""
-        _require_plain(value)
+        self.text_size(value)
         return value
+
+    def text_size(self, value: Any) -> int:
+        """Check that `value` can be turned into text, before it is: plain data only (any
+        other object would show its address), at most 16 deep, and its text at most
+        runtime.max_object_size long (estimated from the walk, which is paid for: a list
+        repeating a big list would otherwise make gigabytes of text in one `str()`)."""
+        kind = type(value)
+        if kind is str or kind is bytes:
+            size = len(value) + 3
+        elif kind is int or kind is bool or value is None or kind is Decimal:
+            size = 64 if kind is not int else value.bit_length() // 3 + 2
+        else:
+            size = 0
+            stack = [(value, 0)]
+            while stack:
+                item, depth = stack.pop()
+                kind = type(item)
+                if kind is str or kind is bytes:
+                    size += len(item) + 3
+                elif kind in _PLAIN_SCALARS:
+                    size += 64 if kind is not int else item.bit_length() // 3 + 2
+                elif depth < 16 and kind in (list, tuple, dict):
+                    self.charge(1 + (len(item) >> 4))
+                    size += 2 + 2 * len(item)
+                    stack.extend((e, depth + 1) for e in (item if kind is not dict else [*item.keys(), *item.values()]))
+                else:
+                    raise TypeError(f"a {kind.__name__} cannot be turned into text")
+                if size > self._limits["max_object_size"]:
+                    break
+        self.allocate(size)
+        return size
 
     def join(self, sep: Any, items: Any) -> Any:
         items = list(items) if type(items) not in (list, tuple) else items
@@ -285,8 +316,8 @@ class Machine:
         sized_input = self._consuming
 
         def to_str(value: Any = "") -> str:
-            _require_plain(value)
-            return self.sized(str(value))
+            self.text_size(value)
+            return str(value)
 
         def to_bytes(value: Any = b"") -> bytes:
             if type(value) in (int, bool):
@@ -417,18 +448,3 @@ def _int_overflow() -> BaychainError:
     return BaychainError(Code.MEMORY_LIMIT, f"integers are limited to {INT_BITS} bits")
 
 
-def _require_plain(value: Any, depth: int = 0) -> None:
-    """Only plain data may be turned into text: anything else would show an address."""
-    kind = type(value)
-    if kind in _PLAIN_SCALARS:
-        return
-    if depth < 16 and kind in (list, tuple):
-        for item in value:
-            _require_plain(item, depth + 1)
-        return
-    if depth < 16 and kind is dict:
-        for k, v in value.items():
-            _require_plain(k, depth + 1)
-            _require_plain(v, depth + 1)
-        return
-    raise TypeError(f"a {kind.__name__} cannot be turned into text")
