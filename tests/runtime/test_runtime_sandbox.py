@@ -62,6 +62,7 @@ MEMORY_BOMBS = {
     "int parsing": "return int('9' * 4000)",
     "text of a repeated list": "s = 'x' * 60000\n    return len(str([s] * 1000))",
     "text of a shared list": "a = [0] * 1000\n    b = [a] * 1000\n    c = [b] * 1000\n    return len(f'{c}')",
+    "returning a shared list": "a = [0] * 60000\n    return [a] * 1000",
 }
 
 
@@ -296,3 +297,11 @@ def test_sum_adds_numbers_only_so_it_cannot_build_quadratic_copies():
     assert err.code == Code.CONTRACT_ERROR and "adds numbers" in err.message
     box = Sandbox(HEADER + "@view\ndef f() -> str:\n    return str(sum([1, 2, Decimal('0.5')]) + sum(range(4)))\n")
     assert box.call("f") == "9.5"
+
+
+def test_storing_a_value_made_of_shared_references_is_refused_before_encoding():
+    err = stopped("big = Map(list)\n@export\ndef f():\n    log['x'] = 1\n    a = [0] * 60000\n    big['k'] = [a] * 1000\n")
+    assert err.code == Code.MEMORY_LIMIT
+    box = Sandbox(HEADER + "big = Map(list)\n@export\ndef f():\n    big['k'] = [[1, 2], [3]]\n")
+    box.call("f")
+    assert box.state[b"c/c/big/k"] == b"\x82\x82\x01\x02\x81\x03"

@@ -90,6 +90,8 @@ class DeployedContract:
             result = self.functions[method](**kwargs)
             if result is None:
                 return None
+            if type(result) in (list, dict, tuple):
+                machine.text_size(result)  # bounded and paid for before it is copied and encoded
             result = _plain(result)
             encoding.check_value(result, Code.CONTRACT_ERROR)
             return result

@@ -114,6 +114,9 @@ def namespace(machine: Machine) -> dict[str, Any]:
     def call(contract: str, method: str, **args: Any) -> Any:
         if type(contract) is not str or type(method) is not str:
             raise TypeError("call(contract, method, **args) names the contract and method as text")
+        for value in args.values():
+            if type(value) in (list, dict, tuple):
+                machine.text_size(value)  # the callee may copy or encode it
         return machine.sized(machine.stack[-1].call(contract, method, **args))
 
     def param(name: str, default: Any = None) -> Any:

@@ -87,6 +87,8 @@ class _Slot:
         machine = self._machine
         assert machine is not None
         stored = self._check(value)
+        if type(stored) in (list, dict, tuple):  # shared references could make a huge encoding from a small value
+            machine.text_size(stored)
         machine.storage_units += COST_WRITE
         machine.used += COST_WRITE
         if machine.used > machine.limit:
