@@ -417,7 +417,8 @@ def main() -> int:
                 print(f"  {done:>9,} committed  {count / elapsed:>8,.0f} tx/s  {rss_line()}", flush=True)
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         engine.stop()
-        cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        sys_s = cpu_after.ru_stime - cpu_before.ru_stime
+        cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + sys_s
 
         lat = sorted(meter.latencies)
         print(f"committed: {done:,} transfers in {timed:.2f} s over {meter.blocks:,} blocks "
@@ -428,7 +429,8 @@ def main() -> int:
             print(f"block sizes: mean {statistics.fmean(sizes):,.0f}, median {statistics.median(sizes):,.0f}, "
                   f"min {min(sizes):,}, max {max(sizes):,}")
         cpu_note = "" if args.memory_check else (
-            f" (process CPU {cpu_s:.1f} s = {cpu_s / timed:.2f} cores busy, {cpu_s / done * 1e6:.0f} us CPU per tx)")
+            f" (process CPU {cpu_s:.1f} s = {cpu_s / timed:.2f} cores busy, {cpu_s / done * 1e6:.0f} us CPU per tx, "
+            f"of which kernel {sys_s / done * 1e6:.0f} us)")
         print(f"throughput: {done / timed:,.0f} committed tx/s{cpu_note}")
         print(f"latency (submit -> commit acknowledged): p50 {percentile(lat, 0.50) * 1000:.0f} ms, "
               f"p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {lat[-1] * 1000 if lat else float('nan'):.0f} ms, "

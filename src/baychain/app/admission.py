@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -56,6 +57,7 @@ class Checker:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._starting = threading.Lock()  # check() runs on submitter threads and the engine thread alike
 
     def check(self, raws: list[bytes]) -> list[Checked]:
         if self.workers < 1 or len(raws) < POOL_BATCH_MIN:
@@ -71,9 +73,11 @@ class Checker:
         return [txs.decode_trusted(raw) if v is None else BaychainError(Code(v[0]), v[1]) for raw, v in zip(raws, verdicts)]
 
     def _start(self) -> ProcessPoolExecutor:
-        # forkserver: never fork a process that runs threads (the engine, the API)
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
-        return self._pool
+        with self._starting:
+            if self._pool is None:
+                # forkserver: never fork a process that runs threads (the engine, the API)
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+            return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
