@@ -148,6 +148,27 @@ def transfers(accounts: list[Account], count: int, rng: random.Random) -> list[b
 # -- the run -------------------------------------------------------------------------------
 
 
+class GcMeter:
+    """Time spent in the cyclic garbage collector (all threads), by generation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.counts = [0, 0, 0]
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.counts[info["generation"]] += 1
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+        self.counts = [0, 0, 0]
+
+
 class Meter:
     """Commit listener: latency of every transaction from submission to commit."""
 
@@ -379,6 +400,7 @@ def main() -> int:
         backlog = int(args.backlog_blocks * args.block_txs)
         profiler = None
         rss_log: list[tuple[int, float]] = []
+        gc_meter = GcMeter()
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         timed = 0.0
         done = 0
@@ -396,6 +418,8 @@ def main() -> int:
             if done == 0:
                 print(f"signed {count:,} transfers in {sign_s:.1f} s; {rss_line()} before the timed run")
             committed_before = meter.committed
+            if done == 0:
+                gc_meter.reset()
             start = time.perf_counter()
             if args.profile:
                 profiler = profiler or cProfile.Profile()
@@ -435,6 +459,8 @@ def main() -> int:
         print(f"latency (submit -> commit acknowledged): p50 {percentile(lat, 0.50) * 1000:.0f} ms, "
               f"p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {lat[-1] * 1000 if lat else float('nan'):.0f} ms, "
               f"mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.0f} ms")
+        print(f"garbage collector: {gc_meter.seconds:.2f} s in {sum(gc_meter.counts)} collections "
+              f"(generations 0/1/2: {'/'.join(map(str, gc_meter.counts))}) during the timed run")
         print(f"peak RSS: {peak_rss_mb():.0f} MiB (now: {rss_line()})")
         if stages is not None:
             print("time per committed tx, by stage (one thread, stages nest as indented):")
