@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import cbor2
@@ -142,6 +143,8 @@ class BlockStore:
 
         Entries are gathered per table and written with one `putmulti` each (a C loop
         instead of a Python call per entry); the records go in key order, appended.
+        A transaction repeated in one block (only a faulty proposer makes one) keeps its
+        last position in chain.txhash, as one put per record would.
         """
         height = block["height"]
         hkey = _H.pack(height)
@@ -149,25 +152,29 @@ class BlockStore:
         put(hkey, encoding.encode(block), db=self._blocks)
         put(block["hash"], hkey, db=self._hashes)
         positions = [_HI.pack(height, rec.index) for rec in txs]
-        records = [record_bytes(rec) for rec in txs]
-        hashes = [(rec.hash, pos) for rec, pos in zip(txs, positions)]
-        signers = [(rec.sender.encode() + pos, b"") for rec, pos in zip(txs, positions)]
-        events: list[tuple[bytes, bytes]] = []
+        position_of = dict(zip([rec.hash for rec in txs], positions))
+        signers = [rec.sender.encode() + pos for rec, pos in zip(txs, positions)]
+        events: list[bytes] = []
         add = events.append
         for rec, pos in zip(txs, positions):
             for ev in rec.events:
                 tail = b"\0" + pos
-                add((ev.type.encode() + tail, b""))
+                add(ev.type.encode() + tail)
                 prefix = ev.type + "."
                 for key, value in ev.attributes:
                     if len(value) <= MAX_INDEXED_VALUE and "\0" not in value:
-                        add(((prefix + key + "=" + value).encode() + tail, b""))
-        with txn.cursor(db=self._txs) as cursor:
-            cursor.putmulti(zip(positions, records), append=True)
-        for db, items in ((self._txhash, hashes), (self._signers, signers), (self._events, events)):
-            items.sort()  # neighbouring inserts share B-tree pages
+                        add((prefix + key + "=" + value).encode() + tail)
+        # Keys only, sorted (neighbouring inserts share B-tree pages), paired lazily by
+        # zip: no tuple per entry for the garbage collector to count and scan.
+        tx_hashes = sorted(position_of)
+        signers.sort()
+        events.sort()
+        for db, items, append in ((self._txs, zip(positions, map(record_bytes, txs)), True),
+                                  (self._txhash, zip(tx_hashes, map(position_of.__getitem__, tx_hashes)), False),
+                                  (self._signers, zip(signers, repeat(b"")), False),
+                                  (self._events, zip(events, repeat(b"")), False)):
             with txn.cursor(db=db) as cursor:
-                cursor.putmulti(items)
+                cursor.putmulti(items, append=append)
         put(b"last", encoding.encode([height, block["app_hash"]]), db=self._meta)
 
     def committed(self, height: int, app_hash: bytes) -> None:
