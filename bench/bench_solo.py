@@ -357,8 +357,8 @@ def main() -> int:
     p.add_argument("--accounts", type=int, default=10_000, help="distinct signing accounts (default 10,000)")
     p.add_argument("--block-txs", type=int, default=5_000, help="most transactions per block (default 5,000)")
     p.add_argument("--interval", type=float, default=0.05, help="engine block interval, seconds (default 0.05)")
-    p.add_argument("--batch", type=int, default=1_000, help="transactions per submit_many call (default 1,000)")
-    p.add_argument("--backlog-blocks", type=float, default=2.0, help="mempool backlog kept, in blocks (default 2)")
+    p.add_argument("--batch", type=int, default=2_500, help="transactions per submit_many call (default 2,500)")
+    p.add_argument("--backlog-blocks", type=float, default=3.0, help="mempool backlog kept, in blocks (default 3)")
     p.add_argument("--verify-ahead", type=int, default=1,
                    help="batches a second submitter hands to the admission workers ahead of admission (0: one submitter)")
     p.add_argument("--verify-workers", type=int, default=2, help="application signature-verify threads (default 2)")
