@@ -33,3 +33,22 @@ class Genesis:
     def load(cls, path: Path) -> "Genesis":
         data = json.loads(path.read_text())
         return cls(chain_id=data["chain_id"], time_ns=int(data["time_ns"]), app_state=data.get("app_state", {}))
+
+
+def merge_app_state(path: Path, sections: dict[str, Any]) -> None:
+    """Set `sections` (e.g. {"identity": {...}}) in the `app_state` of a genesis file —
+    baychain's or CometBFT's, which share that field — atomically, keeping the rest.
+    ValueError if the file is not a JSON object."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path} is not a genesis document")
+    doc["app_state"] = {**(doc.get("app_state") or {}), **sections}
+    tmp = Path(path).with_suffix(Path(path).suffix + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -350,8 +350,7 @@ def genesis(
     """The genesis `app_state.identity` section: this directory's root and organisation CAs, so
     the chain admits only keys bound to certificates they issued (docs/IDENTITY.md). After the
     genesis the registry changes only by committee proposals (`baychain gov`)."""
-    import json
-    import os
+    from baychain.chain.genesis import merge_app_state
 
     d = CADirectory(ca_dir)
     section = d.genesis_identity(required=not open_)
@@ -361,20 +360,9 @@ def genesis(
         emit_json({"identity": section})
         return
     try:
-        doc = json.loads(into.read_text())
+        merge_app_state(into, {"identity": section})
     except ValueError as exc:
-        raise BaychainError(Code.BAD_REQUEST, f"{into} is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BaychainError(Code.BAD_REQUEST, f"{into} is not a genesis document")
-    app_state = doc.get("app_state") or {}
-    app_state["identity"] = section
-    doc["app_state"] = app_state
-    tmp = into.with_suffix(into.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, into)
+        raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
     if settings(ctx).json:
         emit_json({"file": str(into), "organisations": [o["name"] for o in section["organisations"]],
                    "required": section["required"]})

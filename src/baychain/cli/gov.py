@@ -13,12 +13,12 @@ regulator's expedited powers, the negative list and the alert log.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
+from baychain.chain.genesis import merge_app_state
 from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
 from baychain.cli.output import dumps, emit_json, kv, settings, table, timestamp
 from baychain.errors import BaychainError, Code
@@ -218,18 +218,9 @@ def genesis(
         emit_json(sections)
         return
     try:
-        doc = json.loads(into.read_text())
+        merge_app_state(into, sections)
     except ValueError as exc:
-        raise BaychainError(Code.BAD_REQUEST, f"{into} is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BaychainError(Code.BAD_REQUEST, f"{into} is not a genesis document")
-    doc["app_state"] = {**(doc.get("app_state") or {}), **sections}
-    tmp = into.with_suffix(into.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, into)
+        raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
     if settings(ctx).json:
         emit_json({"file": str(into), **sections})
     else:
