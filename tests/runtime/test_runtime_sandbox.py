@@ -216,6 +216,7 @@ CPU_BOMBS = {
     "equality of long lists": "a = list(range(60000))\n    b = list(range(60000))\n    while True:\n        if a == b:\n            pass",
     "delete from the front": "l = list(range(60000))\n    while True:\n        l.append(1)\n        del l[0]",
     "search a long string": "s = 'ab' * 30000\n    while True:\n        s.find('c')",
+    "copy a big dict again and again": "big = dict(zip(range(60000), range(60000)))\n    d = {}\n    while True:\n        d.update(big)",
 }
 
 

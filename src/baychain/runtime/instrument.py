@@ -16,10 +16,12 @@ interpreter itself keeps the count, identically on every node:
   `encode` and `decode` take UTF-8 or ASCII only (UTF-16's byte order is the host's);
 - work that grows with a value's size without building anything pays for the scan:
   comparison operands (`==`, `<`, `in` on long strings and containers), the receiver
-  of a method that walks it (`index`, `count`, `insert`, `pop`, `find`, `sort` ...),
-  the container of `del x[k]` and every new tuple go through `__scan__`, one unit per 16
-  elements, which also refuses containers nested deeper than 32 (CPython compares and
-  hashes nesting recursively; a deep enough tuple crashes it when hashed);
+  of a method that compares elements (`index`, `count`, `remove`, `sort`) and every new
+  tuple go through `__scan__`, one unit per 16 elements, which also refuses containers
+  nested deeper than 32 (CPython compares and hashes nesting recursively; a deep enough
+  tuple crashes it when hashed); the receiver of other methods that walk or shift a
+  list or a string (`insert`, `pop`, `find`, `split` ...) and the list of `del x[k]` go
+  through `__shift__`, one unit per 16 elements (nothing for a dict: O(1));
 - decorators, type hints and imports are removed: the interface was read by the checker.
 
 The count depends only on the code and its inputs, never on the machine or the clock.
@@ -38,9 +40,12 @@ SIZED = "__sized__"
 FMT = "__fmt__"
 OP_HELPERS = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Pow: "__pow__", ast.LShift: "__lshift__",
               ast.Div: "__div__", ast.Mod: "__mod__"}
-CHECKED_METHODS = {"join": "__join__", "replace": "__replace__", "encode": "__encode__", "decode": "__decode__"}
+CHECKED_METHODS = {"join": "__join__", "replace": "__replace__", "encode": "__encode__", "decode": "__decode__",
+                   "update": "__update__"}
 SCAN = "__scan__"
-CONSTANT_TIME_METHODS = frozenset({"get", "set", "append", "setdefault"})  # whatever the receiver's size
+SHIFT = "__shift__"
+CONSTANT_TIME_METHODS = frozenset({"get", "set", "append", "setdefault", "keys", "values", "items"})
+COMPARING_METHODS = frozenset({"index", "count", "remove", "sort"})  # compare elements: nesting matters
 
 
 def instrument(program: Program, filename: str) -> CodeType:
@@ -71,11 +76,11 @@ def _charge(units: int) -> ast.stmt:
     return ast.Expr(value=_call(CHARGE, ast.Constant(value=units)))
 
 
-def _scanned(node: ast.expr) -> ast.expr:
+def _scanned(node: ast.expr, helper: str = SCAN) -> ast.expr:
     """`node`, paying for a scan of its value (constants are known to be small)."""
     if isinstance(node, ast.Constant):
         return node
-    return ast.copy_location(_call(SCAN, node), node)
+    return ast.copy_location(_call(helper, node), node)
 
 
 def _load(target: ast.expr) -> ast.expr:
@@ -157,7 +162,7 @@ class _Metered(ast.NodeTransformer):
         self.generic_visit(node)
         for target in node.targets:
             if isinstance(target, ast.Subscript):
-                target.value = _scanned(target.value)
+                target.value = _scanned(target.value, SHIFT)
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
@@ -165,8 +170,10 @@ class _Metered(ast.NodeTransformer):
         func = node.func
         if not isinstance(func, ast.Attribute):
             return node
-        if func.attr not in CONSTANT_TIME_METHODS:
+        if func.attr in COMPARING_METHODS:
             func.value = _scanned(func.value)
+        elif func.attr not in CONSTANT_TIME_METHODS:
+            func.value = _scanned(func.value, SHIFT)
         checked = CHECKED_METHODS.get(func.attr)
         if checked is not None:
             return ast.copy_location(ast.Call(func=ast.Name(id=checked, ctx=ast.Load()),

@@ -168,6 +168,17 @@ class Machine:
             self.walk(value)
         return value
 
+    def shift(self, value: Any) -> Any:
+        """Pay for work proportional to a list's or a string's length (moving elements,
+        searching text): one unit per 16. Dicts do these in constant time."""
+        kind = type(value)
+        if kind is list or kind is str or kind is bytes:
+            used = self.used + (len(value) >> 4)
+            self.used = used
+            if used > self.limit:
+                self.charge(0)
+        return value
+
     def walk(self, value: Any) -> None:
         """Refuse a container nested deeper than NEST_LIMIT (or holding itself), paying one
         unit per container plus one per 16 elements. Iterative: the host stack plays no part.
@@ -301,6 +312,12 @@ class Machine:
             self.allocate(len(text) + n * max(len(new) - len(old), 0))
             return text.replace(old, new, count)
         raise TypeError("replace works on str and bytes")
+
+    def update(self, target: Any, other: Any = (), **more: Any) -> None:
+        """dict.update: pays for the entries it copies."""
+        if hasattr(other, "__len__"):
+            self.charge(len(other) + len(more))
+        target.update(other, **more)
 
     def encode(self, text: Any, encoding: str = "utf-8", errors: str = "strict") -> Any:
         return self.sized(text.encode(_codec(encoding), _codec_errors(errors)))
