@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import warnings
 from types import CodeType
 
 from baychain.runtime.language import Program
@@ -52,7 +53,9 @@ def instrument(program: Program, filename: str) -> CodeType:
     """The contract's module code, metered and guarded, ready to execute."""
     tree = _Metered().visit(copy.deepcopy(program.tree))
     ast.fix_missing_locations(tree)
-    return compile(tree, filename, "exec", dont_inherit=True, optimize=0)
+    with warnings.catch_warnings():  # e.g. SyntaxWarning for `1[0]`: a node's filters must not matter
+        warnings.simplefilter("ignore")
+        return compile(tree, filename, "exec", dont_inherit=True, optimize=0)
 
 
 def _count(node: ast.AST | None) -> int:

@@ -30,6 +30,7 @@ differs between nodes, and runs only under the meter that `instrument` adds:
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 
 from baychain.contracts.base import Param
@@ -129,7 +130,9 @@ def check(source: str) -> Program:
     if len(source.encode()) > MAX_SOURCE_BYTES:
         raise _invalid(0, f"the source is larger than {MAX_SOURCE_BYTES} bytes")
     try:
-        tree = ast.parse(source, filename="<contract>", mode="exec")
+        with warnings.catch_warnings():  # a node's warning filters must not change the verdict
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename="<contract>", mode="exec")
     except SyntaxError as exc:
         raise _invalid(exc.lineno or 0, f"syntax error: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
