@@ -306,3 +306,17 @@ def test_storing_a_value_made_of_shared_references_is_refused_before_encoding():
     box = Sandbox(HEADER + "big = Map(list)\n@export\ndef f():\n    big['k'] = [[1, 2], [3]]\n")
     box.call("f")
     assert box.state[b"c/c/big/k"] == b"\x82\x82\x01\x02\x81\x03"
+
+
+def test_the_callers_certificate_attributes_reach_the_contract():
+    from baychain.contracts.context import Caller, Context
+
+    box = Sandbox(HEADER + '''
+@view
+def who() -> list:
+    return [ctx.sender, ctx.signer, ctx.organisation, ctx.jurisdiction, ctx.role]
+''')
+    ctx = Context(box.state.get, contract="c", sender="acct", signer="key", height=1, time_ns=0, readonly=True,
+                  caller=Caller("acct", "Bank of Example", "HK", "regulator"))
+    m = box.contract.methods["who"]
+    assert m.func(box.contract, ctx) == ["acct", "key", "Bank of Example", "HK", "regulator"]
