@@ -9,10 +9,13 @@ mempool and store are the real ones; there is no HTTP in the path.
 Load: a programme is created and issued to every account first (not timed), then
 all transfers are signed up front (not timed). A feeder thread submits them in
 batches through `submit_many` while the engine thread produces blocks
-(`engine.start()`), and keeps the mempool backlog at most `--backlog-blocks` blocks.
+(`engine.start()`), and keeps the mempool backlog at most `--backlog-blocks` blocks;
+a second submitter hands the next batches to the admission workers meanwhile
+(`--verify-ahead`, as concurrent clients would), and latency starts at that hand-over.
 
 Printed: committed tx/s, p50/p99 commit latency (submission -> commit acknowledged),
-peak RSS, the machine, and this machine's raw Ed25519 verifications per second with
+block sizes, CPU per transaction (and the kernel's share), time in the garbage
+collector, peak RSS, the machine, and this machine's raw Ed25519 verifications per second with
 one and two threads (libsodium via PyNaCl releases the GIL), measured in the same
 run as the ceiling for a node that verifies every signature once.
 
