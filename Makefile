@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH):/usr/local/go/bin
 export PYTHONHASHSEED := 0
 
-.PHONY: install cometbft test test-fast test-slow dev demo bench clean
+.PHONY: install cometbft system test test-fast test-slow dev demo bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,15 +23,20 @@ cometbft: install
 	bash scripts/install-cometbft.sh
 	$(BIN)/python -m baychain.abci.protogen
 
+# System tools the tests use (the openssl command line), from Debian's packages.
+system:
+	bash scripts/install-system.sh
+
 # The full suite, slow multi-process and multi-node tests included (what CI runs).
-test: install cometbft
-	$(BIN)/python -m pytest -q
+# Every tool is installed first, so a missing one fails its tests instead of skipping them.
+test: install cometbft system
+	BAYCHAIN_REQUIRE_TOOLS=1 $(BIN)/python -m pytest -q
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: install cometbft
-	$(BIN)/python -m pytest -q -m slow
+test-slow: install cometbft system
+	BAYCHAIN_REQUIRE_TOOLS=1 $(BIN)/python -m pytest -q -m slow
 
 dev: install
 	$(BIN)/baychain dev

@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from baychain import transactions as T
 from baychain.crypto.suites import ED25519
 
 VECTORS = Path(__file__).parent / "vectors"
+
+
+def missing_tool(problem: str) -> NoReturn:
+    """A tool the test needs is absent. Under `make test` (BAYCHAIN_REQUIRE_TOOLS=1, which
+    installs every tool first) or CI=true that is a failure; in a bare local run, a skip."""
+    if os.environ.get("BAYCHAIN_REQUIRE_TOOLS") == "1" or os.environ.get("CI", "").lower() == "true":
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+def pinned_cometbft() -> str:
+    """The pinned cometbft binary (scripts/install-cometbft.sh), or missing_tool with the reason."""
+    from baychain.abci.version import COMETBFT_VERSION
+    from baychain.network import cometbft
+
+    try:
+        return cometbft.check_binary()
+    except cometbft.CometbftNotFound as exc:
+        missing_tool(f"{exc} (pinned {COMETBFT_VERSION})")
+
+
+def openssl_binary() -> str:
+    """The openssl command line (scripts/install-system.sh), or missing_tool."""
+    found = shutil.which("openssl")
+    if found is None:
+        missing_tool("openssl is not installed; run scripts/install-system.sh")
+    return found
 
 
 def load_vectors(name: str) -> Any:

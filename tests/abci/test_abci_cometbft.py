@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -24,33 +22,15 @@ from pathlib import Path
 import pytest
 
 from baychain.abci.server import AbciServer
-from baychain.abci.version import COMETBFT_VERSION
+from support import pinned_cometbft
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def cometbft_binary() -> str:
-    """The pinned cometbft binary, or skip (locally) / fail (CI) with the reason."""
-    candidate = REPO / ".tools" / "bin" / "cometbft"
-    binary = str(candidate) if os.access(candidate, os.X_OK) else shutil.which("cometbft")
-    problem = None
-    if binary is None:
-        problem = "cometbft binary not found; run scripts/install-cometbft.sh"
-    else:
-        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30)
-        reported = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
-        if reported.lstrip("v").split("+")[0] != COMETBFT_VERSION.lstrip("v"):
-            problem = (
-                f"{binary} reports version {reported!r}, pinned is {COMETBFT_VERSION}; "
-                "run scripts/install-cometbft.sh"
-            )
-    if problem is None:
-        return binary
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(problem)
-    pytest.skip(problem)
+    """The pinned cometbft binary, or skip (bare local run) / fail (make test, CI) with the reason."""
+    return pinned_cometbft()
 
 
 def free_port() -> int:

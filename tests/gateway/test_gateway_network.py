@@ -5,7 +5,6 @@ in the same audit log on both nodes, and the nodes agree on the app hash."""
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timezone
 
@@ -16,30 +15,23 @@ from baychain.errors import Code
 from baychain.gateway import Gateway, GatewayConfig, TransferRefused, init_home, serve
 from baychain.identity import CADirectory, Kind
 from baychain.identity.keys import decrypt_key
-from baychain.network import cometbft
 from baychain.network.committee import LOCAL_PASSPHRASE
 from baychain.network.create import init_network
 from baychain.network.home import NodeHome
 from baychain.network.processes import kill_node, start_node, wait_healthy
 from baychain.sdk import Client, Key
 from gateway_support import DAY_NS, PASSPHRASE, TEST_SCRYPT_N, der
+from support import pinned_cometbft
 
 pytestmark = pytest.mark.slow
 
 
-def cometbft_or_fail() -> None:
-    """Skip locally without the pinned binary; fail under CI=true (as tests/network does)."""
-    try:
-        cometbft.check_binary()
-    except cometbft.CometbftNotFound as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+
 
 
 @pytest.fixture
 def network(tmp_path):
-    cometbft_or_fail()
+    pinned_cometbft()
     manifest = init_network(tmp_path / "net", validators=2, chain_id="dataex-net", log_level="*:error")
     homes = [NodeHome(manifest.home(n)) for n in manifest.names]
     try:

@@ -4,12 +4,10 @@ an organisation brings from outside."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -22,7 +20,6 @@ from baychain.identity.keys import signing_hash
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)  # when the test PKI was issued
 AT = datetime_to_ns(T0 + timedelta(days=1))  # a block time when everything is valid
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
 
 def ns(moment: datetime) -> int:

@@ -12,15 +12,13 @@ import pytest
 from baychain.errors import BaychainError, Code
 from baychain.identity import OID_EKU_TX_SIGNING, OID_JURISDICTION, OID_ROLE, CADirectory, Usage, load_certificate
 from baychain.identity.certificates import datetime_to_ns, serial_hex
-from identity_support import needs_openssl
-
-pytestmark = needs_openssl
+from support import openssl_binary
 
 PASS = "correct horse battery staple"
 
 
 def openssl(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["openssl", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    result = subprocess.run([openssl_binary(), *args], capture_output=True, text=True, cwd=cwd, timeout=60)
     if check:
         assert result.returncode == 0, f"openssl {' '.join(args)}\n{result.stdout}\n{result.stderr}"
     return result

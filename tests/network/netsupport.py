@@ -15,27 +15,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
-import pytest
 
-from baychain.abci.version import COMETBFT_VERSION
-from baychain.network import cometbft
 from baychain.network.create import init_network
 from baychain.network.home import NodeHome
 from baychain.network.manifest import NetworkManifest
 from baychain.network.processes import NODE_MODULE, kill_node, log_tail, running_pid, start_node, stop_node, wait_healthy
 from baychain.network.rpc import CometRpc
+from support import pinned_cometbft
 
 
 def cometbft_binary() -> str:
-    """The pinned cometbft binary, or skip (locally) / fail (under CI=true) with the reason."""
-    problem = None
-    try:
-        return cometbft.check_binary()
-    except cometbft.CometbftNotFound as exc:
-        problem = f"{exc} (pinned {COMETBFT_VERSION})"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(problem)
-    pytest.skip(problem)
+    """The pinned cometbft binary, or skip (bare local run) / fail (make test, CI) with the reason."""
+    return pinned_cometbft()
 
 
 class LocalNetwork:

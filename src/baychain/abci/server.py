@@ -447,11 +447,8 @@ def run_abci_server(app: AbciApplication, address: str = DEFAULT_ADDRESS) -> Non
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-                pass
+        for sig in (signal.SIGINT, signal.SIGTERM):  # nodes run on Linux: the loop handles signals
+            loop.add_signal_handler(sig, stop.set)
         await serve_address(app, address, stop=stop)
 
     asyncio.run(main())

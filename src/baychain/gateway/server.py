@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import threading
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -75,18 +76,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer, metaclass=ABCMeta):
+    """What both endpoints share: one thread per request; each says how it routes and encodes."""
+
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         self.gateway = gateway
         super().__init__(address, _Handler)
 
+    @abstractmethod
     def route(self, handler: _Handler, method: str, path: str, raw: bytes) -> Any:
-        raise NotImplementedError
+        """The answer to one request (raise BaychainError to refuse it)."""
 
+    @abstractmethod
     def encode(self, value: Any) -> tuple[bytes, str]:
-        raise NotImplementedError
+        """An answer's body and content type."""
 
 
 class PeerServer(_Server):

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System tools the test suite uses beside Python and Go, from Debian's packages:
+# the openssl command line (tests/identity/test_identity_openssl.py checks that the
+# CA's files are standard). Idempotent: does nothing when every tool is present.
+set -euo pipefail
+
+missing=()
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-system: installing ${missing[*]} (apt-get)" >&2
+SUDO=""
+[[ "$(id -u)" -eq 0 ]] || SUDO="sudo"
+command -v apt-get >/dev/null 2>&1 || { echo "install-system: error: no apt-get; install ${missing[*]} by hand" >&2; exit 1; }
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
