@@ -24,6 +24,12 @@ SZ, HK = "Shenzhen Data Co", "Hong Kong Bank"
 DICTIONARY = range(0, 20_000)  # every number of a (deliberately small) ID space
 
 
+def record_id(i: int) -> str:
+    """Long enough that finding it by chance in kilobytes of ciphertext is out of the question
+    (a 3-byte id like "p-0" turns up in random bytes about once per 16 MiB per form)."""
+    return f"kyc-record-{i:04d}"
+
+
 def hkid(n: int) -> str:
     return f"K{n:06d}(5)"
 
@@ -41,7 +47,7 @@ def exchanged(gba):
     sz, hk = gba.gateways[SZ], gba.gateways[HK]
     everyone = people()
     for i, record in enumerate(everyone):
-        sz.put(f"p-{i}", record, anchor=True)
+        sz.put(record_id(i), record, anchor=True)
     aid = sz.assess("PIA-2026-001", b"assessment", HK, "kyc", ["contact", "identity"])
     sz.file("GD-HK-SC-2026-001", aid, HK, "HK", "kyc", ["contact", "identity"], 365)
     consents = [sz.consent(p["subject"], HK, "kyc", ["contact", "identity"], expiry_ns=time.time_ns() + DAY_NS)
@@ -49,10 +55,10 @@ def exchanged(gba):
     sz.grant(HK, "kyc", ["contact", "identity"], expiry_ns=time.time_ns() + DAY_NS)
     assert hk.verify_at(gba.peer(SZ), everyone[0], "kyc")["matched"]
     assert not hk.verify_at(gba.peer(SZ), dict(everyone[0], subject=hkid(1)), "kyc")["matched"]
-    sz.send("p-1", gba.peer(HK), "kyc")
+    sz.send(record_id(1), gba.peer(HK), "kyc")
     sz.withdraw_consent(consents[2])
     with pytest.raises(TransferRefused):
-        sz.send("p-2", gba.peer(HK), "kyc")
+        sz.send(record_id(2), gba.peer(HK), "kyc")
     return everyone
 
 
@@ -96,7 +102,7 @@ def test_the_vault_is_encrypted_at_rest(gba, exchanged):
         vault = gba.gateways[name].home / "vault"
         blobs = [p.read_bytes() for p in vault.rglob("*") if p.is_file()]
         assert blobs and sum(len(b) for b in blobs) > 0
-        for secret in sensitive(exchanged) + ["p-0", "p-1"]:  # not even the record ids
+        for secret in sensitive(exchanged) + [record_id(0), record_id(1)]:  # not even the record ids
             for form in forms(secret):
                 assert not any(form in b for b in blobs), f"{secret!r} is readable in {name}'s vault"
     keyfile = (gba.gateways[SZ].home / "keys.json").read_text()

@@ -292,6 +292,24 @@ def test_reinstating_an_organisation_readmits_its_accounts(tmp_path, pki):
     chain.app.close()
 
 
+def test_a_removed_organisation_leaves_for_good_and_its_accounts_are_refused(tmp_path, pki):
+    admin = Key()
+    chain = Chain(tmp_path, identity_genesis(pki, [admin.address]))
+    chain.ok(admin.tx("identity", "bind", cert=der(user_cert(pki.regulator, pki.regulator_key, admin, "admin"))))
+    alice = bound(chain, pki)
+    chain.executed([admin], action("identity", "remove_org", organisation="Bank of Example", reason="left the consortium"))
+    assert "removed" in chain.refused(alice.tx("notary", "notarize", digest=DIGEST), Code.ORG_SUSPENDED)
+    newcomer = Key()  # its CA no longer certifies anyone
+    chain.refused(newcomer.tx("identity", "bind", cert=der(user_cert(pki.org, pki.org_key, newcomer))), Code.CERT_UNKNOWN_CA)
+    assert [o["name"] for o in chain.view("organisations")] == ["GBA Regulator"]
+    record = chain.view("organisation", name="Bank of Example")  # kept as history
+    assert record["removed"]["reason"] == "left the consortium" and record["removed"]["author"].startswith("proposal:")
+    # no way back but a new registration: reinstating or removing again fails, changing nothing
+    chain.failed([admin], action("identity", "reinstate_org", organisation="Bank of Example"), Code.NOT_AUTHORIZED)
+    chain.failed([admin], action("identity", "remove_org", organisation="Bank of Example"), Code.ALREADY_EXISTS)
+    chain.app.close()
+
+
 # -- renewal and rotation ----------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ import os
 import signal
 import time
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 import httpx
@@ -27,6 +29,19 @@ from support import pinned_cometbft
 def cometbft_binary() -> str:
     """The pinned cometbft binary, or skip (bare local run) / fail (make test, CI) with the reason."""
     return pinned_cometbft()
+
+
+@contextmanager
+def running_network(directory: Path, chain_id: str, validators: int = 4) -> Iterator["LocalNetwork"]:
+    """A local network started and healthy for the duration of the block; killed after."""
+    cometbft_binary()
+    network = LocalNetwork(directory, validators=validators, chain_id=chain_id)
+    try:
+        network.start()
+        network.wait_healthy(timeout=90)
+        yield network
+    finally:
+        network.down()
 
 
 class LocalNetwork:

@@ -32,7 +32,7 @@ from baychain.network.ports import free_ports
 from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
-from netsupport import LocalNetwork, cometbft_binary, kill_strays, wait_group_gone
+from netsupport import LocalNetwork, kill_strays, running_network, wait_group_gone
 from support import Signer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -42,14 +42,8 @@ CHAIN_ID = "baychain-net-test"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    cometbft_binary()
-    network = LocalNetwork(tmp_path_factory.mktemp("net"), validators=4, chain_id=CHAIN_ID)
-    try:
-        network.start()
-        network.wait_healthy(timeout=90)
+    with running_network(tmp_path_factory.mktemp("net"), CHAIN_ID) as network:
         yield network
-    finally:
-        network.down()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
 from baychain.sdk.governance import Governance, action
-from netsupport import LocalNetwork, cometbft_binary, kill_strays
+from netsupport import LocalNetwork, kill_strays, running_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -40,14 +40,8 @@ CHAIN_ID = "baychain-members-test"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    cometbft_binary()
-    network = LocalNetwork(tmp_path_factory.mktemp("members"), validators=4, chain_id=CHAIN_ID)
-    try:
-        network.start()
-        network.wait_healthy(timeout=90)
+    with running_network(tmp_path_factory.mktemp("members"), CHAIN_ID) as network:
         yield network
-    finally:
-        network.down()
 
 
 def genesis_of(net: LocalNetwork) -> dict:

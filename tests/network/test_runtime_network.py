@@ -14,7 +14,7 @@ from baychain.runtime.contracts import source
 from baychain.sdk import Client
 from baychain.sdk.contracts import Contracts
 from baychain.sdk.governance import Governance
-from netsupport import LocalNetwork, cometbft_binary
+from netsupport import LocalNetwork, running_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -24,14 +24,8 @@ HOSTILE = (Path(__file__).parent.parent / "runtime" / "hostile_contract.py").rea
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    cometbft_binary()
-    network = LocalNetwork(tmp_path_factory.mktemp("runtime-net"), validators=4, chain_id=CHAIN_ID)
-    try:
-        network.start()
-        network.wait_healthy(timeout=90)
+    with running_network(tmp_path_factory.mktemp("runtime-net"), CHAIN_ID) as network:
         yield network
-    finally:
-        network.down()
 
 
 def test_hostile_contracts_are_stopped_alike_on_four_validators(net: LocalNetwork) -> None:

@@ -412,9 +412,11 @@ class Application:
     def view(self, contract_name: str, method_name: str, args: Any, *, height: int = 0) -> Any:
         """Run a read-only contract method against committed state (latest or `height`)."""
         version = height or None
-        self._reader = lambda k: self.state.get(k, version)
+        # latest: committed state (before block 1, the pending genesis); else that height's version
+        read = self._read_committed if version is None else (lambda k: self.state.get(k, version))
+        self._reader = read  # deployed contracts resolve against the same state the view reads
         try:
-            return self._view(contract_name, method_name, args, height, version)
+            return self._view(contract_name, method_name, args, height, read)
         finally:
             self._reader = self._read_committed
 
@@ -425,7 +427,8 @@ class Application:
         except BaychainError:
             return None
 
-    def _view(self, contract_name: str, method_name: str, args: Any, height: int, version: int | None) -> Any:
+    def _view(self, contract_name: str, method_name: str, args: Any, height: int,
+              read: Callable[[bytes], bytes | None]) -> Any:
         try:
             contract, method = self.resolve(contract_name, method_name)
         except BaychainError as exc:
@@ -441,7 +444,6 @@ class Application:
         if height and height != block_height:
             block = self.blocks.block(height) or {}
             block_height, block_time_ns = block.get("height", 0), block.get("time_ns", 0)
-        read = self._read_committed if version is None else (lambda k: self.state.get(k, version))  # before block 1: the genesis
         ctx = Context(read, contract=contract_name, sender="",
                       height=block_height, time_ns=block_time_ns, readonly=True, resolve=self.resolve)
         return method.func(contract, ctx, **kwargs)

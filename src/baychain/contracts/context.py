@@ -185,7 +185,7 @@ class Context:
         finally:
             self.compute += child.compute
             self.alerts.extend(child.alerts)
-        if len(set(self.writes) | set(child.writes)) > MAX_WRITES_PER_TX:
+        if len(self.writes) + sum(1 for k in child.writes if k not in self.writes) > MAX_WRITES_PER_TX:
             raise BaychainError(Code.LIMIT_EXCEEDED, f"at most {MAX_WRITES_PER_TX} writes per transaction")
         self.writes.update(child.writes)
         self.events.extend(child.events)

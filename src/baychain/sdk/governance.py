@@ -100,4 +100,4 @@ class Governance:
 
     def stream_alerts(self, *, read_timeout: float = 60.0) -> Iterator[StreamEvent]:
         """Alerts as they are committed (server-sent events of every `<contract>.alert`)."""
-        return self.client.stream_events("alert", read_timeout=read_timeout)
+        return self.client.stream_events("*.alert", read_timeout=read_timeout)
