@@ -2,7 +2,8 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH):/usr/local/go/bin
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH):/usr/local/go/bin:$(HOME)/.cargo/bin
+NATIVE := native/pyproject.toml native/Cargo.toml native/Cargo.lock native/.cargo/config.toml $(wildcard native/src/*.rs)
 export PYTHONHASHSEED := 0
 
 .PHONY: install cometbft system test test-fast test-slow dev demo bench clean
@@ -12,8 +13,12 @@ $(BIN)/python:
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# native/ (Rust, built by maturin through pip) first: baychain verifies signatures with it.
+$(VENV)/.installed: pyproject.toml $(NATIVE) | $(BIN)/python
+	@command -v cargo >/dev/null || { echo "make install: cargo (Rust) not found on PATH or in $(HOME)/.cargo/bin;" \
+		"baychain's native module (native/) needs it: install Rust from rustup.rs or Debian's cargo package" >&2; exit 1; }
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q ./native
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
@@ -49,4 +54,4 @@ bench: install
 	$(BIN)/python bench/bench_solo.py
 
 clean:
-	rm -rf $(VENV) .tools .baychain
+	rm -rf $(VENV) .tools .baychain native/target

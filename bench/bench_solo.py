@@ -16,8 +16,9 @@ a second submitter hands the next batches to the admission workers meanwhile
 Printed: committed tx/s, p50/p99 commit latency (submission -> commit acknowledged),
 block sizes, CPU per transaction (and the kernel's share), time in the garbage
 collector, peak RSS, the machine, and this machine's raw Ed25519 verifications per second with
-one and two threads (libsodium via PyNaCl releases the GIL), measured in the same
-run as the ceiling for a node that verifies every signature once.
+one and two threads (libsodium, and the native module singly and in batches; all
+release the GIL), measured in the same run as the ceiling for a node that verifies
+every signature once.
 
     python bench/bench_solo.py                       # 200,000 transfers
     python bench/bench_solo.py --txs 50000 --profile /tmp/solo.prof
@@ -45,6 +46,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import baychain_native
 import nacl.bindings
 
 from baychain import encoding
@@ -89,31 +91,47 @@ def peak_rss_mb() -> float:
 # -- the ceiling: raw Ed25519 verification -------------------------------------------------
 
 
-def ed25519_ceiling(seconds: float = 1.0) -> tuple[float, float]:
-    """Verifications per second with one thread and with two threads."""
-    samples = []
+def ed25519_ceiling(seconds: float = 1.0) -> str:
+    """Ed25519 verifications per second on one and two threads, measured back to back:
+    libsodium (what the node used before), and the node's native rule (baychain_native,
+    ZIP-215) one signature at a time and in batches. All of them release the GIL."""
+    items = []
     for i in range(256):
         pk, sk = nacl.bindings.crypto_sign_seed_keypair(i.to_bytes(32, "big"))
         msg = os.urandom(180)
-        samples.append((pk, nacl.bindings.crypto_sign(msg, sk)))
-    verify = nacl.bindings.crypto_sign_open
+        items.append((pk, msg, nacl.bindings.crypto_sign(msg, sk)[:64]))
+    opened = [(sig + msg, pk) for pk, msg, sig in items]
+    sodium, single = nacl.bindings.crypto_sign_open, baychain_native.verify
 
-    def run(deadline: float) -> int:
-        n = 0
-        while time.perf_counter() < deadline:
-            for pk, signed in samples:
-                verify(signed, pk)
-            n += len(samples)
-        return n
+    def libsodium() -> None:
+        for signed, pk in opened:
+            sodium(signed, pk)
 
-    start = time.perf_counter()
-    single = run(start + seconds) / (time.perf_counter() - start)
-    with ThreadPoolExecutor(2) as pool:
-        start = time.perf_counter()
-        futures = [pool.submit(run, start + seconds) for _ in range(2)]
-        total = sum(f.result() for f in futures)
-    double = total / (time.perf_counter() - start)
-    return single, double
+    def native_single() -> None:
+        for pk, msg, sig in items:
+            single(pk, msg, sig)
+
+    def native_batch() -> None:
+        baychain_native.verify_batch(items)
+
+    def rate(check, threads: int) -> float:  # type: ignore[no-untyped-def]
+        def run(deadline: float) -> int:
+            n = 0
+            while time.perf_counter() < deadline:
+                check()
+                n += len(items)
+            return n
+
+        with ThreadPoolExecutor(threads) as pool:
+            start = time.perf_counter()
+            futures = [pool.submit(run, start + seconds) for _ in range(threads)]
+            total = sum(f.result() for f in futures)
+        return total / (time.perf_counter() - start)
+
+    parts = [f"{name} {rate(check, 1):,.0f} / {rate(check, 2):,.0f}" for name, check in
+             (("libsodium", libsodium), ("native", native_single), ("native batch", native_batch))]
+    return (f"ed25519 verify ceiling, per second on 1 / 2 threads: {'; '.join(parts)} "
+            f"(native: ZIP-215, {baychain_native.backend()}, batches of {baychain_native.BATCH_LEN})")
 
 
 # -- accounts and transactions -------------------------------------------------------------
@@ -378,8 +396,7 @@ def main() -> int:
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     print(f"machine: {machine_line()}")
-    single, double = ed25519_ceiling()
-    print(f"ed25519 verify ceiling: {single:,.0f}/s (1 thread), {double:,.0f}/s (2 threads)")
+    print(ed25519_ceiling())
 
     rng = random.Random(args.seed)
     base = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="bench-solo-"))

@@ -119,16 +119,17 @@ def decode(raw: bytes) -> Transaction:
     return tx
 
 
-def decode_trusted(raw: bytes) -> Transaction:
+def decode_trusted(raw: bytes, tx_hash: bytes = b"", sender: str = "") -> Transaction:
     """Rebuild a transaction from bytes that `decode` has already accepted.
 
     Skips every check, so it is only for bytes a strict decode accepted before (the
-    admission workers do that); the result equals what `decode` returns.
+    admission workers do that, and pass on the hash and sender they computed); the
+    result equals what `decode` returns.
     """
     body, signature = cbor2.loads(raw)
     fields = cbor2.loads(body)
-    tx = Transaction(*fields[1:], signature=signature, body=body, raw=raw, hash=sha256(raw))
-    tx.sender = address_of(tx.suite, tx.signer)
+    tx = Transaction(*fields[1:], signature=signature, body=body, raw=raw, hash=tx_hash or sha256(raw))
+    tx.sender = sender or address_of(tx.suite, tx.signer)
     return tx
 
 

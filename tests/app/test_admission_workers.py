@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from baychain import encoding
 from baychain import transactions as T
-from baychain.app.admission import POOL_BATCH_MIN, Checker, check_in_place
+from baychain.app.admission import POOL_BATCH_MIN, Checker, check
 from baychain.errors import BaychainError
 from support import Signer
 
@@ -22,7 +22,8 @@ def test_worker_verdicts_equal_in_place_verdicts():
         assert checker._pool is not None, "a batch this large must go to the workers"
     finally:
         checker.close()
-    in_place = [check_in_place(r) for r in raws]
+    in_place = check(raws)
+    assert [type(v) for v in in_place] == [type(check([r])[0]) for r in raws], "batching changes no verdict"
     for got, want in zip(pooled, in_place):
         if isinstance(want, BaychainError):
             assert isinstance(got, BaychainError) and (got.code, got.message) == (want.code, want.message)

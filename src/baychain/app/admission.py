@@ -4,10 +4,13 @@ Decoding a transaction strictly and verifying its signature are pure functions o
 bytes, and together they are most of what admitting a transaction costs. A node that
 ran them on its main interpreter would spend its one GIL on them; here a pool of
 worker processes does them for large batches, the main process rebuilds the accepted
-transactions from their (already checked) bytes, and small batches are checked in
-place where the round trip to a worker would cost more than it saves.
+transactions from their (already checked) bytes with the hash and sender the worker
+computed, and small batches are checked in place where the round trip to a worker would
+cost more than it saves. Either way the signatures of a batch are verified as a batch
+(`SignatureSuite.verify_many`).
 
-The outcome is the same wherever the check runs, so where it ran never affects state.
+The outcome is the same wherever the check runs and whichever batch a transaction is
+in (the suite's rule guarantees it, docs/TRANSACTIONS.md), so neither affects state.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from baychain import transactions as txs
+from baychain.crypto.suites import get_suite
 from baychain.errors import BaychainError, Code
 from baychain.transactions import Transaction
 
@@ -30,25 +34,33 @@ CHUNK = 512
 Checked = Transaction | BaychainError
 
 
-def check_bytes(raws: list[bytes]) -> list[tuple[int, str] | None]:
-    """Worker side: None for a transaction that decodes strictly and verifies, else (code, why)."""
-    out: list[tuple[int, str] | None] = []
+def check(raws: list[bytes]) -> list[Checked]:
+    """Decode each transaction strictly, then verify the signatures of each suite as one batch."""
+    out: list[Checked] = []
+    by_suite: dict[int, list[int]] = {}  # suite id -> positions of decoded transactions
     for raw in raws:
         try:
             tx = txs.decode(raw)
         except BaychainError as exc:
-            out.append((int(exc.code), exc.message))
+            out.append(exc)
             continue
-        out.append(None if tx.verify_signature() else (int(Code.BAD_SIGNATURE), "signature does not verify"))
+        by_suite.setdefault(tx.suite, []).append(len(out))
+        out.append(tx)
+    for suite_id, positions in by_suite.items():
+        decoded = [out[i] for i in positions]
+        verdicts = get_suite(suite_id).verify_many([(t.signer, t.sign_bytes(), t.signature) for t in decoded])  # type: ignore[union-attr]
+        for i, ok in zip(positions, verdicts):
+            if not ok:
+                out[i] = BaychainError(Code.BAD_SIGNATURE, "signature does not verify")
     return out
 
 
-def check_in_place(raw: bytes) -> Checked:
-    try:
-        tx = txs.decode(raw)
-    except BaychainError as exc:
-        return exc
-    return tx if tx.verify_signature() else BaychainError(Code.BAD_SIGNATURE, "signature does not verify")
+def check_bytes(raws: list[bytes]) -> list[tuple[bytes, str] | tuple[int, str]]:
+    """Worker side of `check`: (tx hash, sender) for a good transaction, else (code, why).
+
+    The hash and the sender's address go back so that the node need not compute them again.
+    """
+    return [(c.code.value, c.message) if isinstance(c, BaychainError) else (c.hash, c.sender) for c in check(raws)]
 
 
 class Checker:
@@ -61,7 +73,7 @@ class Checker:
 
     def check(self, raws: list[bytes]) -> list[Checked]:
         if self.workers < 1 or len(raws) < POOL_BATCH_MIN:
-            return [check_in_place(raw) for raw in raws]
+            return check(raws)
         try:
             pool = self._pool or self._start()
             chunks = [raws[i : i + CHUNK] for i in range(0, len(raws), CHUNK)]
@@ -69,8 +81,11 @@ class Checker:
         except (BrokenProcessPool, OSError):
             log.exception("admission workers failed; checking in place")
             self.close()
-            return [check_in_place(raw) for raw in raws]
-        return [txs.decode_trusted(raw) if v is None else BaychainError(Code(v[0]), v[1]) for raw, v in zip(raws, verdicts)]
+            return check(raws)
+        return [
+            BaychainError(Code(first), why) if type(first) is int else txs.decode_trusted(raw, first, why)
+            for raw, (first, why) in zip(raws, verdicts)
+        ]
 
     def _start(self) -> ProcessPoolExecutor:
         with self._starting:

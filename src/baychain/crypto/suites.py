@@ -5,17 +5,31 @@ A transaction names the suite that signed it by a one-byte id, so a second suite
 changing the transaction format: register a `SignatureSuite` under a new id.
 An account's address is derived from the suite id and the public key, so keys of
 different suites can never collide.
+
+Verification is a consensus rule: every node must reach the same verdict on every
+signature. Ed25519 signatures are therefore verified by baychain's own native module
+(native/, built by `make install`) under ZIP-215 rules, with small-order public keys
+refused, never by whatever library happens to be installed. There is no fallback: a
+node without the module does not start. Keys and signatures are still made with
+PyNaCl (libsodium), whose signatures are valid under both rules.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import nacl.bindings
-import nacl.exceptions
 import nacl.signing
+
+try:
+    import baychain_native
+except ImportError as exc:  # no silent fallback: the verification rule must be the same on every node
+    raise ImportError(
+        "baychain's native module (baychain_native) is missing: run `make install`, which builds native/ "
+        "with Rust's cargo; baychain verifies signatures with it and nothing else"
+    ) from exc
 
 from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
@@ -36,10 +50,17 @@ class SignatureSuite(Protocol):
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool: ...
 
+    def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        """One verdict per (public_key, message, signature), each equal to `verify`'s."""
+
 
 @dataclass(frozen=True)
 class Ed25519Suite:
-    """Ed25519 (RFC 8032) through libsodium; its verify releases the GIL."""
+    """Ed25519 (RFC 8032): signed with libsodium, verified natively under ZIP-215 rules.
+
+    Verification releases the GIL; `verify_many` checks whole batches at once, which
+    ZIP-215 makes safe (a batch verifies exactly when each signature in it does).
+    """
 
     suite_id: int = 1
     name: str = "ed25519"
@@ -56,11 +77,10 @@ class Ed25519Suite:
         return nacl.signing.SigningKey(private_key).sign(message).signature
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        try:
-            nacl.bindings.crypto_sign_open(signature + message, public_key)
-        except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
-            return False
-        return True
+        return baychain_native.verify(public_key, message, signature)
+
+    def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        return baychain_native.verify_batch(items)
 
 
 ED25519 = Ed25519Suite()
