@@ -4,37 +4,40 @@ What is measured, for each application on the same 4-validator layout (`baychain
 init` homes: loopback ports, full-mesh peers, the shipped consensus timeouts and
 config), with the same load shape:
 
-- **saturation**: `--clients` concurrent client threads, each bound to one node's
-  CometBFT RPC (client i -> node i mod 4), send JSON-RPC batches of `--batch`
-  `broadcast_tx_sync` calls as fast as the chain takes them, keeping at most
-  `--max-pending` submitted-but-uncommitted transactions (CometBFT's mempool holds
-  5,000 per node; a "mempool is full" answer is retried). Printed: committed tx/s
-  (all transactions / first submission -> last commit) and p50/p99 latency;
+- **the load generator** is one asyncio process: `--clients` clients, each with its own
+  persistent HTTP connection to one node's CometBFT RPC (client i -> node i mod 4),
+  each request one JSON-RPC batch of `broadcast_tx_async` calls (`--broadcast sync`
+  waits for CheckTx instead). Transactions are signed before the clock starts, so the
+  client's own CPU (~70 us per transaction, printed) is JSON and HTTP, and it competes
+  for the same two cores as the nodes, for both applications alike;
+- **saturation**: each client sends its next batch of `--batch` as soon as the last
+  one is answered, while at most `--max-pending` transactions are uncommitted
+  (CometBFT's mempool holds 5,000 per node; "mempool is full" is retried). Printed:
+  committed tx/s (all transactions / first submission -> last commit), p50/p99;
 - **offered load** (`--rate`, default 1,000 tx/s for `--rate-seconds`): open loop —
-  batch k of `--batch` transactions is due at k x batch / rate seconds and is sent then
-  by a free one of `--senders` threads (round-robin over the nodes), with
-  `broadcast_tx_async` by default (CheckTx still runs on every node, but the client does
-  not wait for it, so it offers exactly the rate; `--offered-broadcast sync` waits).
-  Printed: the rate actually sent, the committed rate, p50/p99 latency, and how many
-  transactions never committed ("lost": refused or dropped by a full mempool);
+  batch k of `--rate-batch` is due at k x rate-batch / rate seconds and is sent then,
+  round-robin over the nodes, whatever earlier answers took. Printed: the rate actually
+  sent, the committed rate, p50/p99 latency, and how many transactions never committed
+  ("lost"; the mempool counters below and a resend of a few of them say why);
 - CometBFT's own timers, scraped from node 1's Prometheus endpoint before and after
-  each phase: time per ABCI method, per consensus step, and the mean block interval;
-- CPU per node over each phase (psutil; user+sys seconds / wall seconds, so 1.00 is one
-  core busy): the baychain node process (application, ABCI server, API) and its
-  cometbft child separately; the benchmark process itself too (signing is done before
-  the clock starts, so the client's share is JSON-RPC and polling).
+  each phase (time per ABCI method, per consensus step, the mean block interval), and
+  every node's mempool counters (refused, evicted by recheck, rechecks);
+- CPU over each phase (psutil; user+sys seconds / wall seconds, so 1.00 is one core
+  busy): per node the baychain node process with its admission workers ("app":
+  application, ABCI server, API) and its cometbft child; the load client; the whole
+  machine (so other users' share is known); and CPU per committed transaction.
 
-Latency runs from the moment a transaction's batch is sent until a monitor thread,
-polling node 0's RPC every 10 ms, sees the block that holds it. baychain's
-transactions are Ed25519-signed `notary.notarize` calls from fresh accounts (so no
-nonce orders one client's transactions); kvstore's are `key=value` byte strings of the
-same length. After each phase every block's results are read back (untimed) and any
-transaction that failed is reported.
+Latency runs from the moment a transaction's batch is sent until node 0 announces the
+block that holds it (a NewBlockHeader event on its websocket; the block's transactions
+are then read with one `block` call). baychain's transactions are Ed25519-signed
+`notary.notarize` calls from fresh accounts (so no nonce orders one client's
+transactions); kvstore's are `key=value` byte strings of the same length. After each
+phase every block's results are read back (untimed) and failed transactions reported.
 
     python bench/bench_network.py                          # both apps, both phases
-    python bench/bench_network.py --txs 20000 --rate 1000 --rate-seconds 20
-    python bench/bench_network.py --only baychain --profile /tmp/prof   # + py-spy of one node
-    python bench/bench_network.py --set mempool.size=20000     # extra config.toml settings, both apps
+    python bench/bench_network.py --txs 10000 --rate 1000 --rate-seconds 10
+    python bench/bench_network.py --only baychain --rate 0 --profile /tmp/prof   # + py-spy of one node
+    python bench/bench_network.py --set mempool.recheck=false  # extra config.toml settings, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.
@@ -44,8 +47,10 @@ This is a script, not a test; see docs/PERFORMANCE.md, "Four validators (CometBF
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import collections
+import json
 import os
 import shutil
 import signal
@@ -53,14 +58,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import psutil
+import websockets
 
 from baychain import transactions as txs
 from baychain.crypto.suites import ED25519
@@ -159,17 +164,18 @@ class Nodes:
             for r in rpcs:
                 r.close()
 
-    def processes(self) -> dict[str, dict[str, psutil.Process]]:
-        """Per node: {"app": python node process, "cometbft": its child} or {"cometbft": kvstore node}."""
-        out: dict[str, dict[str, psutil.Process]] = {}
+    def processes(self) -> dict[str, dict[str, list[psutil.Process]]]:
+        """Per node: {"app": the Python node process and its admission workers,
+        "cometbft": its cometbft child} or {"cometbft": the kvstore node}."""
+        out: dict[str, dict[str, list[psutil.Process]]] = {}
         for name in self.names:
             if self.app == "baychain":
-                pid = running_pid(self.home(name))
-                proc = psutil.Process(pid)
-                children = proc.children()
-                out[name] = {"app": proc, **({"cometbft": children[0]} if children else {})}
+                proc = psutil.Process(running_pid(self.home(name)))
+                family = proc.children(recursive=True)
+                comet = [p for p in family if p.name().startswith("cometbft")]
+                out[name] = {"app": [proc, *(p for p in family if p not in comet)], "cometbft": comet}
             else:
-                out[name] = {"cometbft": psutil.Process(self.kv_procs[name].pid)}
+                out[name] = {"cometbft": [psutil.Process(self.kv_procs[name].pid)]}
         return out
 
     def stop(self) -> None:
@@ -185,29 +191,41 @@ class Nodes:
 
 
 class CpuMeter:
-    """user+sys CPU seconds of each process between start() and stop()."""
+    """user+sys CPU seconds between start() and stop(): each node's processes, this
+    benchmark process (the load clients), and the whole machine (so other users'
+    share of the two cores is known)."""
 
-    def __init__(self, procs: dict[str, dict[str, psutil.Process]]) -> None:
+    def __init__(self, procs: dict[str, dict[str, list[psutil.Process]]]) -> None:
         self.procs = procs
         self.me = psutil.Process()
 
     @staticmethod
-    def _cpu(p: psutil.Process) -> float:
-        try:
-            t = p.cpu_times()
-            return t.user + t.system
-        except psutil.Error:
-            return 0.0
+    def _cpu(procs: list[psutil.Process]) -> float:
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    @staticmethod
+    def _machine() -> float:
+        t = psutil.cpu_times()
+        return t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
 
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.c0 = {(n, k): self._cpu(p) for n, d in self.procs.items() for k, p in d.items()}
-        self.me0 = self._cpu(self.me)
+        self.me0 = self._cpu([self.me])
+        self.machine0 = self._machine()
 
     def stop(self) -> dict[str, Any]:
         wall = time.monotonic() - self.t0
         per = {(n, k): (self._cpu(p) - self.c0[(n, k)]) / wall for n, d in self.procs.items() for k, p in d.items()}
-        return {"wall": wall, "per": per, "client": (self._cpu(self.me) - self.me0) / wall}
+        return {"wall": wall, "per": per, "client": (self._cpu([self.me]) - self.me0) / wall,
+                "machine": (self._machine() - self.machine0) / wall}
 
 
 # -- CometBFT's own metrics ----------------------------------------------------------------------
@@ -266,6 +284,20 @@ def metric_report(before: dict, after: dict) -> list[str]:
     return lines
 
 
+MEMPOOL_COUNTERS = {"failed_txs": "refused by CheckTx", "rejected_txs": "refused (full or duplicate)",
+                    "evicted_txs": "evicted by recheck", "recheck_times": "rechecks"}
+
+
+def mempool_report(names: list[str], before: list[dict], after: list[dict]) -> str:
+    """Per node: CometBFT's mempool counters over the phase (why transactions were dropped)."""
+    cells = []
+    for name, b, a in zip(names, before, after):
+        counts = {label: int(a.get((f"cometbft_mempool_{key}", ""), 0) - b.get((f"cometbft_mempool_{key}", ""), 0))
+                  for key, label in MEMPOOL_COUNTERS.items()}
+        cells.append(f"{name} " + ", ".join(f"{label} {n}" for label, n in counts.items()))
+    return "; ".join(cells)
+
+
 # -- load ----------------------------------------------------------------------------------
 
 
@@ -278,74 +310,80 @@ class Run:
     first_submit: float = 0.0
     last_submit: float = 0.0
     last_commit: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: int = 0  # submitted transactions seen committed
+
+    def pending(self) -> int:
+        return len(self.submitted) - self.done
 
 
-class Monitor(threading.Thread):
-    """Polls node 0's RPC and records when each block (and so each of its txs) is committed."""
+async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event) -> None:
+    """When each block (and so each of its transactions) is committed on node 0.
 
-    def __init__(self, url: str, run: Run, start_height: int) -> None:
-        super().__init__(daemon=True, name="monitor")
-        self.rpc = CometRpc(url, timeout=10)
-        self.run_ = run
-        self.next = start_height + 1
-        self.halt = threading.Event()
+    Node 0 pushes a NewBlockHeader event over CometBFT's websocket as it commits a
+    block; that moment is the block's commit time, and the block's transactions are
+    then read with one `block` call. (Subscribing to NewBlock instead would make node 0
+    JSON-encode every block with all its results: ~0.15 of a core at 2,000 tx/s.)
+    Heights the stream skipped are fetched and timed when the gap is seen.
+    """
+    ws_url = url.replace("http://", "ws://") + "/websocket"
+    query = {"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"query": "tm.event='NewBlockHeader'"}}
+    expected = start_height + 1
+    async with websockets.connect(ws_url, max_size=None, ping_interval=None) as ws, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        await ws.send(json.dumps(query))
 
-    def run(self) -> None:
-        while not self.halt.is_set():
+        async def record(height: int, now: float) -> None:
+            doc = (await http.post("/", json={"jsonrpc": "2.0", "id": 2, "method": "block",
+                                              "params": {"height": str(height)}})).json()
+            txs_b64 = doc["result"]["block"]["data"]["txs"] or []
+            for tx in txs_b64:
+                if tx in run.submitted and tx not in run.committed:
+                    run.done += 1
+                run.committed.setdefault(tx, now)
+            if txs_b64:
+                run.last_commit = now
+            run.heights.append(height)
+
+        while not halt.is_set():
             try:
-                top = self.rpc.height()
-                while self.next <= top:
-                    block = self.rpc.block(self.next)
-                    now = time.monotonic()
-                    data = block["block"]["data"]["txs"] or []
-                    with self.run_.lock:
-                        for tx in data:
-                            self.run_.committed.setdefault(tx, now)
-                        if data:
-                            self.run_.last_commit = now
-                    self.run_.heights.append(self.next)
-                    self.next += 1
-            except RpcError:
-                pass
-            time.sleep(POLL)
-        self.rpc.close()
-
-
-def submit(sender: Callable[[list[bytes]], list[str | None]], batch: list[bytes], run: Run) -> list[bytes]:
-    """Send one batch; the transactions to retry (mempool full)."""
-    keys = [base64.b64encode(r).decode() for r in batch]
-    sent = time.monotonic()
-    with run.lock:
-        if not run.first_submit:
-            run.first_submit = sent
-        run.last_submit = max(run.last_submit, sent)
-        for k in keys:
-            run.submitted[k] = sent
-    errors = sender(batch)
-    retry = []
-    with run.lock:
-        for raw, k, err in zip(batch, keys, errors):
-            if err is None:
+                message = await asyncio.wait_for(ws.recv(), 0.2)
+            except asyncio.TimeoutError:
                 continue
-            del run.submitted[k]
-            if "full" in err:
-                retry.append(raw)
-            else:
-                run.refused[err[:80]] += 1
-    return retry
+            now = time.monotonic()
+            value = json.loads(message).get("result", {}).get("data", {}).get("value")
+            if not value:
+                continue  # the subscription's acknowledgement
+            height = int(value["header"]["height"])
+            for h in range(expected, height + 1):
+                await record(h, now if h == height else time.monotonic())
+            expected = max(expected, height + 1)
 
 
-def rpc_sender(url: str, method: str = "broadcast_tx_sync") -> tuple[Callable[[list[bytes]], list[str | None]], Callable[[], None]]:
-    rpc = CometRpc(url, timeout=30)
+class Sender:
+    """Broadcasts batches to one node over persistent HTTP connections: one JSON-RPC
+    batch of `method` calls per HTTP request (or the API's /v1/txs/batch)."""
 
-    def send(batch: list[bytes]) -> list[str | None]:
+    def __init__(self, url: str, method: str, via: str, connections: int) -> None:
+        self.method = method
+        self.via = via
+        self.http = httpx.AsyncClient(base_url=url, timeout=60,
+                                      limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+
+    async def send(self, keys: list[str]) -> list[str | None]:
+        """None per admitted transaction, else the error text."""
         try:
-            answers = rpc.batch([(method, {"tx": base64.b64encode(r).decode()}) for r in batch])
-        except RpcError as exc:
-            return [str(exc)] * len(batch)
+            if self.via == "api":
+                body = {"txs": [base64.b64decode(k).hex() for k in keys]}
+                results = (await self.http.post("/v1/txs/batch", json=body)).json()["results"]
+                return [None if r["code"] == 0 else ("mempool is full" if r["error"] == "MEMPOOL_FULL" else f"{r['error']}: {r['message']}")
+                        for r in results]
+            body = [{"jsonrpc": "2.0", "id": i, "method": self.method, "params": {"tx": k}} for i, k in enumerate(keys)]
+            answers = (await self.http.post("/", json=body)).json()
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            return [f"unreachable: {exc or type(exc).__name__}"] * len(keys)
+        if isinstance(answers, dict):  # a batch of one is answered with a bare object
+            answers = [answers]
         out: list[str | None] = []
-        for a in answers:
+        for a in sorted(answers, key=lambda a: a.get("id", 0)):
             if "error" in a:
                 out.append(str(a["error"].get("data") or a["error"].get("message")))
             elif int(a["result"].get("code", 0)):
@@ -354,112 +392,102 @@ def rpc_sender(url: str, method: str = "broadcast_tx_sync") -> tuple[Callable[[l
                 out.append(None)
         return out
 
-    return send, rpc.close
+    async def close(self) -> None:
+        await self.http.aclose()
 
 
-def api_sender(url: str) -> tuple[Callable[[list[bytes]], list[str | None]], Callable[[], None]]:
-    http = httpx.Client(base_url=url, timeout=30)
+async def submit(sender: Sender, keys: list[str], run: Run) -> list[str]:
+    """Send one batch; the transactions to send again (the mempool was full)."""
+    sent = time.monotonic()
+    run.first_submit = run.first_submit or sent
+    run.last_submit = max(run.last_submit, sent)
+    for k in keys:
+        run.submitted[k] = sent
+    errors = await sender.send(keys)
+    retry = []
+    for k, err in zip(keys, errors):
+        if err is None:
+            continue
+        del run.submitted[k]
+        if "full" in err:
+            retry.append(k)
+        else:
+            run.refused[err[:80]] += 1
+    return retry
 
-    def send(batch: list[bytes]) -> list[str | None]:
-        try:
-            results = http.post("/v1/txs/batch", json={"txs": [r.hex() for r in batch]}).json()["results"]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            return [str(exc)] * len(batch)
-        return [None if r["code"] == 0 else ("mempool is full" if r["error"] == "MEMPOOL_FULL" else f"{r['error']}: {r['message']}")
-                for r in results]
 
-    return send, http.close
-
-
-def drive(nodes: Nodes, raws: list[bytes], *, clients: int, batch: int, max_pending: int, rate: float,
-          via: str, timeout: float, senders: int = 16, method: str = "broadcast_tx_sync") -> tuple[Run, dict[str, Any]]:
+async def drive(nodes: Nodes, raws: list[bytes], *, clients: int, batch: int, max_pending: int, rate: float,
+                via: str, timeout: float, method: str) -> tuple[Run, dict[str, Any]]:
     """Send `raws` and wait for every commit (or until commits stall for `STALL` seconds).
 
-    Saturation (`rate` 0): `clients` closed-loop threads, each bound to one node, send a
-    batch, wait for its CheckTx answers, send the next, while at most `max_pending`
-    transactions are uncommitted. Offered load: open loop — batch k is due at
-    k * batch / rate seconds and is sent then by whichever of `clients` sender threads is
-    free (`senders` threads), whatever the chain's answer times, so the offered rate does not sag when
-    admission slows down (a sender that is late is reported as a lower "sent" rate).
+    Saturation (`rate` 0): `clients` closed-loop clients (client i -> node i mod 4), each
+    sending its next batch as soon as the previous one is answered, while at most
+    `max_pending` transactions are uncommitted. Offered load: open loop — batch k is due
+    at k * batch / rate seconds and is sent then (round-robin over the nodes), whatever
+    the answer times of earlier batches.
     """
     run = Run()
+    keys = [base64.b64encode(r).decode() for r in raws]
     with CometRpc(nodes.rpc_url(nodes.names[0])) as rpc:
         start_height = rpc.height()
-    monitor = Monitor(nodes.rpc_url(nodes.names[0]), run, start_height)
-    monitor.start()
+    halt = asyncio.Event()
+    watcher = asyncio.create_task(monitor(nodes.rpc_url(nodes.names[0]), run, start_height, halt))
+    await asyncio.sleep(0.3)  # subscribed before the first submission
+    per_node = max(1, clients // len(nodes.names))
+    senders = [Sender(nodes.manifest.node(n).api_url if via == "api" else nodes.rpc_url(n), method, via, per_node)
+               for n in nodes.names]
     meter = CpuMeter(nodes.processes())
     prom = f"http://127.0.0.1:{nodes.manifest.node(nodes.names[1]).ports['prometheus']}/metrics"
     metrics_before = scrape(prom)
-    local = threading.local()
-    opened: list[Callable[[], None]] = []
+    proms = [f"http://127.0.0.1:{nodes.manifest.node(n).ports['prometheus']}/metrics" for n in nodes.names]
+    mempools_before = [scrape(u) for u in proms]
+    chunks = collections.deque(keys[j:j + batch] for j in range(0, len(keys), batch))
 
-    def sender_for(name: str) -> Callable[[list[bytes]], list[str | None]]:
-        cache = getattr(local, "senders", None)
-        if cache is None:
-            cache = local.senders = {}
-        if name not in cache:
-            if via == "api":
-                send, close = api_sender(nodes.manifest.node(name).api_url)
-            else:
-                send, close = rpc_sender(nodes.rpc_url(name), method)
-            cache[name] = send
-            opened.append(close)
-        return cache[name]
-
-    def send_all(name: str, chunks: collections.deque) -> None:
-        send = sender_for(name)
+    async def closed_loop(sender: Sender) -> None:
         while chunks:
-            if not rate:
-                while len(run.submitted) - len(run.committed) > max_pending:
-                    time.sleep(0.005)
-            chunk = chunks.popleft()
-            retry = submit(send, chunk, run)
+            while run.pending() > max_pending:
+                await asyncio.sleep(0.005)
+            if not chunks:
+                return
+            retry = await submit(sender, chunks.popleft(), run)
             if retry:
-                time.sleep(0.05)
+                await asyncio.sleep(0.05)
                 chunks.appendleft(retry)
+
+    async def offered(sender: Sender, chunk: list[str]) -> None:
+        while chunk:
+            chunk = await submit(sender, chunk, run)
+            if chunk:
+                await asyncio.sleep(0.05)
 
     meter.start()
     if not rate:
-        shares = [raws[i::clients] for i in range(clients)]
-        threads = [
-            threading.Thread(target=send_all, args=(nodes.names[i % 4], collections.deque(
-                shares[i][j:j + batch] for j in range(0, len(shares[i]), batch))), name=f"client-{i}")
-            for i in range(clients)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        await asyncio.gather(*(closed_loop(senders[i % len(senders)]) for i in range(clients)))
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        chunks = [raws[j:j + batch] for j in range(0, len(raws), batch)]
-        t0 = time.monotonic() + 0.2
-        with ThreadPoolExecutor(senders, thread_name_prefix="sender") as pool:
-            for k, chunk in enumerate(chunks):
-                pause = t0 + k * batch / rate - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-                pool.submit(send_all, nodes.names[k % 4], collections.deque([chunk]))
+        tasks = []
+        t0 = time.monotonic() + 0.1
+        for k in range(len(chunks)):
+            pause = t0 + k * batch / rate - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            tasks.append(asyncio.create_task(offered(senders[k % len(senders)], chunks[k])))
+        await asyncio.gather(*tasks)
     last_count, last_change = -1, time.monotonic()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with run.lock:
-            done = sum(1 for k in run.submitted if k in run.committed)
-            if done == len(run.submitted):
-                break
-        if done != last_count:
-            last_count, last_change = done, time.monotonic()
+    while time.monotonic() < deadline and run.done < len(run.submitted):
+        if run.done != last_count:
+            last_count, last_change = run.done, time.monotonic()
         elif time.monotonic() - last_change > STALL:
             break
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     cpu = meter.stop()
     cpu["metrics"] = metric_report(metrics_before, scrape(prom))
+    cpu["mempool"] = mempool_report(nodes.names, mempools_before, [scrape(u) for u in proms])
     cpu["metrics_node"] = nodes.names[1]
-    monitor.halt.set()
-    monitor.join(10)
-    for close in opened:
-        close()
+    halt.set()
+    await watcher
+    for s in senders:
+        await s.close()
     return run, cpu
 
 
@@ -471,6 +499,23 @@ def failed_in_blocks(url: str, heights: list[int]) -> int:
             for r in rpc.call("block_results", height=str(h)).get("txs_results") or []:
                 failed += int(r.get("code", 0)) != 0
     return failed
+
+
+def explain_lost(nodes: Nodes, run: Run, sample: int = 3) -> str:
+    """Why transactions never committed: each mempool's size now, and what node 0's
+    CheckTx says to a few of them when sent again (read after the run)."""
+    lost = [k for k in run.submitted if k not in run.committed][:sample]
+    if not lost:
+        return ""
+    sizes, answers = [], []
+    for name in nodes.names:
+        with CometRpc(nodes.rpc_url(name), timeout=10) as rpc:
+            sizes.append(f"{name} {rpc.num_unconfirmed_txs()}")
+    with CometRpc(nodes.rpc_url(nodes.names[0]), timeout=10) as rpc:
+        for k in lost:
+            answer = rpc.batch([("broadcast_tx_sync", {"tx": k})])[0]
+            answers.append(str(answer.get("error") or {c: answer["result"].get(c) for c in ("code", "log")})[:120])
+    return f"mempools: {', '.join(sizes)}; lost txs sent again to {nodes.names[0]}: {'; '.join(answers)}"
 
 
 def summarize(run: Run) -> dict[str, Any]:
@@ -494,12 +539,13 @@ def summarize(run: Run) -> dict[str, Any]:
 
 
 def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
-    spy = shutil.which("py-spy")
+    """py-spy of one process: only threads holding the GIL are sampled (its Python CPU)."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         print("  (py-spy not found: no profile)")
         return None
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--threads",
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--gil", "--threads",
          "--nonblocking", "--format", "raw", "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -579,28 +625,33 @@ def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | Non
         time.sleep(1.0)
         profiler = None
         if args.profile and app == "baychain":
-            pid = nodes.processes()[nodes.names[1]]["app"].pid  # a validator that is not the monitor's
-            est = max(5.0, args.txs / 1500)
+            pid = nodes.processes()[nodes.names[1]]["app"][0].pid  # a validator that is not the monitor's
+            est = min(args.profile_seconds, max(5.0, args.txs / 1500))  # within the saturation phase
             profiler = start_profile(pid, est, Path(args.profile) / "baychain-node.txt")
             result["profile_seconds"] = est
-        run, cpu = drive(nodes, sat_raws, clients=args.clients, batch=args.batch, max_pending=args.max_pending,
-                         rate=0, via=args.via if app == "baychain" else "rpc", timeout=args.timeout)
+        method = f"broadcast_tx_{args.broadcast}"
+        via = args.via if app == "baychain" else "rpc"
+        run, cpu = asyncio.run(drive(nodes, sat_raws, clients=args.clients, batch=args.batch, max_pending=args.max_pending,
+                                     rate=0, via=via, timeout=args.timeout, method=method))
         if profiler is not None:
             profiler.wait(60)
         sat = summarize(run)
         sat["failed"] = failed_in_blocks(nodes.rpc_url(nodes.names[0]), run.heights)
         result["saturation"], result["saturation_cpu"] = sat, cpu
+        if sat["lost"]:
+            print("  " + explain_lost(nodes, run), flush=True)
         print(f"  saturation: {sat['committed']} committed in {sat['blocks']} blocks, {sat['tps']:.0f} tx/s, "
               f"p50 {sat['p50'] * 1000:.0f} ms, p99 {sat['p99'] * 1000:.0f} ms, failed {sat['failed']}, lost {sat['lost']}"
               + (f", refused {sat['refused']}" if sat["refused"] else ""), flush=True)
         if args.rate:
             time.sleep(1.0)
-            run, cpu = drive(nodes, off_raws, clients=args.clients, batch=args.batch, senders=args.senders,
-                             method=f"broadcast_tx_{args.offered_broadcast}",
-                             max_pending=10**9, rate=args.rate, via=args.via if app == "baychain" else "rpc", timeout=args.timeout)
+            run, cpu = asyncio.run(drive(nodes, off_raws, clients=args.clients, batch=args.rate_batch, max_pending=10**9,
+                                         rate=args.rate, via=via, timeout=args.timeout, method=method))
             off = summarize(run)
             off["failed"] = failed_in_blocks(nodes.rpc_url(nodes.names[0]), run.heights)
             result["offered"], result["offered_cpu"] = off, cpu
+            if off["lost"]:
+                print("  " + explain_lost(nodes, run), flush=True)
             print(f"  offered {args.rate:.0f} tx/s (sent at {off['sent_rate']:.0f}): {off['tps']:.0f} tx/s committed, p50 {off['p50'] * 1000:.0f} ms, "
                   f"p99 {off['p99'] * 1000:.0f} ms, failed {off['failed']}, lost {off['lost']}", flush=True)
     finally:
@@ -623,6 +674,7 @@ def parse_settings(items: list[str]) -> dict[tuple[str, str], Any]:
 
 
 def print_cpu(result: dict[str, Any], phase: str) -> None:
+    """Cores busy per process over the phase, and CPU per committed transaction."""
     cpu = result.get(f"{phase}_cpu")
     if not cpu:
         return
@@ -633,26 +685,36 @@ def print_cpu(result: dict[str, Any], phase: str) -> None:
         parts = [f"{k} {per[(n, k)]:.2f}" for k in ("app", "cometbft") if (n, k) in per]
         cells.append(f"{n}: " + " + ".join(parts))
     total = sum(per.values())
-    print(f"  CPU ({phase}, cores): " + "; ".join(cells) + f"; all nodes {total:.2f}; bench client {cpu['client']:.2f}")
+    print(f"  CPU ({phase}, cores): " + "; ".join(cells) + f"; all nodes {total:.2f}; load client {cpu['client']:.2f}; "
+          f"whole machine {cpu['machine']:.2f} (others {max(0.0, cpu['machine'] - total - cpu['client']):.2f})")
+    committed = result[phase]["committed"]
+    if committed:
+        per_tx = {kind: sum(v for (_, k), v in per.items() if k == kind) * cpu["wall"] / committed * 1e6 for kind in ("app", "cometbft")}
+        print(f"  CPU per committed tx ({phase}): all nodes {total * cpu['wall'] / committed * 1e6:.0f} us "
+              f"(cometbft {per_tx['cometbft']:.0f}" + (f", baychain apps {per_tx['app']:.0f}" if per_tx["app"] else "")
+              + f"), load client {cpu['client'] * cpu['wall'] / committed * 1e6:.0f} us")
     for line in cpu.get("metrics", []):
         print(f"    [{cpu.get('metrics_node', '?')}] {line}")
+    if cpu.get("mempool"):
+        print(f"    mempools: {cpu['mempool']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--txs", type=int, default=20_000, help="transactions in the saturation phase")
-    ap.add_argument("--clients", type=int, default=64, help="concurrent client threads (spread over the 4 nodes)")
-    ap.add_argument("--batch", type=int, default=10, help="transactions per JSON-RPC batch")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent clients, each with its own connection (spread over the 4 nodes)")
+    ap.add_argument("--batch", type=int, default=100, help="transactions per JSON-RPC batch (saturation)")
     ap.add_argument("--max-pending", type=int, default=4_000, help="most submitted-but-uncommitted transactions (saturation)")
     ap.add_argument("--rate", type=float, default=1_000, help="offered load in tx/s for the second phase (0 = skip)")
-    ap.add_argument("--senders", type=int, default=16, help="sender threads of the offered-load phase (open loop)")
-    ap.add_argument("--offered-broadcast", choices=("async", "sync"), default="async",
-                    help="RPC call of the offered-load phase (async: the client never waits for CheckTx, so it offers "
-                         "exactly --rate; sync needs hundreds of threads in flight, which a 2-core machine cannot spare)")
+    ap.add_argument("--rate-batch", type=int, default=20, help="transactions per JSON-RPC batch (offered load)")
+    ap.add_argument("--broadcast", choices=("async", "sync"), default="async",
+                    help="RPC call, both phases and apps (async: answered once CometBFT queued the CheckTx; "
+                         "sync: once CheckTx answered, which over the ABCI socket waits for its 20 ms flush)")
     ap.add_argument("--rate-seconds", type=float, default=20, help="length of the offered-load phase")
     ap.add_argument("--only", choices=("baychain", "kvstore"), help="run one application only")
     ap.add_argument("--via", choices=("rpc", "api"), default="rpc", help="baychain submissions: CometBFT RPC (as kvstore) or the node's HTTP API")
     ap.add_argument("--profile", metavar="DIR", help="py-spy one baychain node during saturation; raw stacks and a summary in DIR")
+    ap.add_argument("--profile-seconds", type=float, default=10, help="longest py-spy recording")
     ap.add_argument("--log-level", default="*:error", help="CometBFT log level of the nodes")
     ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for the last commits of a phase")
     ap.add_argument("--keep", action="store_true", help="keep the network directories")
@@ -662,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("machine:", machine_line())
     print(f"load: {args.clients} clients, batches of {args.batch}, saturation {args.txs} txs (max {args.max_pending} pending), "
-          f"offered {args.rate:.0f} tx/s for {args.rate_seconds:.0f} s (broadcast_tx_{args.offered_broadcast}); "
+          f"offered {args.rate:.0f} tx/s for {args.rate_seconds:.0f} s in batches of {args.rate_batch}; broadcast_tx_{args.broadcast}; "
           f"submissions via {args.via} (baychain), rpc (kvstore)"
           + (f"; config {' '.join(args.set)}" if args.set else ""))
     if args.profile:

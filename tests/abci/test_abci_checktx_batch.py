@@ -51,7 +51,7 @@ def test_a_burst_of_check_tx_is_one_application_call_answered_in_order(batching_
     assert [r.WhichOneof("value") for r in responses] == ["check_tx"] * 50 + ["flush", "check_tx"]
     assert [r.check_tx.code for r in responses[:50]] == [0 if b"=" in t else 7 for t in txs]
     assert [r.check_tx.gas_used for r in responses[:50]] == [len(t) if b"=" in t else 0 for t in txs]
-    assert batching_app.batches[0] == 50 and sum(batching_app.batches) == 50  # the lone last one went on its own
+    assert batching_app.batches == [50, 1]  # the flush ends the first run
     assert server.request_counts["check_tx"] == 51
 
 
@@ -87,3 +87,30 @@ def test_an_application_without_check_txs_is_called_per_transaction(kv_app, abci
     assert [r.check_tx.code for r in asyncio.run(main())] == [0] * 5
     assert not hasattr(kv_app, "check_txs")
     assert kv_app.calls.count("check_tx") == 5
+
+
+def test_admitted_and_refused_transactions_of_a_burst_get_their_own_answers(abci_client_class) -> None:
+    from baychain.app.types import TxResult
+
+    class Verdicts:
+        """Admits b"ok*" plainly, admits b"gas*" with gas and a log, refuses the rest."""
+
+        def check_txs(self, raws):
+            return [TxResult() if r.startswith(b"ok") else TxResult(compute_used=9, log="note") if r.startswith(b"gas")
+                    else TxResult(code=7, log="refused", codespace="baychain") for r in raws]
+
+    async def main():
+        server = AbciServer(Verdicts())
+        await server.start("tcp://127.0.0.1:0")
+        try:
+            client = await abci_client_class.connect("127.0.0.1", server.port)
+            responses = await client.call(check(b"ok1"), check(b"gas"), check(b"no"), check(b"ok2", recheck=True))
+            await client.close()
+        finally:
+            await server.stop()
+        return responses
+
+    answers = [r.check_tx for r in asyncio.run(main())]
+    assert answers[0] == answers[3] == abci_pb.ResponseCheckTx()
+    assert (answers[1].code, answers[1].gas_used, answers[1].log) == (0, 9, "note")
+    assert (answers[2].code, answers[2].log, answers[2].codespace) == (7, "refused", "baychain")

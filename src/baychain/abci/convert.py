@@ -73,19 +73,6 @@ def _validator_updates_to_pb(updates: Iterable[ValidatorUpdate]) -> list:
     return out
 
 
-def events_to_pb(events: Iterable[Event]) -> list:
-    return [
-        abci_pb.Event(
-            type=event.type,
-            attributes=[
-                abci_pb.EventAttribute(key=key, value=value, index=True)
-                for key, value in event.attributes
-            ],
-        )
-        for event in events
-    ]
-
-
 def init_chain_request_from_pb(req) -> InitChainRequest:
     return InitChainRequest(
         chain_id=req.chain_id,
@@ -123,38 +110,51 @@ def block_request_from_pb(req) -> BlockRequest:
     )
 
 
-def _tx_result_fields(result: TxResult) -> dict:
-    """The fields CheckTx and ExecTxResult share (code, data and gas enter the results hash)."""
-    return {
-        "code": result.code,
-        "data": result.data,
-        "log": result.log,
-        "gas_wanted": result.compute_used,
-        "gas_used": result.compute_used,
-        "events": events_to_pb(result.events),
-        "codespace": result.codespace if result.code else "",
-    }
+def _set_tx_result(message, result: TxResult):
+    """Fill the fields CheckTx and ExecTxResult share (code, data and gas enter the
+    results hash); fields left at their zero value are not set at all."""
+    if result.code:
+        message.code = result.code
+        message.codespace = result.codespace
+    if result.data:
+        message.data = result.data
+    if result.log:
+        message.log = result.log
+    if result.compute_used:
+        message.gas_wanted = message.gas_used = result.compute_used
+    _add_events(message.events, result.events)
+    return message
+
+
+def _add_events(repeated, events: Iterable[Event]) -> None:
+    """Write events into a message's repeated `events` field in place (`add()` is ~3x
+    cheaper than building Event messages and copying them in)."""
+    for event in events:
+        add_attribute = repeated.add(type=event.type).attributes.add
+        for key, value in event.attributes:
+            add_attribute(key=key, value=value, index=True)
 
 
 def check_tx_response(result: TxResult):
-    return abci_pb.ResponseCheckTx(**_tx_result_fields(result))
-
-
-def exec_tx_result(result: TxResult):
-    return abci_pb.ExecTxResult(**_tx_result_fields(result))
+    return _set_tx_result(abci_pb.ResponseCheckTx(), result)
 
 
 def finalize_block_response(result: FinalizeResult, tx_count: int):
+    """The block's results, written into the response in place (~3 us per transaction;
+    building each ExecTxResult first and copying it in cost ~10)."""
     if len(result.tx_results) != tx_count:
         raise ValueError(
             f"finalize_block returned {len(result.tx_results)} tx results for {tx_count} txs"
         )
-    return abci_pb.ResponseFinalizeBlock(
-        events=events_to_pb(result.events),
-        tx_results=[exec_tx_result(r) for r in result.tx_results],
+    response = abci_pb.ResponseFinalizeBlock(
         validator_updates=_validator_updates_to_pb(result.validator_updates),
         app_hash=result.app_hash,
     )
+    _add_events(response.events, result.events)
+    add_result = response.tx_results.add
+    for r in result.tx_results:
+        _set_tx_result(add_result(), r)
+    return response
 
 
 def query_response(result: QueryResult):

@@ -93,6 +93,24 @@ def parse_address(address: str) -> tuple[str, str]:
     return "tcp", f"{host.strip('[]') or '127.0.0.1'}:{port}"
 
 
+_CHECK_TX_OK = abci_pb.Response(check_tx=abci_pb.ResponseCheckTx()).SerializeToString()
+"""The answer to every admitted transaction without data, events or gas: built once."""
+
+
+def _plain_ok(result: TxResult) -> bool:
+    return not (result.code or result.data or result.log or result.events or result.compute_used)
+
+
+def _parse(payload: bytes) -> Any:
+    """A `Request` message, or None if the bytes are not one."""
+    request = abci_pb.Request()
+    try:
+        request.ParseFromString(payload)
+    except DecodeError:
+        return None
+    return request
+
+
 class AbciServer:
     """Serves one application to CometBFT's ABCI socket client.
 
@@ -213,8 +231,8 @@ class AbciServer:
                 data = await reader.read(_READ_CHUNK)
                 if not data:
                     break
-                for response in await self.handle_many(decoder.feed(data)):
-                    writer.write(encode_frame(response))
+                responses = await self.handle_many(decoder.feed(data))
+                writer.write(b"".join(encode_frame(r) for r in responses))  # one write per read
                 await writer.drain()
         except FramingError as exc:
             log.error("ABCI connection from %s sent a malformed frame: %s; closing", peer, exc)
@@ -233,56 +251,46 @@ class AbciServer:
         """Answer requests that arrived together, in order.
 
         CometBFT's socket client sends CheckTx requests in bursts (it flushes its
-        buffer every 20 ms, or when a synchronous call needs it). When the application
-        has `check_txs(raws)` — the same verdicts as calling `check_tx` on each in turn —
-        consecutive CheckTx requests go to it as one call: one hop to the application
-        thread instead of one per transaction, and signatures verified in parallel.
+        buffer every 20 ms, when 4 KiB are buffered, or when a synchronous call needs
+        it), and after each block the whole mempool as one burst of rechecks. When the
+        application has `check_txs(raws)` — the same verdicts as calling `check_tx` on
+        each in turn — consecutive CheckTx requests go to it as one call: one hop to
+        the application thread instead of one per transaction.
         """
         check_txs = getattr(self.app, "check_txs", None)
-        if check_txs is None or len(payloads) < 2:
-            return [await self.handle(p) for p in payloads]
         out: list[bytes] = []
-        run: list[tuple[bytes, bytes]] = []  # (payload, tx) of consecutive CheckTx requests
+        run: list[Any] = []  # consecutive RequestCheckTx messages
         for payload in payloads:
-            request = abci_pb.Request()
-            try:
-                request.ParseFromString(payload)
-                is_check = request.WhichOneof("value") == "check_tx"
-            except DecodeError:
-                is_check = False
-            if is_check:
-                run.append((payload, request.check_tx.tx))
+            request = _parse(payload)
+            if check_txs is not None and request is not None and request.WhichOneof("value") == "check_tx":
+                run.append(request.check_tx)
                 continue
             if run:
                 out.extend(await self._check_tx_run(check_txs, run))
                 run = []
-            out.append(await self.handle(payload))
+            out.append(await self._answer(request, len(payload)))
         if run:
             out.extend(await self._check_tx_run(check_txs, run))
         return out
 
-    async def _check_tx_run(self, check_txs: Callable[[list[bytes]], list[TxResult]], run: list[tuple[bytes, bytes]]) -> list[bytes]:
-        if len(run) == 1:
-            return [await self.handle(run[0][0])]
+    async def _check_tx_run(self, check_txs: Callable[[list[bytes]], list[TxResult]], run: list[Any]) -> list[bytes]:
         try:
-            results = await self._call(check_txs, [tx for _, tx in run])
+            results = await self._call(check_txs, [req.tx for req in run])
             if len(results) != len(run):
                 raise ValueError(f"check_txs returned {len(results)} results for {len(run)} transactions")
         except Exception:  # noqa: BLE001 - answer each on its own, with the usual error handling
             log.exception("ABCI check_txs batch failed; checking its %d transactions one by one", len(run))
-            return [await self.handle(payload) for payload, _ in run]
+            return [await self._answer(abci_pb.Request(check_tx=req), 0) for req in run]
         self.request_counts["check_tx"] = self.request_counts.get("check_tx", 0) + len(run)
-        return [abci_pb.Response(check_tx=convert.check_tx_response(r)).SerializeToString() for r in results]
+        return [_CHECK_TX_OK if _plain_ok(r) else abci_pb.Response(check_tx=convert.check_tx_response(r)).SerializeToString()
+                for r in results]
 
-    async def handle(self, payload: bytes) -> bytes:
-        """Answer one serialized `Request` with one serialized `Response`."""
-        request = abci_pb.Request()
-        try:
-            request.ParseFromString(payload)
-        except DecodeError as exc:
-            log.error("undecodable ABCI request (%d bytes): %s", len(payload), exc)
+    async def _answer(self, request: Any, size: int) -> bytes:
+        """The serialized `Response` to one parsed request (None: it did not parse)."""
+        if request is None:
+            log.error("undecodable ABCI request (%d bytes)", size)
             return abci_pb.Response(
-                exception=abci_pb.ResponseException(error=f"cannot decode request: {exc}")
+                exception=abci_pb.ResponseException(error="cannot decode request")
             ).SerializeToString()
         kind = request.WhichOneof("value")
         handler = self._handlers.get(kind) if kind else None
