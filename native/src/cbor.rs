@@ -1,24 +1,57 @@
-//! The canonical CBOR check behind `baychain.encoding.decode`.
+//! Strict canonical CBOR decoding: `baychain.encoding.decode`.
 //!
 //! baychain accepts a byte string only if it is the one canonical encoding of a value
 //! in its model (docs/TRANSACTIONS.md): null, booleans, integers in [-2^64, 2^64 - 1],
 //! UTF-8 text, bytes, lists, and maps with text keys, nested at most `max_depth` levels;
 //! shortest integer and length forms, definite lengths, map keys in increasing order of
 //! their encodings (shorter first, then bytewise), nothing after the value. Python used
-//! to decide that by decoding and encoding again and comparing; this reads the bytes
-//! once and decides the same without building anything. cbor2 then decodes what passed.
+//! to decide that by decoding with cbor2, encoding again and comparing; this reads the
+//! bytes once, checking as it builds the Python value (the same value cbor2 builds:
+//! None, bool, int, str, bytes, list, dict in encoded order).
 
-/// Why `data` is not a canonical encoding, or None if it is one.
-pub fn problem(data: &[u8], max_depth: usize) -> Option<String> {
-    let mut reader = Reader { data, pos: 0, max_depth };
-    match reader.value(0) {
-        Err(why) => Some(why),
-        Ok(()) if reader.pos != data.len() => Some("encoding is not canonical (or has trailing bytes)".into()),
-        Ok(()) => None,
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
+
+/// Why decoding stopped: the bytes are not canonical (a sentence), or Python failed.
+pub enum Error {
+    Invalid(String),
+    Python(PyErr),
+}
+
+impl From<String> for Error {
+    fn from(why: String) -> Self {
+        Error::Invalid(why)
     }
 }
 
-struct Reader<'a> {
+impl From<PyErr> for Error {
+    fn from(err: PyErr) -> Self {
+        Error::Python(err)
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Invalid(why) => PyValueError::new_err(why),
+            Error::Python(err) => err,
+        }
+    }
+}
+
+/// The value `data` canonically encodes, or why it encodes none.
+pub fn decode<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> Result<Bound<'py, PyAny>, Error> {
+    let mut reader = Reader { py, data, pos: 0, max_depth };
+    let value = reader.value(0)?;
+    if reader.pos != data.len() {
+        return Err(not_canonical("trailing bytes after the value").into());
+    }
+    Ok(value)
+}
+
+struct Reader<'py, 'a> {
+    py: Python<'py>,
     data: &'a [u8],
     pos: usize,
     max_depth: usize,
@@ -33,6 +66,13 @@ const MAJOR_MAP: u8 = 5;
 const MAJOR_TAG: u8 = 6;
 const MAJOR_SIMPLE: u8 = 7;
 
+fn infallible<T>(result: Result<T, std::convert::Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}
+
 fn truncated() -> String {
     "not valid CBOR: the data ends inside a value".into()
 }
@@ -41,7 +81,7 @@ fn not_canonical(what: &str) -> String {
     format!("encoding is not canonical ({what})")
 }
 
-impl<'a> Reader<'a> {
+impl<'py, 'a> Reader<'py, 'a> {
     fn take(&mut self, len: u64) -> Result<&'a [u8], String> {
         let start = self.pos;
         let end = usize::try_from(len).ok().and_then(|len| start.checked_add(len)).filter(|&end| end <= self.data.len());
@@ -79,42 +119,54 @@ impl<'a> Reader<'a> {
         Ok((major, argument))
     }
 
-    fn value(&mut self, depth: usize) -> Result<(), String> {
+    fn value(&mut self, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
         if depth > self.max_depth {
-            return Err(format!("value nested deeper than {} levels", self.max_depth));
+            return Err(format!("value nested deeper than {} levels", self.max_depth).into());
         }
+        let py = self.py;
         let (major, argument) = self.head()?;
-        match major {
-            MAJOR_UNSIGNED | MAJOR_NEGATIVE | MAJOR_SIMPLE => Ok(()),
-            MAJOR_BYTES => self.take(argument).map(|_| ()),
-            MAJOR_TEXT => self.text(argument).map(|_| ()),
+        Ok(match major {
+            MAJOR_UNSIGNED => infallible(argument.into_pyobject(py)).into_any(),
+            MAJOR_NEGATIVE => infallible((-1 - argument as i128).into_pyobject(py)).into_any(),
+            MAJOR_BYTES => PyBytes::new(py, self.take(argument)?).into_any(),
+            MAJOR_TEXT => PyString::new(py, self.text(argument)?).into_any(),
             MAJOR_ARRAY => {
                 self.at_least(argument)?;
-                (0..argument).try_for_each(|_| self.value(depth + 1))
+                let list = PyList::empty(py);
+                for _ in 0..argument {
+                    list.append(self.value(depth + 1)?)?;
+                }
+                list.into_any()
             }
             MAJOR_MAP => {
                 self.at_least(argument.saturating_mul(2))?;
+                let dict = PyDict::new(py);
                 let data = self.data;
                 let mut previous: &[u8] = &[];
                 for _ in 0..argument {
                     let start = self.pos;
                     let (key_major, key_len) = self.head()?;
                     if key_major != MAJOR_TEXT {
-                        return Err("map keys must be strings".into());
+                        return Err(Error::Invalid("map keys must be strings".into()));
                     }
-                    self.text(key_len)?;
+                    let key_text = self.text(key_len)?;
                     let key = &data[start..self.pos];
                     if (key.len(), key) <= (previous.len(), previous) {
-                        return Err(not_canonical("map keys duplicated or out of order"));
+                        return Err(not_canonical("map keys duplicated or out of order").into());
                     }
                     previous = key;
-                    self.value(depth + 1)?;
+                    dict.set_item(PyString::new(py, key_text), self.value(depth + 1)?)?;
                 }
-                Ok(())
+                dict.into_any()
             }
-            MAJOR_TAG => Err("tags are not allowed (no floats, tags or sets)".into()),
+            MAJOR_SIMPLE => match argument {
+                20 => PyBool::new(py, false).to_owned().into_any(),
+                21 => PyBool::new(py, true).to_owned().into_any(),
+                _ => py.None().into_bound(py),
+            },
+            MAJOR_TAG => return Err(Error::Invalid("tags are not allowed (no floats, tags or sets)".into())),
             _ => unreachable!("a major type has three bits"),
-        }
+        })
     }
 
     fn text(&mut self, len: u64) -> Result<&'a str, String> {

@@ -1,7 +1,7 @@
 //! baychain's native helpers, for the checks every node must decide identically and fast.
 //!
 //! - `ed25519`: signature verification under ZIP-215 rules, single and batched;
-//! - `cbor`: the canonical-encoding check of `baychain.encoding.decode`.
+//! - `cbor`: strict canonical CBOR decoding for `baychain.encoding.decode`.
 //!
 //! Signature checks run without the GIL, so Python threads verify in parallel.
 
@@ -44,10 +44,11 @@ fn backend() -> &'static str {
     "serial"
 }
 
-/// Why `data` is not the canonical encoding of a value nested at most `max_depth` deep, or None.
+/// The value `data` canonically encodes (nested at most `max_depth` deep); ValueError
+/// saying why if it is not the canonical encoding of a value.
 #[pyfunction]
-fn cbor_problem(data: &[u8], max_depth: usize) -> Option<String> {
-    cbor::problem(data, max_depth)
+fn cbor_decode<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    Ok(cbor::decode(py, data, max_depth)?)
 }
 
 /// The public key encodings refused for being of small order (for tests and audits).
@@ -61,7 +62,7 @@ fn baychain_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(verify, module)?)?;
     module.add_function(wrap_pyfunction!(verify_batch, module)?)?;
     module.add_function(wrap_pyfunction!(backend, module)?)?;
-    module.add_function(wrap_pyfunction!(cbor_problem, module)?)?;
+    module.add_function(wrap_pyfunction!(cbor_decode, module)?)?;
     module.add("BATCH_LEN", BATCH_LEN)?;
     module.add_function(wrap_pyfunction!(small_order_keys, module)?)?;
     Ok(())

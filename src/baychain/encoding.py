@@ -10,9 +10,9 @@ string:
 
 There are no floats, tags, or undefined. Decoding is strict: input that is not the
 canonical encoding of an allowed value is rejected, so a value has one encoding and
-a transaction has one hash. The check reads the bytes once, natively
-(`baychain_native.cbor_problem`, native/src/cbor.rs), instead of encoding the decoded
-value again to compare; cbor2 then decodes what passed. Test vectors live in tests/vectors/.
+a transaction has one hash. Decoding reads the bytes once, natively, checking as it
+builds the value (`baychain_native.cbor_decode`, native/src/cbor.rs), instead of
+decoding with cbor2, encoding again and comparing. Test vectors live in tests/vectors/.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ def decode(data: bytes, code: Code = Code.MALFORMED_TX) -> Any:
         if not isinstance(data, (bytearray, memoryview)):
             raise BaychainError(code, f"not valid CBOR: expected bytes, not {type(data).__name__}")
         data = bytes(data)
-    problem = baychain_native.cbor_problem(data, MAX_DEPTH)
-    if problem is not None:
-        raise BaychainError(code, problem)
-    return cbor2.loads(data)
+    try:
+        return baychain_native.cbor_decode(data, MAX_DEPTH)
+    except ValueError as exc:
+        raise BaychainError(code, str(exc)) from None
 
 
 def check_value(value: Any, code: Code = Code.BAD_ARGUMENTS, depth: int = 0) -> None:
