@@ -32,6 +32,7 @@ import cbor2
 from baychain import __version__, encoding
 from baychain import transactions as txs
 from baychain.app.admission import Checker
+from baychain.app.standing import Standings, recording
 from baychain.app.types import (
     BlockRequest,
     CommitResult,
@@ -67,6 +68,7 @@ CommitListener = Callable[[dict[str, Any], list[TxRecord]], None]
 class _PendingBlock:
     record: dict[str, Any]
     txs: list[TxRecord]
+    written: dict[bytes, bytes | None]  # the state changes
 
 
 class Application:
@@ -93,6 +95,7 @@ class Application:
         self._genesis: dict[bytes, bytes | None] = {}
         self._pending: _PendingBlock | None = None
         self._mempool_nonces: dict[str, int] = {}
+        self._standings = Standings(self.state.version)  # passing verdicts kept between rechecks
         self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
         self._checker = Checker(verify_workers)
         self._listeners: list[CommitListener] = []
@@ -152,19 +155,22 @@ class Application:
         with self.state.latest_reader() as state_get:
             genesis = self._genesis
             read = (lambda key: genesis[key] if key in genesis else state_get(key)) if genesis else state_get
+            recorded, keys = recording(read)
             for tx in decoded:
                 try:
                     if isinstance(tx, BaychainError):
                         raise tx
-                    self._admit(tx, read)
+                    self._admit(tx, read, recorded, keys)
                 except BaychainError as exc:
                     results.append(TxResult(code=int(exc.code), log=exc.message))
                 else:
                     results.append(TxResult())
         return results
 
-    def _admit(self, tx: Transaction, read: Callable[[bytes], bytes | None]) -> None:
-        """check_tx's verdict on one decoded, verified transaction; `read` sees committed state."""
+    def _admit(self, tx: Transaction, read: Callable[[bytes], bytes | None],
+               recorded: Callable[[bytes], bytes | None], keys: list[bytes]) -> None:
+        """check_tx's verdict on one decoded, verified transaction; `read` sees committed
+        state, `recorded` too and notes each key it reads in `keys`."""
         self._check_envelope(tx, self.blocks.last_height + 1)
         sender = tx.sender
         expected = self._mempool_nonces.get(sender)
@@ -173,10 +179,22 @@ class Application:
             expected = cbor2.loads(raw_nonce) if raw_nonce else 0  # written by encoding.encode: canonical
         _check_nonce(tx.nonce, expected)
         block_time_ns = self._last_block[1]
-        caller = identity.admit(tx, read, block_time_ns)  # certificate-bound key? (identity.required)
-        policy.admit(caller, tx, read, block_time_ns)  # negative list, freezes, access rules
-        self._resolve(tx)[1].check_args(tx.args)
+        if self._standings.get(tx.raw, block_time_ns) is None:  # else nothing it rests on has changed
+            self._judge(tx, recorded, keys, block_time_ns)
         self._mempool_nonces[sender] = expected + 1
+
+    def _judge(self, tx: Transaction, read: Callable[[bytes], bytes | None], keys: list[bytes], time_ns: int) -> None:
+        """The transaction's standing in committed state (see baychain.app.standing): raise
+        the refusal, or keep the passing verdict with the keys (read through `read`, which
+        notes them in `keys`) and block times it rests on."""
+        keys.clear()
+        caller, since, until = identity.admit(tx, read, time_ns)  # certificate-bound key? (identity.required)
+        policy_since, policy_until = policy.admit(caller, tx, read, time_ns)  # negative list, freezes, access rules
+        contract, method = self._resolve(tx)
+        kwargs = method.check_args(tx.args)
+        if tx.contract in self.contracts:  # built-in: the method cannot change (a deployed one is read from state)
+            self._standings.keep(tx.raw, caller, contract, method, kwargs, keys, max(since, policy_since),
+                                 min(until, policy_until))
 
     def _check_envelope(self, tx: Transaction, height: int) -> None:
         if tx.chain_id != self.chain_id:
@@ -315,7 +333,7 @@ class Application:
             "app_hash": app_hash,
             "txs": [r.hash for r in records],
         }
-        self._pending = _PendingBlock(record, records)
+        self._pending = _PendingBlock(record, records, overlay)
         updates = network.validator_updates(overlay, self._genesis, self.state.get)  # power changes of this block
         return FinalizeResult(tx_results=results, events=[], validator_updates=updates, app_hash=app_hash)
 
@@ -326,8 +344,12 @@ class Application:
             nonce_key = NONCE_PREFIX + sender.encode()
             raw_nonce = read(nonce_key)
             _check_nonce(tx.nonce, cbor2.loads(raw_nonce) if raw_nonce else 0)  # written by encoding.encode
-            caller = identity.admit(tx, read, block.time_ns)  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
-            policy.admit(caller, tx, read, block.time_ns)  # BLACKLISTED, ACCOUNT_FROZEN, PERMISSION_DENIED
+            standing = self._standings.get(tx.raw, block.time_ns, overlay)  # the verdict of admission, if it holds
+            if standing is None:
+                caller = identity.admit(tx, read, block.time_ns)[0]  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
+                policy.admit(caller, tx, read, block.time_ns)  # BLACKLISTED, ACCOUNT_FROZEN, PERMISSION_DENIED
+            else:
+                caller = standing.caller
         except BaychainError as exc:
             return TxResult(code=int(exc.code), log=exc.message)
         # From here on the nonce is consumed, whatever the contract does.
@@ -335,8 +357,11 @@ class Application:
         ctx = Context(read, contract=tx.contract, sender=caller.account, signer=sender, height=block.height,
                       time_ns=block.time_ns, tx_hash=tx.hash, caller=caller, resolve=self.resolve)
         try:
-            contract, method = self._resolve(tx)
-            kwargs = method.check_args(tx.args)
+            if standing is None:
+                contract, method = self._resolve(tx)
+                kwargs = method.check_args(tx.args)
+            else:
+                contract, method, kwargs = standing.contract, standing.method, standing.kwargs
             value = method.func(contract, ctx, **kwargs)
             data = encoding.encode(value) if value is not None else b""
         except BaychainError as exc:
@@ -368,6 +393,7 @@ class Application:
             raise
         self.state.committed()
         self.blocks.committed(pending.record["height"], pending.record["app_hash"])
+        self._standings.committed(self.state.version, pending.written, [rec.raw for rec in pending.txs])
         self._last_block = (pending.record["height"], pending.record["time_ns"])
         self._pending = None
         self._genesis = {}

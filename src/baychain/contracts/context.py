@@ -40,6 +40,7 @@ MAX_STATE_KEY_BYTES = 256  # well inside the state store's 511-byte limit, with 
 MAX_CALL_DEPTH = 8
 GOVERNANCE = "contract:governance"  # the sender a governed method sees: a passed proposal is executing
 PARAM_PREFIX = "param/"  # governance parameters: c/governance/param/<name>
+END_OF_TIME = 1 << 64  # a block time no block reaches: the end of a verdict that holds at any time
 
 
 @dataclass(frozen=True, slots=True)

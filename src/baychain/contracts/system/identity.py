@@ -91,7 +91,7 @@ from cryptography import x509
 
 from baychain import encoding
 from baychain.contracts.base import Contract, governed, view
-from baychain.contracts.context import Caller, Context, contract_key
+from baychain.contracts.context import END_OF_TIME, Caller, Context, contract_key
 from baychain.crypto.suites import ED25519, is_address
 from baychain.errors import BaychainError, Code
 from baychain.identity import attributes
@@ -444,9 +444,10 @@ class Identity(Contract):
 # -- admission: the hook the application calls for every transaction -------------------------------
 
 
-def admit(tx: Any, read: Reader, time_ns: int) -> Caller:
+def admit(tx: Any, read: Reader, time_ns: int) -> tuple[Caller, int, int]:
     """Who a transaction acts for (account, organisation, jurisdiction, role), or
-    BaychainError saying why it may not act.
+    BaychainError saying why it may not act; with the block times [since, until) over
+    which this verdict holds as long as nothing it read changes.
 
     `read` sees the state the transaction would run against (committed state for
     check_tx, the block so far for finalize_block); `time_ns` is the block time (for
@@ -455,16 +456,19 @@ def admit(tx: Any, read: Reader, time_ns: int) -> Caller:
     """
     signer = tx.sender
     if tx.contract == NAME and tx.method in BOOTSTRAP_METHODS:
-        return _precheck(tx, read, time_ns)
+        return _precheck(tx, read, time_ns), time_ns, time_ns + 1  # certificates checked at this time only
     raw = read(_BIND_PREFIX + signer.encode())
     if raw is None:
         required = read(_REQUIRED_KEY)
         if required is not None and cbor2.loads(required):
             raise _unbound(signer)
-        return Caller(signer)
+        return Caller(signer), 0, END_OF_TIME
     binding = cbor2.loads(raw)
     _check_binding(binding, _getter(read), time_ns or _genesis_time(read))
-    return Caller(binding["account"], binding["organisation"], binding["jurisdiction"], binding["role"])
+    caller = Caller(binding["account"], binding["organisation"], binding["jurisdiction"], binding["role"])
+    if not time_ns:
+        return caller, 0, 1  # judged at the genesis time: holds until a block has a time of its own
+    return caller, binding["not_before_ns"], binding["not_after_ns"] + 1  # the certificate chain's validity
 
 
 def _account_for(get: Getter, signer: str, time_ns: int) -> str:

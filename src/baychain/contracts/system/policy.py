@@ -45,7 +45,7 @@ import cbor2
 
 from baychain import encoding
 from baychain.contracts.base import Contract, governed, view
-from baychain.contracts.context import Caller, Context, contract_key
+from baychain.contracts.context import END_OF_TIME, Caller, Context, contract_key
 from baychain.crypto.suites import is_address
 from baychain.errors import BaychainError, Code
 
@@ -287,15 +287,17 @@ def _in_force(freeze: Mapping[str, Any], time_ns: int) -> bool:
 # -- admission: the hook the application calls for every transaction --------------------------------------
 
 
-def admit(caller: Caller, tx: Any, read: Reader, time_ns: int) -> None:
-    """Raise BLACKLISTED, ACCOUNT_FROZEN or PERMISSION_DENIED if the caller may not send `tx`."""
-    admit_caller(caller, tx.contract, tx.method, read, time_ns)
+def admit(caller: Caller, tx: Any, read: Reader, time_ns: int) -> tuple[int, int]:
+    """Raise BLACKLISTED, ACCOUNT_FROZEN or PERMISSION_DENIED if the caller may not send `tx`;
+    else the block times [since, until) over which that holds as long as nothing it read changes."""
+    return admit_caller(caller, tx.contract, tx.method, read, time_ns)
 
 
-def admit_caller(caller: Caller, contract: str, method: str, read: Reader, time_ns: int) -> None:
+def admit_caller(caller: Caller, contract: str, method: str, read: Reader, time_ns: int) -> tuple[int, int]:
+    since = 0
     raw = read(_COUNTS)
     if raw is None:
-        return
+        return since, END_OF_TIME
     counts = cbor2.loads(raw)
     account = caller.account
     if counts["blacklisted"]:
@@ -306,9 +308,11 @@ def admit_caller(caller: Caller, contract: str, method: str, read: Reader, time_
                                                       f"(by {entry['author']}): {entry['reason']}")
     if counts["frozen"]:
         entry = _get(read, f"frozen/{account}")
-        if entry is not None and _in_force(entry, time_ns):
-            until = f" until {entry['until_ns']} (expedited)" if entry["until_ns"] else ""
-            raise BaychainError(Code.ACCOUNT_FROZEN, f"account {account} is frozen{until} by {entry['author']}: {entry['reason']}")
+        if entry is not None:
+            if _in_force(entry, time_ns):
+                until = f" until {entry['until_ns']} (expedited)" if entry["until_ns"] else ""
+                raise BaychainError(Code.ACCOUNT_FROZEN, f"account {account} is frozen{until} by {entry['author']}: {entry['reason']}")
+            since = entry["until_ns"]  # an expedited freeze that lapsed: it stays lapsed
     if counts["rules"] and contract not in UNGOVERNABLE:
         rule = _get(read, f"rule/{contract}/{method}") or _get(read, f"rule/{contract}/*")
         if rule is not None:
@@ -319,6 +323,7 @@ def admit_caller(caller: Caller, contract: str, method: str, read: Reader, time_
                     raise BaychainError(Code.PERMISSION_DENIED,
                                         f"{contract}.{method} is open only to {label} {', '.join(allowed)}; "
                                         f"{account} has {label} {value or '(none: no certificate binding)'}")
+    return since, END_OF_TIME
 
 
 def _get(read: Reader, key: str) -> Any:
