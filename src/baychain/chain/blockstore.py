@@ -88,9 +88,24 @@ def _head(major: int, n: int) -> bytes:
     return _HEAD8.pack(major << 5 | 27, n)
 
 
+_TEXT_HEAD = _HEAD[3 * 24 : 4 * 24]  # heads of text strings shorter than 24 bytes
+_SHORT_TEXTS: dict[str, bytes] = {}  # encoded short texts: contract, method, event and attribute names
+_SHORT_TEXTS_MAX = 4096
+
+
 def _text(value: str) -> bytes:
+    """A text string as canonical CBOR; the short ones (names, mostly) are remembered."""
+    encoded = _SHORT_TEXTS.get(value)
+    if encoded is not None:
+        return encoded
     data = value.encode()
-    return _head(3, len(data)) + data
+    n = len(data)
+    if n >= 24:
+        return _head(3, n) + data
+    encoded = _TEXT_HEAD[n] + data
+    if len(_SHORT_TEXTS) < _SHORT_TEXTS_MAX:
+        _SHORT_TEXTS[value] = encoded
+    return encoded
 
 
 def record_bytes(rec: TxRecord) -> bytes:
@@ -104,18 +119,17 @@ def record_bytes(rec: TxRecord) -> bytes:
     ints = (rec.height, rec.index, rec.code, rec.compute_used)
     if min(ints) < 0 or max(ints) > 0xFFFFFFFFFFFFFFFF:
         return cbor2.dumps(rec.to_value(), canonical=True)
+    text = _text
+    events = rec.events
     parts = [b"\x8c", _head(2, len(rec.hash)), rec.hash, _head(0, rec.height), _head(0, rec.index),
-             _head(2, len(rec.raw)), rec.raw, _text(rec.sender), _text(rec.contract), _text(rec.method),
-             _head(0, rec.code), _text(rec.log), _head(2, len(rec.data)), rec.data, _head(4, len(rec.events))]
+             _head(2, len(rec.raw)), rec.raw, text(rec.sender), text(rec.contract), text(rec.method),
+             _head(0, rec.code), text(rec.log), _head(2, len(rec.data)), rec.data, _head(4, len(events))]
     add = parts.append
-    for event in rec.events:
-        add(b"\x82")
-        add(_text(event.type))
-        add(_head(4, len(event.attributes)))
-        for key, value in event.attributes:
-            add(b"\x82")
-            add(_text(key))
-            add(_text(value))
+    for event in events:
+        attributes = event.attributes
+        add(b"\x82" + text(event.type) + _head(4, len(attributes)))
+        for key, value in attributes:
+            add(b"\x82" + text(key) + text(value))
     add(_head(0, rec.compute_used))
     return b"".join(parts)
 
@@ -157,8 +171,8 @@ class BlockStore:
         events: list[bytes] = []
         add = events.append
         for rec, pos in zip(txs, positions):
+            tail = b"\0" + pos
             for ev in rec.events:
-                tail = b"\0" + pos
                 add(ev.type.encode() + tail)
                 prefix = ev.type + "."
                 for key, value in ev.attributes:
