@@ -58,6 +58,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,7 @@ from baychain.network import cometbft
 from baychain.network.create import init_network
 from baychain.network.home import NodeHome
 from baychain.network.manifest import NetworkManifest
+from baychain.network.ports import free_ports
 from baychain.network.processes import kill_node, log_tail, running_pid, start_node, wait_healthy
 from baychain.network.rpc import CometRpc, RpcError
 
@@ -116,14 +118,18 @@ def kvstore_txs(count: int, size: int, tag: str) -> list[bytes]:
 class Nodes:
     """Four validators: baychain nodes (python + cometbft child) or bare `cometbft --proxy_app=kvstore`."""
 
-    def __init__(self, directory: Path, app: str, log_level: str, settings: dict[tuple[str, str], Any]) -> None:
+    def __init__(self, directory: Path, app: str, log_level: str, settings: dict[tuple[str, str], Any],
+                 pprof_port: int = 0) -> None:
         self.app = app
         self.manifest: NetworkManifest = init_network(directory, validators=4, chain_id=CHAIN_ID, log_level=log_level)
         for name in self.manifest.names:
             if settings:
                 cometbft.set_config(NodeHome(self.manifest.home(name)).cometbft, settings)
+        if pprof_port:  # Go's profiler on node 1 (the one whose timers are scraped)
+            cometbft.set_config(self.home(self.names[1]).cometbft, {("rpc", "pprof_laddr"): f"127.0.0.1:{pprof_port}"})
         self.binary = cometbft.find_binary()
         self.kv_procs: dict[str, subprocess.Popen] = {}
+        self.pprof_port = pprof_port
 
     @property
     def names(self) -> list[str]:
@@ -215,17 +221,23 @@ class CpuMeter:
         t = psutil.cpu_times()
         return t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
 
+    def _sample(self) -> tuple[float, dict[tuple[str, str], float], float, float]:
+        return (time.monotonic(), {(n, k): self._cpu(p) for n, d in self.procs.items() for k, p in d.items()},
+                self._cpu([self.me]), self._machine())
+
     def start(self) -> None:
-        self.t0 = time.monotonic()
-        self.c0 = {(n, k): self._cpu(p) for n, d in self.procs.items() for k, p in d.items()}
-        self.me0 = self._cpu([self.me])
-        self.machine0 = self._machine()
+        self.first = self.last = self._sample()
+
+    def mark(self) -> None:
+        """Called at each commit: the phase's figures end at its last commit, so the
+        wait for stragglers (lost transactions) does not dilute them."""
+        self.last = self._sample()
 
     def stop(self) -> dict[str, Any]:
-        wall = time.monotonic() - self.t0
-        per = {(n, k): (self._cpu(p) - self.c0[(n, k)]) / wall for n, d in self.procs.items() for k, p in d.items()}
-        return {"wall": wall, "per": per, "client": (self._cpu([self.me]) - self.me0) / wall,
-                "machine": (self._machine() - self.machine0) / wall}
+        (t0, c0, me0, m0), (t1, c1, me1, m1) = self.first, self.last
+        wall = max(1e-9, t1 - t0)
+        per = {key: (c1[key] - c0[key]) / wall for key in c0}
+        return {"wall": wall, "per": per, "client": (me1 - me0) / wall, "machine": (m1 - m0) / wall}
 
 
 # -- CometBFT's own metrics ----------------------------------------------------------------------
@@ -316,7 +328,7 @@ class Run:
         return len(self.submitted) - self.done
 
 
-async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event) -> None:
+async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event, meter: "CpuMeter") -> None:
     """When each block (and so each of its transactions) is committed on node 0.
 
     Node 0 pushes a NewBlockHeader event over CometBFT's websocket as it commits a
@@ -341,6 +353,7 @@ async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event) ->
                 run.committed.setdefault(tx, now)
             if txs_b64:
                 run.last_commit = now
+                meter.mark()
             run.heights.append(height)
 
         while not halt.is_set():
@@ -431,12 +444,13 @@ async def drive(nodes: Nodes, raws: list[bytes], *, clients: int, batch: int, ma
     with CometRpc(nodes.rpc_url(nodes.names[0])) as rpc:
         start_height = rpc.height()
     halt = asyncio.Event()
-    watcher = asyncio.create_task(monitor(nodes.rpc_url(nodes.names[0]), run, start_height, halt))
+    meter = CpuMeter(nodes.processes())
+    meter.start()
+    watcher = asyncio.create_task(monitor(nodes.rpc_url(nodes.names[0]), run, start_height, halt, meter))
     await asyncio.sleep(0.3)  # subscribed before the first submission
     per_node = max(1, clients // len(nodes.names))
     senders = [Sender(nodes.manifest.node(n).api_url if via == "api" else nodes.rpc_url(n), method, via, per_node)
                for n in nodes.names]
-    meter = CpuMeter(nodes.processes())
     prom = f"http://127.0.0.1:{nodes.manifest.node(nodes.names[1]).ports['prometheus']}/metrics"
     metrics_before = scrape(prom)
     proms = [f"http://127.0.0.1:{nodes.manifest.node(n).ports['prometheus']}/metrics" for n in nodes.names]
@@ -460,7 +474,7 @@ async def drive(nodes: Nodes, raws: list[bytes], *, clients: int, batch: int, ma
             if chunk:
                 await asyncio.sleep(0.05)
 
-    meter.start()
+    meter.start()  # again: the figures start with the first submission
     if not rate:
         await asyncio.gather(*(closed_loop(senders[i % len(senders)]) for i in range(clients)))
     else:
@@ -551,6 +565,29 @@ def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | Non
     )
 
 
+def start_pprof(port: int, seconds: float, out: Path) -> threading.Thread:
+    """Fetch a CPU profile of node 1's cometbft (Go's pprof) in the background."""
+    def fetch() -> None:
+        try:
+            out.write_bytes(httpx.get(f"http://127.0.0.1:{port}/debug/pprof/profile", params={"seconds": int(seconds)},
+                                      timeout=seconds + 30).content)
+        except httpx.HTTPError as exc:
+            print(f"  (pprof failed: {exc})")
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    return thread
+
+
+def pprof_report(binary: str, path: Path, top: int = 25) -> str:
+    """`go tool pprof -top` of a saved profile (cumulative and flat CPU per function)."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not path.exists() or not os.access(go, os.X_OK):
+        return "(no pprof profile, or no go tool to read it)"
+    out = subprocess.run([go, "tool", "pprof", "-top", f"-nodecount={top}", binary, str(path)],
+                         capture_output=True, text=True, timeout=120)
+    return out.stdout or out.stderr
+
+
 IDLE = ("EpollSelector.select", "_PollLikeSelector.select", "_worker", "Condition.wait", "Event.wait", "Thread._wait_for_tstate_lock")
 ENTRY_POINTS = ("Application.finalize_block", "Application.commit", "Application.check_txs", "Application.process_proposal",
                 "Application.prepare_proposal", "Application.query", "Application._deliver", "StateStore.stage",
@@ -607,7 +644,7 @@ def profile_report(path: Path, seconds: float, top: int = 20) -> str:
 
 def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | None) -> dict[str, Any]:
     print(f"\n== {app}: 4 validators ==", flush=True)
-    nodes = Nodes(base / app, app, args.log_level, parse_settings(args.set))
+    nodes = Nodes(base / app, app, args.log_level, parse_settings(args.set), pprof_port=free_ports(1)[0] if args.profile else 0)
     result: dict[str, Any] = {"app": app}
     try:
         t = time.monotonic()
@@ -629,12 +666,21 @@ def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | Non
             est = min(args.profile_seconds, max(5.0, args.txs / 1500))  # within the saturation phase
             profiler = start_profile(pid, est, Path(args.profile) / "baychain-node.txt")
             result["profile_seconds"] = est
+        pprof = None
+        if args.profile and nodes.pprof_port:
+            pprof = start_pprof(nodes.pprof_port, min(args.profile_seconds, max(5.0, args.txs / 1500)),
+                                Path(args.profile) / f"cometbft-{app}.pprof")
         method = f"broadcast_tx_{args.broadcast}"
         via = args.via if app == "baychain" else "rpc"
         run, cpu = asyncio.run(drive(nodes, sat_raws, clients=args.clients, batch=args.batch, max_pending=args.max_pending,
                                      rate=0, via=via, timeout=args.timeout, method=method))
         if profiler is not None:
             profiler.wait(60)
+        if pprof is not None:
+            pprof.join(60)
+            report = pprof_report(nodes.binary, Path(args.profile) / f"cometbft-{app}.pprof")
+            (Path(args.profile) / f"cometbft-{app}.txt").write_text(report)
+            print(f"  cometbft CPU profile of {nodes.names[1]} (saturation): {args.profile}/cometbft-{app}.txt", flush=True)
         sat = summarize(run)
         sat["failed"] = failed_in_blocks(nodes.rpc_url(nodes.names[0]), run.heights)
         result["saturation"], result["saturation_cpu"] = sat, cpu
@@ -704,7 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--txs", type=int, default=20_000, help="transactions in the saturation phase")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients, each with its own connection (spread over the 4 nodes)")
     ap.add_argument("--batch", type=int, default=100, help="transactions per JSON-RPC batch (saturation)")
-    ap.add_argument("--max-pending", type=int, default=4_000, help="most submitted-but-uncommitted transactions (saturation)")
+    ap.add_argument("--max-pending", type=int, default=3_000,
+                    help="most submitted-but-uncommitted transactions (saturation); CometBFT's mempool holds 5,000 and with "
+                         "async broadcasts a transaction whose CheckTx answer finds it full is dropped")
     ap.add_argument("--rate", type=float, default=1_000, help="offered load in tx/s for the second phase (0 = skip)")
     ap.add_argument("--rate-batch", type=int, default=20, help="transactions per JSON-RPC batch (offered load)")
     ap.add_argument("--broadcast", choices=("async", "sync"), default="async",
@@ -713,20 +761,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate-seconds", type=float, default=20, help="length of the offered-load phase")
     ap.add_argument("--only", choices=("baychain", "kvstore"), help="run one application only")
     ap.add_argument("--via", choices=("rpc", "api"), default="rpc", help="baychain submissions: CometBFT RPC (as kvstore) or the node's HTTP API")
-    ap.add_argument("--profile", metavar="DIR", help="py-spy one baychain node during saturation; raw stacks and a summary in DIR")
+    ap.add_argument("--profile", metavar="DIR", help="py-spy one baychain node and Go's pprof of one cometbft during saturation; "
+                                                     "raw stacks, profiles and summaries in DIR")
     ap.add_argument("--profile-seconds", type=float, default=10, help="longest py-spy recording")
     ap.add_argument("--log-level", default="*:error", help="CometBFT log level of the nodes")
+    ap.add_argument("--gomaxprocs", type=int, default=0,
+                    help="GOMAXPROCS of every cometbft process, both apps (0: Go's default, one per core); with four "
+                         "nodes on two cores, 1 stops Go's idle threads from spinning for work")
     ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for the last commits of a phase")
     ap.add_argument("--keep", action="store_true", help="keep the network directories")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="extra config.toml setting for every node of both networks, e.g. mempool.size=20000 (repeatable)")
     args = ap.parse_args(argv)
+    if args.gomaxprocs:
+        os.environ["GOMAXPROCS"] = str(args.gomaxprocs)  # inherited by node processes and their cometbft
 
     print("machine:", machine_line())
     print(f"load: {args.clients} clients, batches of {args.batch}, saturation {args.txs} txs (max {args.max_pending} pending), "
           f"offered {args.rate:.0f} tx/s for {args.rate_seconds:.0f} s in batches of {args.rate_batch}; broadcast_tx_{args.broadcast}; "
           f"submissions via {args.via} (baychain), rpc (kvstore)"
-          + (f"; config {' '.join(args.set)}" if args.set else ""))
+          + (f"; config {' '.join(args.set)}" if args.set else "")
+          + (f"; GOMAXPROCS={args.gomaxprocs}" if args.gomaxprocs else ""))
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="bench-net-"))
