@@ -328,7 +328,7 @@ class Run:
         return len(self.submitted) - self.done
 
 
-async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event, meter: "CpuMeter") -> None:
+async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event, meter: CpuMeter) -> None:
     """When each block (and so each of its transactions) is committed on node 0.
 
     Node 0 pushes a NewBlockHeader event over CometBFT's websocket as it commits a
