@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import enum
 from typing import Any
 
 import cbor2
@@ -183,3 +185,52 @@ def test_non_buffers_are_rejected(data):
     with pytest.raises(BaychainError) as err:
         encoding.decode(data)
     assert err.value.code == Code.MALFORMED_TX
+
+
+# -- the native encoder writes what check_value + cbor2 wrote, and refuses what they refused -----
+
+
+def reference_encode(value: Any) -> bytes:
+    """The previous implementation of encoding.encode."""
+    encoding.check_value(value)
+    return cbor2.dumps(value, canonical=True)
+
+
+def encode_outcome(encode: Any, value: Any) -> tuple:
+    try:
+        return "ok", encode(value)
+    except BaychainError as exc:
+        return "rejected", exc.code, exc.message
+    except Exception as exc:  # what cbor2 raised past check_value (text with lone surrogates)
+        return "error", type(exc)
+
+
+class Flag(enum.IntEnum):
+    ON = 1
+
+
+class Text(str):
+    pass
+
+
+odd_scalars = (st.floats(allow_nan=False) | st.sampled_from([Flag.ON, Text("t"), (1, 2), frozenset(), object, 1j])
+               | st.integers() | st.text(alphabet=st.characters(min_codepoint=0xd7f0, max_codepoint=0xe010), max_size=2))
+odd_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1) | st.text(max_size=5) | st.binary(max_size=5) | odd_scalars,
+    lambda inner: (st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+                   | st.dictionaries(st.sampled_from([1, b"k", True, None, Text("k"), "k", "kk"]), inner, max_size=3)
+                   | st.builds(collections.OrderedDict, st.dictionaries(st.text(max_size=3), inner, max_size=2))),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(odd_values | values | deep_values)
+def test_native_encoder_matches_check_value_and_cbor2(value):
+    assert encode_outcome(encoding.encode, value) == encode_outcome(reference_encode, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=30), st.integers(0, 2**32), max_size=30))
+def test_map_keys_are_written_in_canonical_order(mapping):
+    assert encoding.encode(mapping) == cbor2.dumps(mapping, canonical=True)

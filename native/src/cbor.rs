@@ -1,4 +1,4 @@
-//! Strict canonical CBOR decoding: `baychain.encoding.decode`.
+//! Canonical CBOR: `baychain.encoding.encode` and its strict inverse `decode`.
 //!
 //! baychain accepts a byte string only if it is the one canonical encoding of a value
 //! in its model (docs/TRANSACTIONS.md): null, booleans, integers in [-2^64, 2^64 - 1],
@@ -7,13 +7,24 @@
 //! their encodings (shorter first, then bytewise), nothing after the value. Python used
 //! to decide that by decoding with cbor2, encoding again and comparing; this reads the
 //! bytes once, checking as it builds the Python value (the same value cbor2 builds:
-//! None, bool, int, str, bytes, list, dict in encoded order).
+//! None, bool, int, str, bytes, list, dict in encoded order). Encoding checks the value
+//! against the model in the order `encoding.check_value` did (depth first, dict entries
+//! in insertion order, a key before its value), so the first problem is the same one,
+//! and writes the bytes cbor2's canonical mode wrote.
 
+use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString};
 
-/// Why decoding stopped: the bytes are not canonical (a sentence), or Python failed.
+create_exception!(
+    baychain_native,
+    CborError,
+    PyValueError,
+    "Bytes that are not the canonical encoding of a value, or a value outside the model."
+);
+
+/// Why decoding or encoding stopped: outside the rules (a sentence), or Python failed.
 pub enum Error {
     Invalid(String),
     Python(PyErr),
@@ -34,7 +45,7 @@ impl From<PyErr> for Error {
 impl From<Error> for PyErr {
     fn from(err: Error) -> Self {
         match err {
-            Error::Invalid(why) => PyValueError::new_err(why),
+            Error::Invalid(why) => CborError::new_err(why),
             Error::Python(err) => err,
         }
     }
@@ -48,6 +59,92 @@ pub fn decode<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> Result<Bou
         return Err(not_canonical("trailing bytes after the value").into());
     }
     Ok(value)
+}
+
+/// The canonical encoding of `value`, or the first reason it lies outside the model.
+pub fn encode(value: &Bound<'_, PyAny>, max_depth: usize) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(64);
+    encode_into(value, 0, max_depth, &mut out)?;
+    Ok(out)
+}
+
+fn encode_into(value: &Bound<'_, PyAny>, depth: usize, max_depth: usize, out: &mut Vec<u8>) -> Result<(), Error> {
+    if depth > max_depth {
+        return Err(format!("value nested deeper than {max_depth} levels").into());
+    }
+    if value.is_none() {
+        out.push(0xf6);
+    } else if value.is_exact_instance_of::<PyBool>() {
+        out.push(if value.is_truthy()? { 0xf5 } else { 0xf4 });
+    } else if value.is_exact_instance_of::<PyString>() {
+        let text = value.cast_exact::<PyString>().expect("checked").to_str()?;
+        put_head(out, MAJOR_TEXT, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    } else if value.is_exact_instance_of::<PyBytes>() {
+        let bytes = value.cast_exact::<PyBytes>().expect("checked").as_bytes();
+        put_head(out, MAJOR_BYTES, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    } else if value.is_exact_instance_of::<PyInt>() {
+        let outside = || Error::Invalid("integer outside the 64-bit range".into());
+        let number: i128 = value.extract().map_err(|_| outside())?;
+        match number {
+            0..=0xffff_ffff_ffff_ffff => put_head(out, MAJOR_UNSIGNED, number as u64),
+            -0x1_0000_0000_0000_0000..=-1 => put_head(out, MAJOR_NEGATIVE, (-1 - number) as u64),
+            _ => return Err(outside()),
+        }
+    } else if value.is_exact_instance_of::<PyList>() {
+        let list = value.cast_exact::<PyList>().expect("checked");
+        put_head(out, MAJOR_ARRAY, list.len() as u64);
+        for item in list.iter() {
+            encode_into(&item, depth + 1, max_depth, out)?;
+        }
+    } else if value.is_exact_instance_of::<PyDict>() {
+        let dict = value.cast_exact::<PyDict>().expect("checked");
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(dict.len());
+        for (key, item) in dict.iter() {
+            if !key.is_exact_instance_of::<PyString>() {
+                return Err("map keys must be strings".to_string().into());
+            }
+            let text = key.cast_exact::<PyString>().expect("checked").to_str()?;
+            let mut key_bytes = Vec::with_capacity(text.len() + 2);
+            put_head(&mut key_bytes, MAJOR_TEXT, text.len() as u64);
+            key_bytes.extend_from_slice(text.as_bytes());
+            let mut item_bytes = Vec::new();
+            encode_into(&item, depth + 1, max_depth, &mut item_bytes)?;
+            entries.push((key_bytes, item_bytes));
+        }
+        entries.sort_unstable_by(|(a, _), (b, _)| (a.len(), a).cmp(&(b.len(), b)));
+        put_head(out, MAJOR_MAP, entries.len() as u64);
+        for (key_bytes, item_bytes) in entries {
+            out.extend_from_slice(&key_bytes);
+            out.extend_from_slice(&item_bytes);
+        }
+    } else {
+        let kind = value.get_type().name()?;
+        return Err(format!("type {kind} is not allowed (no floats, tags or sets)").into());
+    }
+    Ok(())
+}
+
+/// A head in its shortest form.
+fn put_head(out: &mut Vec<u8>, major: u8, argument: u64) {
+    let major = major << 5;
+    match argument {
+        0..=23 => out.push(major | argument as u8),
+        24..=0xff => out.extend_from_slice(&[major | 24, argument as u8]),
+        0x100..=0xffff => {
+            out.push(major | 25);
+            out.extend_from_slice(&(argument as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(major | 26);
+            out.extend_from_slice(&(argument as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(major | 27);
+            out.extend_from_slice(&argument.to_be_bytes());
+        }
+    }
 }
 
 struct Reader<'py, 'a> {

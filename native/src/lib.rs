@@ -1,7 +1,7 @@
 //! baychain's native helpers, for the checks every node must decide identically and fast.
 //!
 //! - `ed25519`: signature verification under ZIP-215 rules, single and batched;
-//! - `cbor`: strict canonical CBOR decoding for `baychain.encoding.decode`.
+//! - `cbor`: canonical CBOR encoding and strict decoding for `baychain.encoding`.
 //!
 //! Signature checks run without the GIL, so Python threads verify in parallel.
 
@@ -44,11 +44,17 @@ fn backend() -> &'static str {
     "serial"
 }
 
-/// The value `data` canonically encodes (nested at most `max_depth` deep); ValueError
+/// The value `data` canonically encodes (nested at most `max_depth` deep); CborError
 /// saying why if it is not the canonical encoding of a value.
 #[pyfunction]
 fn cbor_decode<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> PyResult<Bound<'py, PyAny>> {
     Ok(cbor::decode(py, data, max_depth)?)
+}
+
+/// The canonical encoding of `value`; CborError naming the first part outside the model.
+#[pyfunction]
+fn cbor_encode<'py>(py: Python<'py>, value: &Bound<'py, PyAny>, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(py, &cbor::encode(value, max_depth)?))
 }
 
 /// The public key encodings refused for being of small order (for tests and audits).
@@ -63,6 +69,8 @@ fn baychain_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(verify_batch, module)?)?;
     module.add_function(wrap_pyfunction!(backend, module)?)?;
     module.add_function(wrap_pyfunction!(cbor_decode, module)?)?;
+    module.add_function(wrap_pyfunction!(cbor_encode, module)?)?;
+    module.add("CborError", module.py().get_type::<cbor::CborError>())?;
     module.add("BATCH_LEN", BATCH_LEN)?;
     module.add_function(wrap_pyfunction!(small_order_keys, module)?)?;
     Ok(())

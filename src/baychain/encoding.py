@@ -10,9 +10,10 @@ string:
 
 There are no floats, tags, or undefined. Decoding is strict: input that is not the
 canonical encoding of an allowed value is rejected, so a value has one encoding and
-a transaction has one hash. Decoding reads the bytes once, natively, checking as it
-builds the value (`baychain_native.cbor_decode`, native/src/cbor.rs), instead of
-decoding with cbor2, encoding again and comparing. Test vectors live in tests/vectors/.
+a transaction has one hash. Both directions run natively (native/src/cbor.rs):
+encoding checks the value while writing it, and decoding reads the bytes once, checking
+as it builds the value, instead of decoding with cbor2, encoding again and comparing.
+cbor2 remains the reference the tests compare against. Test vectors live in tests/vectors/.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import baychain_native
-import cbor2
 
 from baychain.errors import BaychainError, Code
 
@@ -32,9 +32,18 @@ INT_MAX = 2**64 - 1
 
 
 def encode(value: Value) -> bytes:
-    """Encode a value canonically; raises BAD_ARGUMENTS for values outside the model."""
-    check_value(value)
-    return cbor2.dumps(value, canonical=True)
+    """Encode a value canonically; raises BAD_ARGUMENTS for values outside the model.
+
+    Natively, in one pass that checks the value as `check_value` does and writes what
+    cbor2's canonical mode wrote (the test suite pins both against cbor2).
+    """
+    try:
+        return baychain_native.cbor_encode(value, MAX_DEPTH)
+    except baychain_native.CborError as exc:
+        raise BaychainError(Code.BAD_ARGUMENTS, str(exc)) from None
+    except UnicodeEncodeError:  # text with lone surrogates: a value outside the model wins, as before
+        check_value(value)
+        raise
 
 
 def decode(data: bytes, code: Code = Code.MALFORMED_TX) -> Any:
@@ -45,7 +54,7 @@ def decode(data: bytes, code: Code = Code.MALFORMED_TX) -> Any:
         data = bytes(data)
     try:
         return baychain_native.cbor_decode(data, MAX_DEPTH)
-    except ValueError as exc:
+    except baychain_native.CborError as exc:
         raise BaychainError(code, str(exc)) from None
 
 
