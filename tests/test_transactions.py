@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from baychain import transactions as T
 from baychain.crypto.suites import ED25519
 from baychain.errors import BaychainError, Code
 from support import load_vectors, untag
+from test_encoding import SPECIAL, reference_decode, typed
 
 VECTORS = load_vectors("transactions.json")
 
@@ -136,3 +139,65 @@ def test_mutated_transactions_never_crash_the_decoder(data):
 def test_random_bytes_never_crash_the_decoder(raw):
     with pytest.raises(BaychainError):
         T.decode(raw)
+
+
+# -- the native strict decoding accepts exactly the transactions the cbor2-based code accepted -----
+
+
+def reference_decode_tx(raw: bytes) -> T.Transaction:
+    """transactions.decode as it was with encoding.decode = cbor2 decode + check_value + re-encode."""
+    if len(raw) > T.MAX_TX_BYTES:
+        raise BaychainError(Code.TX_TOO_LARGE, "too large")
+    outer = reference_decode(raw)
+    if type(outer) is not list or len(outer) != 2 or type(outer[0]) is not bytes or type(outer[1]) is not bytes:
+        raise BaychainError(Code.MALFORMED_TX, "shape")
+    body, signature = outer
+    fields = reference_decode(body)
+    if type(fields) is not list or len(fields) != 9:
+        raise BaychainError(Code.MALFORMED_TX, "fields")
+    if fields[0] != T.TX_VERSION or type(fields[0]) is not int:
+        raise BaychainError(Code.MALFORMED_TX, "version")
+    tx = T.Transaction(*fields[1:], signature=signature, body=body, raw=raw, hash=hashlib.sha256(raw).digest())
+    T._check_fields(tx, Code.MALFORMED_TX)
+    if len(signature) != 64:
+        raise BaychainError(Code.BAD_SIGNATURE, "signature length")
+    return tx
+
+
+def tx_outcome(decode, raw: bytes) -> tuple:  # type: ignore[no-untyped-def]
+    try:
+        tx = decode(raw)
+    except BaychainError as exc:
+        return "rejected", exc.code
+    return "ok", typed([tx.chain_id, tx.suite, tx.signer, tx.nonce, tx.expiry_height, tx.contract, tx.method,
+                        tx.args, tx.signature, tx.body, tx.hash])
+
+
+def mutate(data: st.DataObject, raw: bytes) -> bytes:
+    out = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 3))):
+        op = data.draw(st.sampled_from(["flip", "special", "cut", "insert"]))
+        pos = data.draw(st.integers(0, len(out)))
+        if op == "flip" and pos < len(out):
+            out[pos] ^= data.draw(st.integers(1, 255))
+        elif op == "special" and pos < len(out):
+            out[pos] = data.draw(st.sampled_from(SPECIAL))
+        elif op == "cut":
+            del out[pos : pos + data.draw(st.integers(1, 4))]
+        else:
+            out[pos:pos] = data.draw(st.binary(min_size=1, max_size=3) | st.sampled_from([bytes([b]) for b in SPECIAL]))
+    return bytes(out)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.data())
+def test_native_decoding_accepts_the_same_transactions_as_before(data):
+    """Mutations of the whole signed bytes, and of the body alone re-wrapped (so they reach the fields)."""
+    case = data.draw(st.sampled_from(VECTORS))
+    raw = bytes.fromhex(case["signed_tx"])
+    if data.draw(st.booleans()):
+        raw = mutate(data, raw)
+    else:
+        tx = T.decode(raw)
+        raw = encoding.encode([mutate(data, tx.body), tx.signature])
+    assert tx_outcome(T.decode, raw) == tx_outcome(reference_decode_tx, raw)
