@@ -54,13 +54,12 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import wrappers_pb2
-from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
 
 import baychain.abci.pb  # noqa: F401 - generates the protobuf modules if needed
 from baychain.abci.proto_gen.tendermint.crypto import keys_pb2
 from baychain.abci.proto_gen.tendermint.types import canonical_pb2, types_pb2, validator_pb2
 from baychain.abci.proto_gen.tendermint.version import types_pb2 as version_pb2
+from baychain.crypto.suites import ED25519
 from baychain.errors import BaychainError, Code
 from baychain.network.rpc import CometRpc, RpcError
 
@@ -231,9 +230,11 @@ def verify_signed_header(chain_id: str, signed_header: dict[str, Any], validator
             continue
         message = vote_sign_bytes(chain_id, height, int(commit["round"]), commit["block_id"], sig["timestamp"])
         try:
-            VerifyKey(validator.pub_key).verify(message, base64.b64decode(sig["signature"] or ""))
-        except (BadSignatureError, ValueError):
-            raise LightError(f"bad precommit signature from validator {sig['validator_address']} at height {height}") from None
+            valid = ED25519.verify(validator.pub_key, message, base64.b64decode(sig["signature"] or ""))
+        except ValueError:  # not base64
+            valid = False
+        if not valid:  # checked by the rule CometBFT itself applies (ZIP-215), see docs/TRANSACTIONS.md
+            raise LightError(f"bad precommit signature from validator {sig['validator_address']} at height {height}")
         seen.add(address)
         signed += validator.power
     if signed * 3 <= total * 2:
