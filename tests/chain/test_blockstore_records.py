@@ -1,4 +1,4 @@
-"""The block store writes receipts with its own canonical CBOR writer: same bytes as cbor2's."""
+"""The block store writes receipts with the native canonical CBOR writer: same bytes as cbor2's."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
+import baychain_native
 import cbor2
 import lmdb
 
@@ -68,70 +69,19 @@ class TxRecord:
         return cls(tx_hash, height, index, raw, sender, contract, method, code, log, data, evs, compute)
 
 
-_HEAD = [bytes([major << 5 | n]) for major in range(8) for n in range(24)]  # CBOR heads of small lengths
-_HEAD1 = struct.Struct(">BB")
-_HEAD2 = struct.Struct(">BH")
-_HEAD4 = struct.Struct(">BI")
-_HEAD8 = struct.Struct(">BQ")
-
-
-def _head(major: int, n: int) -> bytes:
-    """A CBOR head (major type, argument) in its shortest form, as canonical CBOR requires."""
-    if n < 24:
-        return _HEAD[major * 24 + n]
-    if n < 0x100:
-        return _HEAD1.pack(major << 5 | 24, n)
-    if n < 0x10000:
-        return _HEAD2.pack(major << 5 | 25, n)
-    if n < 0x100000000:
-        return _HEAD4.pack(major << 5 | 26, n)
-    return _HEAD8.pack(major << 5 | 27, n)
-
-
-_TEXT_HEAD = _HEAD[3 * 24 : 4 * 24]  # heads of text strings shorter than 24 bytes
-_SHORT_TEXTS: dict[str, bytes] = {}  # encoded short texts: contract, method, event and attribute names
-_SHORT_TEXTS_MAX = 4096
-
-
-def _text(value: str) -> bytes:
-    """A text string as canonical CBOR; the short ones (names, mostly) are remembered."""
-    encoded = _SHORT_TEXTS.get(value)
-    if encoded is not None:
-        return encoded
-    data = value.encode()
-    n = len(data)
-    if n >= 24:
-        return _head(3, n) + data
-    encoded = _TEXT_HEAD[n] + data
-    if len(_SHORT_TEXTS) < _SHORT_TEXTS_MAX:
-        _SHORT_TEXTS[value] = encoded
-    return encoded
-
-
 def record_bytes(rec: TxRecord) -> bytes:
-    """`rec.to_value()` as canonical CBOR, written directly.
+    """`rec.to_value()` as canonical CBOR.
 
-    A receipt is lists, text, bytes and unsigned integers only, whose canonical CBOR is
-    heads in shortest form followed by contents; building it here costs about half of
-    cbor2's generic encoder, whose per-container overhead dominated the block store's
-    write. tests/chain pins the bytes to cbor2's canonical output.
+    Written natively in one pass (baychain_native.cbor_encode, the writer behind
+    `encoding.encode`: ~1.6 us a transfer's receipt against ~5.4 for the Python writer
+    it replaced); integers outside CBOR's heads, which no receipt holds, fall back to
+    cbor2. tests/chain pins the bytes to cbor2's canonical output.
     """
-    ints = (rec.height, rec.index, rec.code, rec.compute_used)
-    if min(ints) < 0 or max(ints) > 0xFFFFFFFFFFFFFFFF:
-        return cbor2.dumps(rec.to_value(), canonical=True)
-    text = _text
-    events = rec.events
-    parts = [b"\x8c", _head(2, len(rec.hash)), rec.hash, _head(0, rec.height), _head(0, rec.index),
-             _head(2, len(rec.raw)), rec.raw, text(rec.sender), text(rec.contract), text(rec.method),
-             _head(0, rec.code), text(rec.log), _head(2, len(rec.data)), rec.data, _head(4, len(events))]
-    add = parts.append
-    for event in events:
-        attributes = event.attributes
-        add(b"\x82" + text(event.type) + _head(4, len(attributes)))
-        for key, value in attributes:
-            add(b"\x82" + text(key) + text(value))
-    add(_head(0, rec.compute_used))
-    return b"".join(parts)
+    value = rec.to_value()
+    try:
+        return baychain_native.cbor_encode(value, encoding.MAX_DEPTH)
+    except baychain_native.CborError:
+        return cbor2.dumps(value, canonical=True)
 
 
 class BlockStore:
