@@ -72,6 +72,7 @@ class Machine:
         self.events = 0
         self.max_writes = 0
         self._limits: dict[str, int] = {}
+        self._plain_index: bytes | None = None  # a parameter index naming no runtime.* parameter
 
     # -- the stack ------------------------------------------------------------------------
 
@@ -80,7 +81,7 @@ class Machine:
         outermost = not self.stack
         if outermost:
             self.used = self.storage_units = self.memory = self.writes = self.events = 0
-            self._limits = _read_limits(ctx)
+            self._limits, self._plain_index = _read_limits(ctx, self._plain_index)
             self.limit = self._limits["max_compute"]
             self.max_writes = self._limits["max_writes"]
         elif ctx.depth >= self._limits["max_call_depth"]:
@@ -272,7 +273,11 @@ class Machine:
             size = len(value) + 3
         elif kind is int or kind is bool or value is None or kind is Decimal:
             size = 64 if kind is not int else value.bit_length() // 3 + 2
-        else:
+        elif (kind is dict or kind is list or kind is tuple) and \
+                (quick := _text_within(value, self._limits["max_object_size"], self.limit - self.used)) is not None:
+            size, units = quick
+            self.used += units
+        else:  # a limit is reached or the value is not plain: walk again, stopping where the rules say
             size = 0
             stack = [(value, 0)]
             while stack:
@@ -425,21 +430,61 @@ class Machine:
         return consume
 
 
-def _read_limits(ctx: Context) -> dict[str, int]:
+def _text_within(value: list | tuple | dict, max_size: int, units_left: int) -> tuple[int, int] | None:
+    """`text_size`'s size and compute units for a plain container that stays inside every
+    limit, or None when it does not (or may not): then `text_size` walks it again, in its
+    own order, so that a call stopped by a limit stops with exactly the same count.
+
+    Why: the common case (a record written to storage) needs no order, only the two sums,
+    and walking containers without a stack entry per scalar costs a third as much."""
+    size = units = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        n = len(item)
+        units += 1 + (n >> 4)
+        size += 2 + 2 * n
+        for element in (item if type(item) is not dict else (*item.keys(), *item.values())):
+            kind = type(element)
+            if kind is str or kind is bytes:
+                size += len(element) + 3
+            elif kind is int:
+                size += element.bit_length() // 3 + 2
+            elif kind is dict or kind is list or kind is tuple:
+                if depth >= 15:
+                    return None
+                stack.append((element, depth + 1))
+            elif kind in _PLAIN_SCALARS:
+                size += 64
+            else:
+                return None
+        if size > max_size or units > units_left:
+            return None
+    return size, units
+
+
+def _read_limits(ctx: Context, plain_index: bytes | None) -> tuple[dict[str, int], bytes | None]:
     """The limits for an outermost call: defaults, overridden by the `runtime.*` governance
     parameters that were ever set. One read of governance's sorted index of parameter
-    names (c/governance/params) in the common case where none was."""
+    names (c/governance/params) in the common case where none was.
+
+    Also returns the index's bytes when it names no `runtime.*` parameter (the limits are
+    then the defaults whatever the other parameters' values): given back as `plain_index`,
+    an unchanged index is not decoded again. Exact: setting a `runtime.*` parameter for
+    the first time changes the index, and its value counts only once it is named there."""
     key = _PARAM_NAMES_KEY
     raw = ctx.writes[key] if key in ctx.writes else ctx._read(key)  # noqa: SLF001 - the call's own view of state
-    if raw is None:
-        return DEFAULTS  # read only, never changed
+    if raw is None or raw == plain_index:
+        return DEFAULTS, plain_index  # read only, never changed
     limits = dict(DEFAULTS)
+    named = False
     for name in cbor2.loads(raw):
         if name.startswith("runtime.") and name[8:] in limits:
+            named = True
             value = ctx.param(name)
             if type(value) is int and value > 0:
                 limits[name[8:]] = value
-    return limits
+    return (limits, plain_index) if named else (DEFAULTS, raw)
 
 
 def _codec(name: Any) -> str:
