@@ -84,6 +84,7 @@ CHAIN_ID = "bench-net"
 EXPIRY = 2**40
 POLL = 0.01
 STALL = 15.0  # seconds without a new commit after which a phase stops waiting
+PROFILE_HZ = 250  # py-spy's sampling rate (100 gave ~150 busy samples of a node per run: too few to rank)
 
 
 # -- the machine -------------------------------------------------------------------------
@@ -559,7 +560,7 @@ def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | Non
         print("  (py-spy not found: no profile)")
         return None
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--gil", "--threads",
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(PROFILE_HZ), "--gil", "--threads",
          "--nonblocking", "--format", "raw", "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -626,8 +627,8 @@ def profile_report(path: Path, seconds: float, top: int = 20) -> str:
             incl[f] += n
     if not busy:
         return "(no busy samples)"
-    possible = seconds * 100
-    lines = [f"busy samples: {busy} in {seconds:.0f} s at 100 Hz (~{busy / possible:.2f} threads busy on average)"]
+    possible = seconds * PROFILE_HZ
+    lines = [f"busy samples: {busy} in {seconds:.0f} s at {PROFILE_HZ} Hz (~{busy / possible:.2f} threads busy on average)"]
     lines.append("by thread: " + ", ".join(f"{t} {n / busy:.0%}" for t, n in threads.most_common(4)))
     lines.append("inclusive, entry points (share of busy samples):")
     for frame, n in incl.most_common():

@@ -46,7 +46,6 @@ from bench_network import CHAIN_ID, baychain_txs  # noqa: E402 - bench/ scripts 
 from machine import machine_line  # noqa: E402
 
 BLOCK_INTERVAL_NS = 1_000_000_000
-BURST = 100  # CheckTx requests per socket read (CometBFT flushes every 4 KiB or 20 ms)
 
 
 def _payload(**request) -> bytes:
@@ -58,7 +57,7 @@ def _genesis() -> bytes:
     return json.dumps({"governance": {"members": [{"account": member, "organisation": "bench"}]}}).encode()
 
 
-async def drive(server: AbciServer, raws: list[bytes], block: int, pending_max: int) -> dict[str, float]:
+async def drive(server: AbciServer, raws: list[bytes], block: int, pending_max: int, burst: int) -> dict[str, float]:
     """Feed the transactions as one saturated node sees them; CPU seconds per request kind."""
     cpu: dict[str, float] = collections.Counter()
     counts: dict[str, int] = collections.Counter()
@@ -76,9 +75,9 @@ async def drive(server: AbciServer, raws: list[bytes], block: int, pending_max: 
     time_ns = 10**18
     while todo or mempool:
         while todo and len(mempool) < pending_max:
-            burst = [todo.popleft() for _ in range(min(BURST, len(todo), pending_max - len(mempool)))]
-            answers = await timed("check_tx", [_payload(check_tx=abci_pb.RequestCheckTx(tx=tx)) for tx in burst])
-            for tx, answer in zip(burst, answers):
+            arrived = [todo.popleft() for _ in range(min(burst, len(todo), pending_max - len(mempool)))]
+            answers = await timed("check_tx", [_payload(check_tx=abci_pb.RequestCheckTx(tx=tx)) for tx in arrived])
+            for tx, answer in zip(arrived, answers):
                 if abci_pb.Response.FromString(answer).check_tx.code:
                     raise SystemExit(f"CheckTx refused a bench transaction: {abci_pb.Response.FromString(answer)}")
                 mempool.append(tx)
@@ -107,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--txs", type=int, default=20_000)
     parser.add_argument("--block", type=int, default=1_200, help="transactions per block (saturation: ~1,200)")
     parser.add_argument("--pending", type=int, default=3_000, help="at most this many transactions pending")
+    parser.add_argument("--burst", type=int, default=100, help="new CheckTx requests per socket read")
+    parser.add_argument("--app-thread", action="store_true", help="application calls on a worker thread, as in a node")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured part here")
     args = parser.parse_args(argv)
 
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(tempfile.mkdtemp(prefix="bench-validator-"))
     app = Application(directory)
     try:
-        server = AbciServer(app)
+        server = AbciServer(app, app_thread=args.app_thread)
         init = abci_pb.RequestInitChain(chain_id=CHAIN_ID, time={"seconds": 10**9}, initial_height=1,
                                         app_state_bytes=_genesis())
         asyncio.run(server.handle_many([_payload(init_chain=init)]))
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         if profiler:
             profiler.enable()
         start = time.perf_counter()
-        cpu = asyncio.run(drive(server, raws, args.block, args.pending))
+        cpu = asyncio.run(drive(server, raws, args.block, args.pending, args.burst))
         wall = time.perf_counter() - start
         if profiler:
             profiler.disable()

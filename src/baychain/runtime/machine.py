@@ -116,11 +116,12 @@ class Machine:
 
     def allocate(self, size: int) -> None:
         """Pay for building a value of `size` elements or bytes."""
-        if size > self.param_limit("max_object_size"):
+        limits = self._limits
+        if size > limits["max_object_size"]:
             raise BaychainError(Code.MEMORY_LIMIT, f"a value of size {size} exceeds the limit of "
                                                     f"{self.param_limit('max_object_size')} (runtime.max_object_size)")
         self.memory += size
-        if self.memory > self.param_limit("max_memory"):
+        if self.memory > limits["max_memory"]:
             raise BaychainError(Code.MEMORY_LIMIT, f"the call built more than {self.param_limit('max_memory')} "
                                                     "elements and bytes of values (runtime.max_memory)")
 
@@ -131,11 +132,12 @@ class Machine:
                                                      "per call (runtime.max_writes)")
 
     def count_event(self, size: int) -> None:
+        limits = self._limits
         self.events += 1
-        if self.events > self.param_limit("max_events"):
+        if self.events > limits["max_events"]:
             raise BaychainError(Code.EVENT_LIMIT, f"at most {self.param_limit('max_events')} events per call "
                                                    "(runtime.max_events)")
-        if size > self.param_limit("max_event_bytes"):
+        if size > limits["max_event_bytes"]:
             raise BaychainError(Code.EVENT_LIMIT, f"an event of {size} bytes exceeds "
                                                    f"{self.param_limit('max_event_bytes')} (runtime.max_event_bytes)")
 
@@ -260,7 +262,10 @@ class Machine:
 
     def fmt(self, value: Any) -> Any:
         """A value inside an f-string: plain data only (no object addresses)."""
-        self.text_size(value)
+        if type(value) is str:  # text_size's first case, without the call
+            self.allocate(len(value) + 3)
+        else:
+            self.text_size(value)
         return value
 
     def text_size(self, value: Any) -> int:
@@ -444,20 +449,21 @@ def _text_within(value: list | tuple | dict, max_size: int, units_left: int) -> 
         n = len(item)
         units += 1 + (n >> 4)
         size += 2 + 2 * n
-        for element in (item if type(item) is not dict else (*item.keys(), *item.values())):
-            kind = type(element)
-            if kind is str or kind is bytes:
-                size += len(element) + 3
-            elif kind is int:
-                size += element.bit_length() // 3 + 2
-            elif kind is dict or kind is list or kind is tuple:
-                if depth >= 15:
+        for part in (item, item.values()) if type(item) is dict else (item,):  # a dict: its keys, then its values
+            for element in part:
+                kind = type(element)
+                if kind is str or kind is bytes:
+                    size += len(element) + 3
+                elif kind is int:
+                    size += element.bit_length() // 3 + 2
+                elif kind is dict or kind is list or kind is tuple:
+                    if depth >= 15:
+                        return None
+                    stack.append((element, depth + 1))
+                elif kind in _PLAIN_SCALARS:
+                    size += 64
+                else:
                     return None
-                stack.append((element, depth + 1))
-            elif kind in _PLAIN_SCALARS:
-                size += 64
-            else:
-                return None
         if size > max_size or units > units_left:
             return None
     return size, units

@@ -116,7 +116,10 @@ class _Slot:
     def _exists(self, key: str) -> bool:
         machine = self._machine
         assert machine is not None
-        machine.charge_storage(COST_READ)
+        machine.storage_units += COST_READ  # charge_storage(COST_READ), inlined as in _load
+        machine.used += COST_READ
+        if machine.used > machine.limit:
+            machine.charge(0)  # raises OUT_OF_COMPUTE
         return machine.stack[-1].has(key)
 
 
@@ -143,8 +146,11 @@ class Map(_Slot):
         self._iterable = iterable is True
 
     def _key(self, key: Any) -> str:
-        if type(key) is str and "/" not in key:  # the common case, without the general path
+        kind = type(key)
+        if kind is str and "/" not in key:  # the common cases, without the general path
             return f"{self._name}/{key}"
+        if kind is bytes:
+            return f"{self._name}/{key.hex()}"
         return f"{self._name}/{key_text(key)}"
 
     def __getitem__(self, key: Any) -> Any:
