@@ -33,6 +33,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from baychain.abci.pb import abci_pb
 from baychain.abci.server import AbciServer
 from baychain.app.application import Application
 from baychain.crypto.suites import ED25519, address_of
+from baychain.engine.cometbft import LockedApplication
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_network import CHAIN_ID, baychain_txs  # noqa: E402 - bench/ scripts share the workload
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", type=int, default=1_200, help="transactions per block (saturation: ~1,200)")
     parser.add_argument("--pending", type=int, default=3_000, help="at most this many transactions pending")
     parser.add_argument("--burst", type=int, default=100, help="new CheckTx requests per socket read")
-    parser.add_argument("--app-thread", action="store_true", help="application calls on a worker thread, as in a node")
+    parser.add_argument("--app-thread", action="store_true",
+                        help="as a node: the engine's locked application, calls on a worker thread")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured part here")
     args = parser.parse_args(argv)
 
@@ -116,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(tempfile.mkdtemp(prefix="bench-validator-"))
     app = Application(directory)
     try:
-        server = AbciServer(app, app_thread=args.app_thread)
+        # --app-thread: as a node serves it (network.runtime): the engine's locked application on a worker thread
+        served = LockedApplication(app, threading.RLock()) if args.app_thread else app
+        server = AbciServer(served, app_thread=args.app_thread)
         init = abci_pb.RequestInitChain(chain_id=CHAIN_ID, time={"seconds": 10**9}, initial_height=1,
                                         app_state_bytes=_genesis())
         asyncio.run(server.handle_many([_payload(init_chain=init)]))

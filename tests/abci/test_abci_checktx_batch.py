@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -114,3 +115,56 @@ def test_admitted_and_refused_transactions_of_a_burst_get_their_own_answers(abci
     assert answers[0] == answers[3] == abci_pb.ResponseCheckTx()
     assert (answers[1].code, answers[1].gas_used, answers[1].log) == (0, 9, "note")
     assert (answers[2].code, answers[2].log, answers[2].codespace) == (7, "refused", "baychain")
+
+
+def test_small_bursts_are_checked_on_the_event_loop_when_the_application_can_take_them_at_once(abci_client_class) -> None:
+    """With a worker thread, a burst of at most INLINE_CHECKS goes to `check_txs_nowait` on
+    the loop's thread; a bigger one, or one the application cannot take at once (None),
+    goes to `check_txs` on the worker thread. Same answers either way, in order."""
+    from baychain.abci.server import INLINE_CHECKS
+    from baychain.app.types import TxResult
+
+    class Nowait:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str, int]] = []
+            self.busy = False
+
+        def verdicts(self, raws):
+            return [TxResult() if r.startswith(b"ok") else TxResult(code=7, log="refused") for r in raws]
+
+        def check_txs(self, raws):
+            self.calls.append(("check_txs", threading.current_thread().name, len(raws)))
+            return self.verdicts(raws)
+
+        def check_txs_nowait(self, raws):
+            if self.busy:
+                return None
+            self.calls.append(("nowait", threading.current_thread().name, len(raws)))
+            return self.verdicts(raws)
+
+    app = Nowait()
+
+    async def main():
+        server = AbciServer(app, app_thread=True)
+        await server.start("tcp://127.0.0.1:0")
+        try:
+            client = await abci_client_class.connect("127.0.0.1", server.port)
+            flush = Req(flush=abci_pb.RequestFlush())
+            small = await client.call(check(b"ok1"), check(b"no"), check(b"ok2", recheck=True), flush)
+            big = await client.call(*[check(b"ok%d" % i) for i in range(INLINE_CHECKS + 1)], flush)
+            app.busy = True
+            busy = await client.call(check(b"no"), check(b"ok3"), flush)
+            await client.close()
+        finally:
+            await server.stop()
+        return server, small, big, busy
+
+    server, small, big, busy = asyncio.run(main())
+    loop_thread = threading.main_thread().name
+    assert app.calls == [("nowait", loop_thread, 3), ("check_txs", app.calls[1][1], INLINE_CHECKS + 1),
+                         ("check_txs", app.calls[1][1], 2)]
+    assert app.calls[1][1].startswith("abci-app")
+    assert [r.check_tx.code for r in small[:3]] == [0, 7, 0] and small[3].WhichOneof("value") == "flush"
+    assert [r.check_tx.code for r in big[:-1]] == [0] * (INLINE_CHECKS + 1)
+    assert [r.check_tx.code for r in busy[:2]] == [7, 0]
+    assert server.inline_checks == 1

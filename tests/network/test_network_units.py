@@ -179,3 +179,31 @@ def test_broadcast_spreads_over_concurrent_batches_keeping_each_senders_order() 
         assert len(batches) == min(32, len(raws))
     finally:
         rpc.close()
+
+
+def test_locked_application_checks_without_waiting_only_when_the_lock_is_free() -> None:
+    lock = threading.RLock()
+
+    class App:
+        def check_txs(self, raws):
+            assert lock._is_owned()  # type: ignore[attr-defined]
+            return [TxResult(code=len(raw)) for raw in raws]
+
+    wrapped = LockedApplication(App(), lock)
+    assert [r.code for r in wrapped.check_txs_nowait([b"ab", b"c"])] == [2, 1]
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # an API read holding the engine lock
+        with lock:
+            taken.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert taken.wait(5)
+        assert wrapped.check_txs_nowait([b"ab"]) is None  # busy: the caller must not wait
+    finally:
+        release.set()
+        holder.join()
+    assert [r.code for r in wrapped.check_txs_nowait([b"abc"])] == [3]

@@ -75,6 +75,16 @@ class LockedApplication:
         with self.lock:
             return self.app.check_txs(raws)
 
+    def check_txs_nowait(self, raws: list[bytes]) -> list[TxResult] | None:
+        """`check_txs` if the lock is free at once, else None: the ABCI server calls this on
+        its event loop, which must not wait for an API read (see abci.server.INLINE_CHECKS)."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.app.check_txs(raws)
+        finally:
+            self.lock.release()
+
     def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int, height: int, time_ns: int) -> list[bytes]:
         with self.lock:
             return self.app.prepare_proposal(txs, max_tx_bytes, height, time_ns)
