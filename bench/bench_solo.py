@@ -88,6 +88,53 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+class ThreadCpu:
+    """CPU time of each of this process's threads during the timed run, by thread name,
+    from /proc/self/task (sampled, so a thread that ends between samples loses at most
+    one interval; the names say which part of the node or bench a thread is; the pool's
+    "Thread-N" threads are those of the admission workers' executor and queue)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self._first: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _read() -> dict[int, tuple[str, float]]:
+        out: dict[int, tuple[str, float]] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        names = {t.native_id: t.name for t in threading.enumerate()}  # CPython leaves the OS names alone
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                name = names.get(int(task.name)) or (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        return out
+
+    def start(self) -> None:
+        self._first = {tid: cpu for tid, (_, cpu) in self._read().items()}
+        self._thread = threading.Thread(target=self._run, name="bench-thread-cpu", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._last.update(self._read())
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._last.update(self._read())
+        by_name: dict[str, float] = {}
+        for tid, (name, cpu) in self._last.items():
+            by_name[name] = by_name.get(name, 0.0) + cpu - self._first.get(tid, 0.0)
+        return by_name
+
+
 # -- the ceiling: raw Ed25519 verification -------------------------------------------------
 
 
@@ -442,12 +489,13 @@ def main() -> int:
         profiler = None
         rss_log: list[tuple[int, float]] = []
         gc_meter = GcMeter()
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_s = sys_s = 0.0  # the node's CPU while transfers are timed (signing them is not counted)
         timed = 0.0
         done = 0
         rejected = 0
         one_thread = bool(args.profile or args.stages)
         stages = StageTimer(app, engine) if args.stages else None
+        thread_cpu = ThreadCpu()
         if not one_thread:
             engine.start()
         while done < args.txs:
@@ -461,6 +509,8 @@ def main() -> int:
             committed_before = meter.committed
             if done == 0:
                 gc_meter.reset()
+                thread_cpu.start()
+            cpu_before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()
             if args.profile:
                 profiler = profiler or cProfile.Profile()
@@ -473,6 +523,9 @@ def main() -> int:
                 rejected += feed(engine, meter, raws, args.batch, backlog, args.verify_ahead)
             wait_committed(meter, committed_before + count, engine)
             elapsed = time.perf_counter() - start
+            cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+            sys_s += cpu_after.ru_stime - cpu_before.ru_stime
+            cpu_s += cpu_after.ru_utime - cpu_before.ru_utime + cpu_after.ru_stime - cpu_before.ru_stime
             timed += elapsed
             done += count
             del raws
@@ -480,10 +533,8 @@ def main() -> int:
                 gc.collect()
                 rss_log.append((done, rss_mb("RssAnon")))
                 print(f"  {done:>9,} committed  {count / elapsed:>8,.0f} tx/s  {rss_line()}", flush=True)
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        threads = thread_cpu.stop()
         engine.stop()
-        sys_s = cpu_after.ru_stime - cpu_before.ru_stime
-        cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + sys_s
 
         lat = sorted(meter.latencies)
         print(f"committed: {done:,} transfers in {timed:.2f} s over {meter.blocks:,} blocks "
@@ -497,6 +548,10 @@ def main() -> int:
             f" (process CPU {cpu_s:.1f} s = {cpu_s / timed:.2f} cores busy, {cpu_s / done * 1e6:.0f} us CPU per tx, "
             f"of which kernel {sys_s / done * 1e6:.0f} us)")
         print(f"throughput: {done / timed:,.0f} committed tx/s{cpu_note}")
+        if not args.memory_check:
+            print("CPU per tx by thread: " + ", ".join(
+                f"{name} {cpu / done * 1e6:.1f} us" for name, cpu in sorted(threads.items(), key=lambda kv: -kv[1])
+                if cpu / done * 1e6 >= 0.1))
         print(f"latency (submit -> commit acknowledged): p50 {percentile(lat, 0.50) * 1000:.0f} ms, "
               f"p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {lat[-1] * 1000 if lat else float('nan'):.0f} ms, "
               f"mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.0f} ms")

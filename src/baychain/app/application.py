@@ -25,6 +25,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,6 +62,7 @@ log = logging.getLogger("baychain.app")
 KEY_CHAIN_ID = b"sys/chain_id"
 NONCE_PREFIX = b"sys/nonce/"
 VERIFIED_CACHE_SIZE = 200_000
+NONCES_KEPT = 1_000_000  # committed nonces remembered (see Application._nonce); past it the memo starts afresh
 # The node holds ~10^5 long-lived objects (mempool, checked transactions, kept standings)
 # and makes a few new ones per transaction; CPython's default policy re-traverses all of
 # them in a full collection every time a quarter as many new ones have survived, several
@@ -103,6 +105,7 @@ class Application:
         self._genesis: dict[bytes, bytes | None] = {}
         self._pending: _PendingBlock | None = None
         self._mempool_nonces: dict[str, int] = {}
+        self._nonces: dict[str, int] = {}  # committed nonces read so far; commit drops those its block wrote
         self._standings = Standings(self.state.version)  # passing verdicts kept between rechecks
         self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
         self._checker = Checker(verify_workers)
@@ -139,6 +142,7 @@ class Application:
         if not isinstance(app_state, dict):
             raise BaychainError(Code.BAD_REQUEST, "genesis app_state must be a JSON object")
         self.chain_id = req.chain_id
+        self._nonces.clear()
         self._genesis = {KEY_CHAIN_ID: encoding.encode(req.chain_id)}
         self._genesis.update(network.genesis_state(app_state, req.validators))  # node registry and validators
         self._genesis.update(identity.genesis_state(app_state, req.chain_id, req.time_ns))  # root, organisation CAs
@@ -183,8 +187,7 @@ class Application:
         sender = tx.sender
         expected = self._mempool_nonces.get(sender)
         if expected is None:
-            raw_nonce = read(NONCE_PREFIX + sender.encode())
-            expected = cbor2.loads(raw_nonce) if raw_nonce else 0  # written by encoding.encode: canonical
+            expected = self._nonce(sender, read)
         _check_nonce(tx.nonce, expected)
         block_time_ns = self._last_block[1]
         if self._standings.get(tx.raw, block_time_ns) is None:  # else nothing it rests on has changed
@@ -235,6 +238,18 @@ class Application:
         """Committed state; before block 1 is committed, the pending genesis first."""
         genesis = self._genesis
         return genesis[key] if key in genesis else self.state.get(key)
+
+    def _nonce(self, sender: str, read: Callable[[bytes], bytes | None]) -> int:
+        """The sender's next nonce in committed state (as `read` sees it), remembered until a
+        commit writes it: admission, the recheck after every block and delivery each ask."""
+        nonce = self._nonces.get(sender)
+        if nonce is None:
+            raw = read(NONCE_PREFIX + sender.encode())
+            nonce = cbor2.loads(raw) if raw else 0  # written by encoding.encode: canonical
+            if len(self._nonces) >= NONCES_KEPT:
+                self._nonces.clear()
+            self._nonces[sender] = nonce
+        return nonce
 
     def _committed_nonce(self, sender: str) -> int:
         raw = self.state.get(NONCE_PREFIX + sender.encode())
@@ -313,11 +328,7 @@ class Application:
 
         results: list[TxResult] = []
         records: list[TxRecord] = []
-        with self.state.latest_reader() as state_get:  # one read snapshot for the whole block
-
-            def read(key: bytes) -> bytes | None:
-                return overlay[key] if key in overlay else state_get(key)
-
+        with self.state.latest_reader(overlay) as read:  # one read snapshot for the whole block, overlay first
             self._reader = read  # contracts deployed earlier in this block resolve at once
             for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
                 if isinstance(tx, BaychainError):
@@ -350,8 +361,8 @@ class Application:
             self._check_envelope(tx, block.height)
             sender = tx.sender
             nonce_key = NONCE_PREFIX + sender.encode()
-            raw_nonce = read(nonce_key)
-            _check_nonce(tx.nonce, cbor2.loads(raw_nonce) if raw_nonce else 0)  # written by encoding.encode
+            # written by encoding.encode: canonical; unless this block wrote it, as committed
+            _check_nonce(tx.nonce, cbor2.loads(overlay[nonce_key]) if nonce_key in overlay else self._nonce(sender, read))
             standing = self._standings.get(tx.raw, block.time_ns, overlay)  # the verdict of admission, if it holds
             if standing is None:
                 caller = identity.admit(tx, read, block.time_ns)[0]  # the bound account, or a CERT_*/ACCOUNT_UNBOUND refusal
@@ -406,6 +417,9 @@ class Application:
         self._pending = None
         self._genesis = {}
         self._mempool_nonces.clear()
+        nonces = self._nonces
+        for key in filter(methodcaller("startswith", NONCE_PREFIX), pending.written):
+            nonces.pop(key[len(NONCE_PREFIX):].decode(), None)
         verified = self._verified
         for rec in pending.txs:
             verified.pop(rec.raw, None)

@@ -53,7 +53,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -283,17 +283,29 @@ class StateStore:
             return None
 
     @contextmanager
-    def latest_reader(self) -> Iterator[Callable[[bytes], bytes | None]]:
-        """`get(key)` for latest committed values, all served by one read snapshot."""
+    def latest_reader(self, overlay: Mapping[bytes, bytes | None] | None = None) -> Iterator[Callable[[bytes], bytes | None]]:
+        """`get(key)` for latest committed values, all served by one read snapshot; with
+        `overlay` (pending writes, None for a deletion), its entries first. One function
+        either way: a block's execution reads through it several times per transaction."""
         with self._env.begin(db=self._flat) as txn:
             txn_get = txn.get
 
-            def get(key: bytes) -> bytes | None:
-                if type(key) is not bytes:
-                    raise BaychainError(Code.BAD_ARGUMENTS, "state keys are bytes")
-                if not 0 < len(key) <= MAX_KEY_BYTES:
-                    return None
-                return txn_get(key)
+            if overlay is None:
+                def get(key: bytes) -> bytes | None:
+                    if type(key) is not bytes:
+                        raise BaychainError(Code.BAD_ARGUMENTS, "state keys are bytes")
+                    if not 0 < len(key) <= MAX_KEY_BYTES:
+                        return None
+                    return txn_get(key)
+            else:
+                def get(key: bytes) -> bytes | None:
+                    if key in overlay:
+                        return overlay[key]
+                    if type(key) is not bytes:
+                        raise BaychainError(Code.BAD_ARGUMENTS, "state keys are bytes")
+                    if not 0 < len(key) <= MAX_KEY_BYTES:
+                        return None
+                    return txn_get(key)
 
             yield get
 
