@@ -352,35 +352,17 @@ class StageTimer:
     this run's objects (used with the one-thread loop, so stages do not overlap)."""
 
     STAGES = [("check_txs", "app", "check_txs"), ("  decode + verify", "app", "_decode_verified"),
+              ("recheck (after blocks)", "app", "recheck"),
               ("finalize_block", "app", "finalize_block"), ("  state stage (trie)", "state", "stage"),
               ("commit", "app", "commit"), ("  block store write", "blocks", "write"),
               ("  state write", "state", "write")]
-    RECHECK = "recheck (after blocks)"  # check_txs called by produce_block, counted apart
 
-    def __init__(self, app: Application, engine: SoloEngine) -> None:
-        self.seconds = {label: 0.0 for label, _, _ in self.STAGES[:2]}
-        self.seconds[self.RECHECK] = 0.0
-        self.seconds.update((label, 0.0) for label, _, _ in self.STAGES[2:])
+    def __init__(self, app: Application) -> None:
+        self.seconds = {label: 0.0 for label, _, _ in self.STAGES}
         owners = {"app": app, "state": app.state, "blocks": app.blocks}
         for label, owner, name in self.STAGES:
             obj = owners[owner]
             setattr(obj, name, self._timed(label, getattr(obj, name)))
-        admission, recheck = app.check_txs, self._timed(self.RECHECK, app.check_txs.__wrapped__)
-        produce = engine.produce_block
-        in_block = [False]
-
-        def check_txs(raws):  # type: ignore[no-untyped-def]
-            return (recheck if in_block[0] else admission)(raws)
-
-        def produce_block():  # type: ignore[no-untyped-def]
-            in_block[0] = True
-            try:
-                return produce()
-            finally:
-                in_block[0] = False
-
-        app.check_txs = check_txs  # type: ignore[method-assign]
-        engine.produce_block = produce_block  # type: ignore[method-assign]
 
     def _timed(self, label: str, func):  # type: ignore[no-untyped-def]
         seconds = self.seconds
@@ -494,7 +476,7 @@ def main() -> int:
         done = 0
         rejected = 0
         one_thread = bool(args.profile or args.stages)
-        stages = StageTimer(app, engine) if args.stages else None
+        stages = StageTimer(app) if args.stages else None
         thread_cpu = ThreadCpu()
         if not one_thread:
             engine.start()

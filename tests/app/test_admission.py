@@ -146,3 +146,21 @@ def test_a_proposal_with_a_forged_signature_is_refused(node, alice):
     forged = encoding.encode([good.body, bytes(64)])
     assert node.app.process_proposal(BlockRequest(1, 1, b"h", b"p", [good.raw]))
     assert not node.app.process_proposal(BlockRequest(1, 1, b"h", b"p", [good.raw, forged]))
+
+
+def test_recheck_after_a_block_keeps_exactly_what_check_txs_admits(node, alice, bob):
+    """The solo engine's recheck keeps the survivors in order: an expired transaction
+    leaves, and with it the later nonce it made a gap for; an untouched one stays."""
+    node.engine.max_block_txs = 1
+    first = alice.tx("points", "create", symbol="PTS", title="Points")
+    expiring = alice.tx("points", "create", symbol="ABC", title="x", expiry_height=1)
+    after_gap = alice.tx("points", "create", symbol="DEF", title="y")
+    other = bob.tx("points", "create", symbol="BOB", title="z")
+    raws = [first.raw, expiring.raw, after_gap.raw, other.raw]
+    assert [r.code for r in node.engine.submit_many(raws)] == [0, 0, 0, 0]
+    rest = raws[1:]
+    node.engine.produce_block()
+    node.app._mempool_nonces.clear()  # check_txs on the same committed state, as the recheck saw it
+    verdicts = [r.code for r in node.app.check_txs(rest)]
+    assert verdicts == [Code.TX_EXPIRED, Code.NONCE_GAP, 0]
+    assert list(node.engine.mempool._txs) == [other.raw]

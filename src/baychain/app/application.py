@@ -162,22 +162,35 @@ class Application:
     def check_txs(self, raws: list[bytes]) -> list[TxResult]:
         """Admit a batch: signatures are verified in parallel, nonces in order, and every
         state read is served by one read snapshot of committed state."""
-        results: list[TxResult] = []
+        return [TxResult() if exc is None else TxResult(code=int(exc.code), log=exc.message)
+                for exc in self._refusals(raws)]
+
+    def recheck(self, raws: list[bytes]) -> list[bytes]:
+        """The transactions of `raws` (a mempool, in order) that check_txs admits now: the
+        solo engine's recheck after each block, which keeps the survivors and needs no
+        result object for each of them."""
+        return [raw for raw, exc in zip(raws, self._refusals(raws)) if exc is None]
+
+    def _refusals(self, raws: list[bytes]) -> list[BaychainError | None]:
+        """check_txs's verdicts: None for an admitted transaction, else why not."""
+        out: list[BaychainError | None] = []
+        add = out.append
         decoded = self._decode_verified(raws)
         with self.state.latest_reader() as state_get:
             genesis = self._genesis
             read = (lambda key: genesis[key] if key in genesis else state_get(key)) if genesis else state_get
             recorded, keys = recording(read)
             for tx in decoded:
+                if isinstance(tx, BaychainError):
+                    add(tx)
+                    continue
                 try:
-                    if isinstance(tx, BaychainError):
-                        raise tx
                     self._admit(tx, read, recorded, keys)
                 except BaychainError as exc:
-                    results.append(TxResult(code=int(exc.code), log=exc.message))
+                    add(exc)
                 else:
-                    results.append(TxResult())
-        return results
+                    add(None)
+        return out
 
     def _admit(self, tx: Transaction, read: Callable[[bytes], bytes | None],
                recorded: Callable[[bytes], bytes | None], keys: list[bytes]) -> None:

@@ -146,7 +146,7 @@ class SoloEngine:
             self.mempool.remove(raws)
             rest = self.mempool.drain()
             if rest:
-                self.mempool.add_many([raw for raw, res in zip(rest, self.app.check_txs(rest)) if res.code == 0])
+                self.mempool.add_many(self.app.recheck(rest))
             return self.app.blocks.block(height)
 
     def _run(self) -> None:
