@@ -67,6 +67,19 @@ def rates(calls: int, runs: dict[str, Callable[[int], None]], rounds: int) -> di
     return best
 
 
+def _transfers(token: Any, transfer: Any, state: dict[bytes, bytes | None], names: list[str]) -> Callable[[int], None]:
+    """n transfers of 1 between the accounts, each through a fresh Context, as a block would run them."""
+
+    def run(n: int) -> None:
+        for i in range(n):
+            sender, to = names[i % ACCOUNTS], names[(i * 7 + 1) % ACCOUNTS]
+            ctx = Context(state.get, contract="token", sender=sender, height=2, time_ns=0)
+            transfer.func(token, ctx, **transfer.check_args({"to": to, "amount": 1}))
+            state.update(ctx.writes)
+
+    return run
+
+
 def bench_runtime(names: list[str]) -> Callable[[int], None]:
     runtime = Runtime()
     token = runtime.load("token", source("token"))
@@ -77,14 +90,7 @@ def bench_runtime(names: list[str]) -> Callable[[int], None]:
         mint.func(token, ctx, **mint.check_args({"to": name, "amount": 10**9}))
         state.update(ctx.writes)
 
-    def run(n: int) -> None:
-        for i in range(n):
-            sender, to = names[i % ACCOUNTS], names[(i * 7 + 1) % ACCOUNTS]
-            ctx = Context(state.get, contract="token", sender=sender, height=2, time_ns=0)
-            transfer.func(token, ctx, **transfer.check_args({"to": to, "amount": 1}))
-            state.update(ctx.writes)
-
-    return run
+    return _transfers(token, transfer, state, names)
 
 
 class PlainToken(Contract):
@@ -110,14 +116,7 @@ def bench_ceiling(names: list[str]) -> Callable[[int], None]:
         ctx.put(f"balances/{name}", 10**9)
         state.update(ctx.writes)
 
-    def run(n: int) -> None:
-        for i in range(n):
-            sender, to = names[i % ACCOUNTS], names[(i * 7 + 1) % ACCOUNTS]
-            ctx = Context(state.get, contract="token", sender=sender, height=2, time_ns=0)
-            transfer.func(token, ctx, **transfer.check_args({"to": to, "amount": 1}))
-            state.update(ctx.writes)
-
-    return run
+    return _transfers(token, transfer, state, names)
 
 
 def bench_dict(names: list[str]) -> Callable[[int], None]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from typer.testing import CliRunner
 
 from baychain import transactions as T
 from baychain.crypto.suites import ED25519
@@ -79,3 +81,36 @@ class Signer:
                     expiry_height=expiry_height, contract=contract, method=method, args=args),
             self.private_key,
         )
+
+
+@dataclass
+class Cli:
+    """`baychain` run in-process, with the node, key directory and passphrase set through
+    the environment (as a script would set them)."""
+
+    url: str
+    keys_dir: Path
+    passphrase: str
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"BAYCHAIN_NODE": self.url, "BAYCHAIN_KEYS_DIR": str(self.keys_dir),
+                "BAYCHAIN_PASSPHRASE": self.passphrase, "COLUMNS": "200", **extra}
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+        from baychain.cli.main import app
+
+        return self.runner.invoke(app, list(args), input=input, env=env if env is not None else self.env())
+
+    def json(self, *args: str) -> Any:
+        result = self("--json", *args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def new_key(self, name: str):
+        """A fresh key saved in the key directory under `name` (cheap scrypt, for tests)."""
+        from baychain.sdk import Key, KeyStore
+
+        key = Key.generate()
+        KeyStore(self.keys_dir).save(name, key, self.passphrase, scrypt_n=2**12)
+        return key

@@ -7,44 +7,21 @@ import json
 import time
 
 import pytest
-from typer.testing import CliRunner
 
 from baychain.chain.genesis import Genesis
-from baychain.cli.main import app
-from baychain.sdk import Key, KeyStore
 from baychain.sdk.testing import local_node
+
+from support import Cli
 
 CHAIN_ID = "gov-cli-test"
 PASSPHRASE = "gov passphrase"
-
-
-class Cli:
-    """The CLI with the node, key directory and passphrase set through the environment."""
-
-    def __init__(self, keys_dir) -> None:
-        self.url, self.keys_dir, self.runner = "http://127.0.0.1:1", keys_dir, CliRunner()
-
-    def __call__(self, *args: str):
-        env = {"BAYCHAIN_NODE": self.url, "BAYCHAIN_KEYS_DIR": str(self.keys_dir),
-               "BAYCHAIN_PASSPHRASE": PASSPHRASE, "COLUMNS": "200"}
-        return self.runner.invoke(app, list(args), env=env)
-
-    def json(self, *args: str):
-        result = self("--json", *args)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-    def new_key(self, name: str) -> Key:
-        key = Key.generate()
-        KeyStore(self.keys_dir).save(name, key, PASSPHRASE, scrypt_n=2**12)
-        return key
 
 
 @pytest.fixture(scope="module")
 def governed(tmp_path_factory):
     """(cli, keys): a node started from a genesis written by `gov genesis`."""
     base = tmp_path_factory.mktemp("gov-cli")
-    cli = Cli(base / "keys")
+    cli = Cli("http://127.0.0.1:1", base / "keys", PASSPHRASE)
     keys = {name: cli.new_key(name) for name in ("alice", "bob", "reg", "mallory", "carol")}
     home = base / "node"
     home.mkdir()

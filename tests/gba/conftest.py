@@ -8,22 +8,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from baychain.chain.genesis import Genesis
-from baychain.cli.main import app
-from baychain.sdk import Client, Key, KeyStore
+from baychain.sdk import Client, Key
 from baychain.sdk.governance import Governance
 from baychain.sdk.testing import local_node
 from gba_support import Consortium, GbaChain, make_consortium
+from support import Cli
 
 PASSPHRASE = "gba test passphrase"
 
@@ -66,29 +62,6 @@ def gba_node(tmp_path_factory) -> Iterator[GovernedNode]:
         yield GovernedNode(running.url, committee)
 
 
-@dataclass
-class Cli:
-    """`baychain` run in-process against `gba_node`, with keys in a directory of its own."""
-
-    url: str
-    keys_dir: Path
-
-    def __call__(self, *args: str):
-        env = {"BAYCHAIN_NODE": self.url, "BAYCHAIN_KEYS_DIR": str(self.keys_dir), "BAYCHAIN_PASSPHRASE": PASSPHRASE,
-               "COLUMNS": "200"}
-        return CliRunner().invoke(app, list(args), env=env)
-
-    def json(self, *args: str) -> Any:
-        result = self("--json", *args)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-    def new_key(self, name: str) -> Key:
-        key = Key.generate()
-        KeyStore(self.keys_dir).save(name, key, PASSPHRASE, scrypt_n=2**12)
-        return key
-
-
 @pytest.fixture
 def gba_cli(gba_node, tmp_path) -> Cli:
-    return Cli(gba_node.url, tmp_path / "keys")
+    return Cli(gba_node.url, tmp_path / "keys", PASSPHRASE)

@@ -3,39 +3,22 @@ list, info and source against a real node whose genesis names a one-member commi
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-from typer.testing import CliRunner
 
 from baychain.chain.genesis import Genesis
-from baychain.cli.main import app
 from baychain.runtime.contracts import source as shipped
 from baychain.runtime.deployed import code_hash
-from baychain.sdk import Key, KeyStore
 from baychain.sdk.testing import local_node
+
+from support import Cli
 
 PASSPHRASE = "test passphrase"
 
 
-class Cli:
-    def __init__(self, keys_dir, url: str = "http://127.0.0.1:1") -> None:
-        self.keys_dir, self.url, self.runner = keys_dir, url, CliRunner()
-
-    def __call__(self, *args: str):
-        env = {"BAYCHAIN_NODE": self.url, "BAYCHAIN_KEYS_DIR": str(self.keys_dir), "BAYCHAIN_PASSPHRASE": PASSPHRASE,
-               "COLUMNS": "200"}
-        return self.runner.invoke(app, list(args), env=env)
-
-    def json(self, *args: str):
-        result = self("--json", *args)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-
 def test_new_check_and_test_work_offline(tmp_path):
-    cli = Cli(tmp_path / "keys")
+    cli = Cli("http://127.0.0.1:1", tmp_path / "keys", PASSPHRASE)
     made = cli.json("contract", "new", "loyalty", "--dir", str(tmp_path))
     assert made["contract"].endswith("loyalty/loyalty.py")
     checked = cli.json("contract", "check", str(tmp_path / "loyalty" / "loyalty.py"))
@@ -48,7 +31,7 @@ def test_new_check_and_test_work_offline(tmp_path):
 
 
 def test_a_failing_contract_test_fails_the_command(tmp_path):
-    cli = Cli(tmp_path / "keys")
+    cli = Cli("http://127.0.0.1:1", tmp_path / "keys", PASSPHRASE)
     cli.json("contract", "new", "loyalty", "--dir", str(tmp_path))
     contract = tmp_path / "loyalty" / "loyalty.py"
     contract.write_text(contract.read_text().replace("balances[to] += amount\n    emit(\"transferred\"",
@@ -64,11 +47,10 @@ def test_a_failing_contract_test_fails_the_command(tmp_path):
 @pytest.fixture(scope="module")
 def governed(tmp_path_factory):
     base = tmp_path_factory.mktemp("contract-cli")
-    cli = Cli(base / "keys")
+    cli = Cli("http://127.0.0.1:1", base / "keys", PASSPHRASE)
     keys = {}
     for name in ("member", "dev"):
-        keys[name] = Key.generate()
-        KeyStore(cli.keys_dir).save(name, keys[name], PASSPHRASE, scrypt_n=2**12)
+        keys[name] = cli.new_key(name)
     home = base / "node"
     home.mkdir()
     genesis = Genesis(chain_id="contract-cli", time_ns=time.time_ns(), app_state={"governance": {"members": [
