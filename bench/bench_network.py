@@ -60,6 +60,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,10 +201,12 @@ class Nodes:
 class CpuMeter:
     """user+sys CPU seconds between start() and stop(): each node's processes, this
     benchmark process (the load clients), and the whole machine (so other users'
-    share of the two cores is known)."""
+    share of the two cores is known). The processes are listed afresh at every sample:
+    a node starts its admission workers at its first large CheckTx burst, inside the
+    phase, and all of their CPU since then belongs to it."""
 
-    def __init__(self, procs: dict[str, dict[str, list[psutil.Process]]]) -> None:
-        self.procs = procs
+    def __init__(self, processes: Callable[[], dict[str, dict[str, list[psutil.Process]]]]) -> None:
+        self.processes = processes
         self.me = psutil.Process()
 
     @staticmethod
@@ -223,7 +226,7 @@ class CpuMeter:
         return t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
 
     def _sample(self) -> tuple[float, dict[tuple[str, str], float], float, float]:
-        return (time.monotonic(), {(n, k): self._cpu(p) for n, d in self.procs.items() for k, p in d.items()},
+        return (time.monotonic(), {(n, k): self._cpu(p) for n, d in self.processes().items() for k, p in d.items()},
                 self._cpu([self.me]), self._machine())
 
     def start(self) -> None:
@@ -445,7 +448,7 @@ async def drive(nodes: Nodes, raws: list[bytes], *, clients: int, batch: int, ma
     with CometRpc(nodes.rpc_url(nodes.names[0])) as rpc:
         start_height = rpc.height()
     halt = asyncio.Event()
-    meter = CpuMeter(nodes.processes())
+    meter = CpuMeter(nodes.processes)
     meter.start()
     watcher = asyncio.create_task(monitor(nodes.rpc_url(nodes.names[0]), run, start_height, halt, meter))
     await asyncio.sleep(0.3)  # subscribed before the first submission

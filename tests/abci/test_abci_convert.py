@@ -40,3 +40,19 @@ def test_finalize_block_response_is_the_plainly_built_message_byte_for_byte() ->
 def test_check_tx_response_is_the_plainly_built_message() -> None:
     for result in RESULTS:
         assert convert.check_tx_response(result) == plain(result, abci_pb.ResponseCheckTx)
+
+
+def test_responses_without_events_differ_only_in_their_events() -> None:
+    result = FinalizeResult(tx_results=RESULTS, events=[Event("block", [("height", "7")])], validator_updates=[],
+                            app_hash=b"h" * 32)
+    expected = abci_pb.ResponseFinalizeBlock(
+        tx_results=[plain(TxResult(code=r.code, data=r.data, log=r.log, codespace=r.codespace,
+                                   compute_used=r.compute_used), abci_pb.ExecTxResult) for r in RESULTS],
+        app_hash=b"h" * 32,
+    )
+    assert convert.finalize_block_response(result, 3, events=False).SerializeToString() == expected.SerializeToString()
+    for r in RESULTS:
+        without = convert.check_tx_response(r, events=False)
+        assert not without.events
+        del (with_events := convert.check_tx_response(r)).events[:]
+        assert without == with_events

@@ -109,6 +109,27 @@ def test_check_tx_maps_codes_gas_and_recheck(kv_app, abci_client_class) -> None:
     asyncio.run(main())
 
 
+def test_a_server_without_events_answers_the_same_results_and_app_hash(kv_app, abci_client_class) -> None:
+    """events=False: CometBFT gets no events (not hashed), everything it hashes is unchanged."""
+    async def main():
+        async with running(kv_app, events=False) as server:
+            client = await abci_client_class.connect("127.0.0.1", server.port)
+            check, fin, _ = await client.call(
+                Req(check_tx=abci_pb.RequestCheckTx(tx=b"a=1", type=abci_pb.NEW)),
+                Req(finalize_block=abci_pb.RequestFinalizeBlock(**block_fields(1, [b"a=1", b"bad", b"b=2"]))),
+                Req(flush=abci_pb.RequestFlush()),
+            )
+            await client.close()
+        return check.check_tx, fin.finalize_block
+
+    check, result = asyncio.run(main())
+    assert check.code == 0 and check.gas_used == 3 and not check.events
+    assert [(r.code, r.data, r.gas_used, len(r.events)) for r in result.tx_results] == [
+        (0, b"1", 3, 0), (7, b"", 0, 0), (0, b"2", 3, 0)]
+    assert not result.events
+    assert result.app_hash == kv_app.pending[1] and len(result.app_hash) == 32
+
+
 def test_finalize_block_then_commit_reports_results_and_app_hash(kv_app, abci_client_class) -> None:
     async def main():
         async with running(kv_app) as server:

@@ -13,6 +13,7 @@ from baychain.engine.cometbft import CometEngine, LockedApplication
 from baychain.errors import Code
 from baychain.network import cometbft
 from baychain.network.card import NodeCard, genesis_from_cards
+from baychain.network.home import NodeHome, NodeSettings
 from baychain.network.members import FOUNDING_MEMBERS, Member, default_members
 from baychain.network.ports import ephemeral_range, free_ports, port_is_free
 from baychain.network.rpc import tx_result
@@ -207,3 +208,16 @@ def test_locked_application_checks_without_waiting_only_when_the_lock_is_free() 
         release.set()
         holder.join()
     assert [r.code for r in wrapped.check_txs_nowait([b"abc"])] == [3]
+
+
+def test_node_settings_default_to_admission_workers_and_refuse_bad_counts(tmp_path: Path) -> None:
+    home = NodeHome(tmp_path / "node")
+    home.save(NodeSettings(name="hk-bank"))
+    assert home.load().admission_workers == 2  # one node per machine: workers beside it
+    doc = json.loads(home.settings_file.read_text())
+    for bad in (-1, "2", 1.5, None):
+        home.settings_file.write_text(json.dumps({**doc, "admission_workers": bad}))
+        with pytest.raises(ValueError, match="admission_workers"):
+            home.load()
+    home.settings_file.write_text(json.dumps({**doc, "admission_workers": 0}))
+    assert home.load().admission_workers == 0

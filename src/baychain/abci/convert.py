@@ -110,9 +110,10 @@ def block_request_from_pb(req) -> BlockRequest:
     )
 
 
-def _set_tx_result(message, result: TxResult):
+def _set_tx_result(message, result: TxResult, events: bool = True):
     """Fill the fields CheckTx and ExecTxResult share (code, data and gas enter the
-    results hash); fields left at their zero value are not set at all."""
+    results hash; events only with `events`); fields left at their zero value are not
+    set at all."""
     if result.code:
         message.code = result.code
         message.codespace = result.codespace
@@ -122,7 +123,8 @@ def _set_tx_result(message, result: TxResult):
         message.log = result.log
     if result.compute_used:
         message.gas_wanted = message.gas_used = result.compute_used
-    _add_events(message.events, result.events)
+    if events:
+        _add_events(message.events, result.events)
     return message
 
 
@@ -135,13 +137,14 @@ def _add_events(repeated, events: Iterable[Event]) -> None:
             add_attribute(key=key, value=value, index=True)
 
 
-def check_tx_response(result: TxResult):
-    return _set_tx_result(abci_pb.ResponseCheckTx(), result)
+def check_tx_response(result: TxResult, events: bool = True):
+    return _set_tx_result(abci_pb.ResponseCheckTx(), result, events)
 
 
-def finalize_block_response(result: FinalizeResult, tx_count: int):
+def finalize_block_response(result: FinalizeResult, tx_count: int, events: bool = True):
     """The block's results, written into the response in place (~3 us per transaction;
-    building each ExecTxResult first and copying it in cost ~10)."""
+    building each ExecTxResult first and copying it in cost ~10). Without `events`, the
+    block's and the transactions' events are left out (they are not hashed)."""
     if len(result.tx_results) != tx_count:
         raise ValueError(
             f"finalize_block returned {len(result.tx_results)} tx results for {tx_count} txs"
@@ -150,10 +153,11 @@ def finalize_block_response(result: FinalizeResult, tx_count: int):
         validator_updates=_validator_updates_to_pb(result.validator_updates),
         app_hash=result.app_hash,
     )
-    _add_events(response.events, result.events)
     add_result = response.tx_results.add
+    if events:
+        _add_events(response.events, result.events)
     for r in result.tx_results:
-        _set_tx_result(add_result(), r)
+        _set_tx_result(add_result(), r, events)
     return response
 
 

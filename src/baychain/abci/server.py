@@ -106,8 +106,8 @@ _CHECK_TX_OK = abci_pb.Response(check_tx=abci_pb.ResponseCheckTx()).SerializeToS
 """The answer to every admitted transaction without data, events or gas: built once."""
 
 
-def _plain_ok(result: TxResult) -> bool:
-    return not (result.code or result.data or result.log or result.events or result.compute_used)
+def _plain_ok(result: TxResult, events: bool) -> bool:
+    return not (result.code or result.data or result.log or (events and result.events) or result.compute_used)
 
 
 def _parse(payload: bytes) -> Any:
@@ -128,7 +128,10 @@ class AbciServer:
     `app_thread=True` runs them on one dedicated worker thread so the loop keeps
     reading and answering Echo/Flush meanwhile; either way calls never overlap.
     `halt_on_any_error=True` also answers failed CheckTx/Query calls with
-    `ResponseException` (see `_error_response`).
+    `ResponseException` (see `_error_response`). `events=False` leaves the events out of
+    CheckTx and FinalizeBlock answers: they are not hashed, so nodes may differ in this,
+    and CometBFT then neither decodes, stores nor publishes them (a baychain node serves
+    its own from its block store).
     """
 
     def __init__(
@@ -138,8 +141,10 @@ class AbciServer:
         app_thread: bool = False,
         halt_on_any_error: bool = False,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        events: bool = True,
     ) -> None:
         self.app = app
+        self.events = events
         self.halt_on_any_error = halt_on_any_error
         self.app_errors = 0
         """Application calls that raised (each one logged with its traceback)."""
@@ -304,7 +309,9 @@ class AbciServer:
             log.exception("ABCI check_txs batch failed; checking its %d transactions one by one", len(run))
             return [await self._answer(abci_pb.Request(check_tx=req), 0) for req in run]
         self.request_counts["check_tx"] = self.request_counts.get("check_tx", 0) + len(run)
-        return [_CHECK_TX_OK if _plain_ok(r) else abci_pb.Response(check_tx=convert.check_tx_response(r)).SerializeToString()
+        events = self.events
+        return [_CHECK_TX_OK if _plain_ok(r, events)
+                else abci_pb.Response(check_tx=convert.check_tx_response(r, events)).SerializeToString()
                 for r in results]
 
     async def _answer(self, request: Any, size: int) -> bytes:
@@ -385,7 +392,7 @@ class AbciServer:
 
     async def _check_tx(self, req):
         recheck = req.type == abci_pb.RECHECK
-        return convert.check_tx_response(await self._call(self.app.check_tx, req.tx, recheck))
+        return convert.check_tx_response(await self._call(self.app.check_tx, req.tx, recheck), self.events)
 
     async def _prepare_proposal(self, req):
         txs = await self._call(
@@ -413,7 +420,7 @@ class AbciServer:
     async def _finalize_block(self, req):
         block = convert.block_request_from_pb(req)
         result = await self._call(self.app.finalize_block, block)
-        return convert.finalize_block_response(result, len(block.txs))
+        return convert.finalize_block_response(result, len(block.txs), self.events)
 
     async def _commit(self, req):
         result = await self._call(self.app.commit)

@@ -112,6 +112,7 @@ def init_network(
             NodeSettings(
                 name=entry.name, organisation=entry.member.organisation, jurisdiction=entry.member.jurisdiction,
                 role=entry.member.role, api_host=host, api_port=entry.ports["api"],
+                admission_workers=0,  # every node shares this machine: worker processes would only add hand-offs
             )
         )
 

@@ -29,6 +29,20 @@ class NodeSettings:
     api_host: str = "127.0.0.1"
     api_port: int = 8545
     keep_versions: int | None = None  # state versions kept for historical reads; None = the application's default
+    # Processes that decode and verify large CheckTx bursts beside the node (see
+    # baychain.app.admission). They pay off when the machine has cores to spare; several
+    # nodes sharing one machine (`net init`) set 0 and check in place.
+    admission_workers: int = 2
+    # Hand transaction events to CometBFT too (its `block_results`, and event
+    # subscriptions that match on attributes). The node serves them itself (/v1/events,
+    # its event stream); CometBFT's copy costs ~12 % of a four-validator network's CPU.
+    cometbft_events: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.admission_workers) is not int or self.admission_workers < 0:
+            raise ValueError(f"admission_workers must be a whole number >= 0, not {self.admission_workers!r}")
+        if type(self.cometbft_events) is not bool:
+            raise ValueError(f"cometbft_events must be true or false, not {self.cometbft_events!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -108,14 +108,13 @@ async def _run(home: NodeHome, binary: str | None) -> int:
 
     if cometbft.read_config(home.cometbft).get("filter_peers"):
         log.info("filter_peers is on: peers are limited to the nodes of the on-chain registry (contract `network`)")
-    app = (
-        Application(home.data)
-        if settings.keep_versions is None
-        else Application(home.data, keep_versions=settings.keep_versions)
-    )
+    options: dict[str, int] = {"verify_workers": settings.admission_workers}
+    if settings.keep_versions is not None:
+        options["keep_versions"] = settings.keep_versions
+    app = Application(home.data, **options)
     engine = CometEngine(app, rpc_url)
     node = CometNode(app, engine, settings, home)
-    abci = AbciServer(engine.abci_app, app_thread=True)
+    abci = AbciServer(engine.abci_app, app_thread=True, events=settings.cometbft_events)
     api_server = _api_server_class()(
         uvicorn.Config(
             create_api(node), log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
