@@ -42,6 +42,7 @@ from baychain.abci.server import AbciServer
 from baychain.app.application import Application
 from baychain.crypto.suites import ED25519, address_of
 from baychain.engine.cometbft import LockedApplication
+from baychain.network.home import NodeSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_network import CHAIN_ID, baychain_txs  # noqa: E402 - bench/ scripts share the workload
@@ -117,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     raws = baychain_txs(args.txs)
     directory = Path(tempfile.mkdtemp(prefix="bench-validator-"))
-    app = Application(directory)
+    settings = NodeSettings(name="bench", admission_workers=0)  # as `net init` writes them
+    app = Application(directory, verify_workers=settings.admission_workers)
     try:
         # --app-thread: as a node serves it (network.runtime): the engine's locked application on a worker thread
         served = LockedApplication(app, threading.RLock()) if args.app_thread else app
-        server = AbciServer(served, app_thread=args.app_thread)
+        server = AbciServer(served, app_thread=args.app_thread, events=settings.cometbft_events)
         init = abci_pb.RequestInitChain(chain_id=CHAIN_ID, time={"seconds": 10**9}, initial_height=1,
                                         app_state_bytes=_genesis())
         asyncio.run(server.handle_many([_payload(init_chain=init)]))
