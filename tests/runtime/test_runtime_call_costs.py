@@ -53,8 +53,7 @@ def reference_text_size(machine: Machine, value: Any) -> int:
 
 def machine_with(limits: dict[str, int], used: int) -> Machine:
     machine = Machine()
-    machine._limits = {**DEFAULTS, **limits}  # noqa: SLF001 - what enter() reads from governance
-    machine.limit = machine._limits["max_compute"]  # noqa: SLF001
+    machine.set_limits({**DEFAULTS, **limits})  # what enter() reads from governance
     machine.used = used
     return machine
 

@@ -345,17 +345,19 @@ class Application:
 
         results: list[TxResult] = []
         records: list[TxRecord] = []
+        add_result, add_record, deliver, height = results.append, records.append, self._deliver, block.height
+        resolve = self.resolve  # one bound method for every call of the block
         with self.state.latest_reader(overlay) as read:  # one read snapshot for the whole block, overlay first
             self._reader = read  # contracts deployed earlier in this block resolve at once
             for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
                 if isinstance(tx, BaychainError):
-                    result = TxResult(code=int(tx.code), log=tx.message)
-                    records.append(TxRecord(sha256(raw), block.height, index, raw, "", "", "", result.code, result.log, b"", [], 0))
+                    result = TxResult(int(tx.code), tx.message)
+                    add_record(TxRecord(sha256(raw), height, index, raw, "", "", "", result.code, result.log, b"", [], 0))
                 else:
-                    result = self._deliver(tx, block, overlay, read)
-                    records.append(TxRecord(tx.hash, block.height, index, raw, tx.sender, tx.contract, tx.method,
-                                            result.code, result.log, result.data, result.events, result.compute_used))
-                results.append(result)
+                    result = deliver(tx, block, overlay, read, resolve)
+                    add_record(TxRecord(tx.hash, height, index, raw, tx.sender, tx.contract, tx.method,
+                                        result.code, result.log, result.data, result.events, result.compute_used))
+                add_result(result)
             self._reader = self._read_committed
 
         app_hash = self.state.stage(overlay, block.height)
@@ -373,7 +375,8 @@ class Application:
         updates = network.validator_updates(overlay, self._genesis, self.state.get)  # power changes of this block
         return FinalizeResult(tx_results=results, events=[], validator_updates=updates, app_hash=app_hash)
 
-    def _deliver(self, tx: Transaction, block: BlockRequest, overlay: dict[bytes, bytes | None], read: Callable[[bytes], bytes | None]) -> TxResult:
+    def _deliver(self, tx: Transaction, block: BlockRequest, overlay: dict[bytes, bytes | None],
+                 read: Callable[[bytes], bytes | None], resolve: Callable[[str, str], tuple[Contract, Method]]) -> TxResult:
         try:
             self._check_envelope(tx, block.height)
             sender = tx.sender
@@ -387,11 +390,11 @@ class Application:
             else:
                 caller = standing.caller
         except BaychainError as exc:
-            return TxResult(code=int(exc.code), log=exc.message)
+            return TxResult(int(exc.code), exc.message)
         # From here on the nonce is consumed, whatever the contract does.
         overlay[nonce_key] = encoding.encode(tx.nonce + 1)
         ctx = Context(read, contract=tx.contract, sender=caller.account, signer=sender, height=block.height,
-                      time_ns=block.time_ns, tx_hash=tx.hash, caller=caller, resolve=self.resolve)
+                      time_ns=block.time_ns, tx_hash=tx.hash, caller=caller, resolve=resolve)
         try:
             if standing is None:
                 contract, method = self._resolve(tx)
@@ -407,7 +410,7 @@ class Application:
             result = TxResult(code=int(Code.INTERNAL), log=f"contract error: {type(exc).__name__}", compute_used=ctx.compute)
         else:
             overlay.update(ctx.writes)
-            result = TxResult(data=data, events=ctx.events, compute_used=ctx.compute)
+            result = TxResult(0, "", data, ctx.events, ctx.compute)
         if ctx.alerts:  # kept whatever the outcome: a refused attempt is what a regulator must see
             audit.record(overlay, read, ctx.alerts, height=block.height, time_ns=block.time_ns, tx_hash=tx.hash,
                          signer=sender, failed=not result.ok)

@@ -123,7 +123,13 @@ class Context:
         raw = encoding.encode(value)
         if len(raw) > MAX_VALUE_BYTES:
             raise BaychainError(Code.LIMIT_EXCEEDED, f"a stored value may be at most {MAX_VALUE_BYTES} bytes")
-        self._write(f"c/{self.contract}/{key}".encode(), raw)
+        skey = f"c/{self.contract}/{key}".encode()
+        writes = self.writes
+        if len(skey) > MAX_STATE_KEY_BYTES or self.readonly or len(writes) >= MAX_WRITES_PER_TX:
+            self._write(skey, raw)  # checks each in turn and names the problem
+            return
+        self.compute += COST_WRITE  # _write's common case, inlined: every storage write runs this
+        writes[skey] = raw
 
     def delete(self, key: str) -> None:
         self._write(f"c/{self.contract}/{key}".encode(), None)

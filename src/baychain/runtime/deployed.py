@@ -69,7 +69,8 @@ class DeployedContract:
         self.status = status
         self.filename = FILENAME
         self.functions = functions
-        self.methods = {e.name: _method(e) for _, e in sorted(compiled.program.exports.items())}
+        machine = runtime.machine
+        self.methods = {e.name: _method(e, functions[e.name], machine) for _, e in sorted(compiled.program.exports.items())}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -78,36 +79,6 @@ class DeployedContract:
             "methods": [m.describe() for _, m in sorted(self.methods.items())],
             "runtime": {"version": self.version, "code_hash": self.compiled.code_hash.hex(), "status": self.status},
         }
-
-    def invoke(self, method: str, ctx: Context, kwargs: dict[str, Any]) -> Any:
-        """Run one exported function under the meter; every failure is a coded BaychainError."""
-        machine = self.runtime.machine
-        outermost = machine.enter(ctx)
-        try:
-            for k, v in kwargs.items():
-                if type(v) in (list, dict):  # the caller's objects stay the caller's
-                    kwargs[k] = copy.deepcopy(v)
-            result = self.functions[method](**kwargs)
-            if result is None:
-                return None
-            if type(result) in (list, dict, tuple):
-                machine.text_size(result)  # bounded and paid for before it is copied and encoded
-            result = _plain(result)
-            encoding.check_value(result, Code.CONTRACT_ERROR)
-            return result
-        except BaychainError:
-            raise
-        except RecursionError:
-            error = BaychainError(Code.CONTRACT_ERROR, f"{self.name}.{method}: calls nest too deeply")
-        except MemoryError:
-            error = BaychainError(Code.MEMORY_LIMIT, f"{self.name}.{method}: out of memory")
-        except Exception as exc:  # the contract's own bug: deterministic, reported without the object
-            error = BaychainError(Code.CONTRACT_ERROR, self._describe_error(method, exc))
-        finally:
-            machine.leave()
-            if outermost:
-                ctx.compute += machine.used - machine.storage_units
-        raise error  # outside the handler: the contract's exception is not even its context
 
     def _describe_error(self, method: str, exc: Exception) -> str:
         line = _contract_line(exc.__traceback__, self.filename)
@@ -179,11 +150,39 @@ class Runtime:
         return contract
 
 
-def _method(export: Export) -> Method:
+def _method(export: Export, function: Callable[..., Any], machine: Machine) -> Method:
+    """The exported `function` as a contract method: run under the meter, every failure a
+    coded BaychainError (the call path of every transaction to a deployed contract, so
+    the function and the machine are bound here, not looked up per call)."""
     name = export.name
 
     def run(target: DeployedContract, ctx: Context, **kwargs: Any) -> Any:
-        return target.invoke(name, ctx, kwargs)
+        outermost = machine.enter(ctx)
+        try:
+            for k, v in kwargs.items():
+                if type(v) in (list, dict):  # the caller's objects stay the caller's
+                    kwargs[k] = copy.deepcopy(v)
+            result = function(**kwargs)
+            if result is None:
+                return None
+            if type(result) in (list, dict, tuple):
+                machine.text_size(result)  # bounded and paid for before it is copied and encoded
+            result = _plain(result)
+            encoding.check_value(result, Code.CONTRACT_ERROR)
+            return result
+        except BaychainError:
+            raise
+        except RecursionError:
+            error = BaychainError(Code.CONTRACT_ERROR, f"{target.name}.{name}: calls nest too deeply")
+        except MemoryError:
+            error = BaychainError(Code.MEMORY_LIMIT, f"{target.name}.{name}: out of memory")
+        except Exception as exc:  # the contract's own bug: deterministic, reported without the object
+            error = BaychainError(Code.CONTRACT_ERROR, target._describe_error(name, exc))  # noqa: SLF001
+        finally:
+            machine.leave()
+            if outermost:
+                ctx.compute += machine.used - machine.storage_units
+        raise error  # outside the handler: the contract's exception is not even its context
 
     return Method(name=name, params=export.params, doc=export.doc, is_view=export.is_view, func=run)
 

@@ -71,6 +71,8 @@ class Machine:
         self.writes = 0
         self.events = 0
         self.max_writes = 0
+        self.max_object_size = 0
+        self.max_memory = 0
         self._limits: dict[str, int] = {}
         self._plain_index: bytes | None = None  # a parameter index naming no runtime.* parameter
 
@@ -81,9 +83,9 @@ class Machine:
         outermost = not self.stack
         if outermost:
             self.used = self.storage_units = self.memory = self.writes = self.events = 0
-            self._limits, self._plain_index = _read_limits(ctx, self._plain_index)
-            self.limit = self._limits["max_compute"]
-            self.max_writes = self._limits["max_writes"]
+            limits, self._plain_index = _read_limits(ctx, self._plain_index)
+            if limits is not self._limits:
+                self.set_limits(limits)
         elif ctx.depth >= self._limits["max_call_depth"]:
             raise BaychainError(Code.CALL_DEPTH_EXCEEDED,
                                 f"contract calls nest at most {self._limits['max_call_depth']} deep")
@@ -94,6 +96,14 @@ class Machine:
     def leave(self) -> None:
         self.stack.pop()
         self.top = self.stack[-1] if self.stack else None
+
+    def set_limits(self, limits: dict[str, int]) -> None:
+        """The limits of the outermost call; the ones every guard checks are kept as attributes."""
+        self._limits = limits
+        self.limit = limits["max_compute"]
+        self.max_writes = limits["max_writes"]
+        self.max_object_size = limits["max_object_size"]
+        self.max_memory = limits["max_memory"]
 
     def param_limit(self, name: str) -> int:
         """A limit of the outermost call in progress."""
@@ -116,12 +126,12 @@ class Machine:
 
     def allocate(self, size: int) -> None:
         """Pay for building a value of `size` elements or bytes."""
-        limits = self._limits
-        if size > limits["max_object_size"]:
+        if size > self.max_object_size:
             raise BaychainError(Code.MEMORY_LIMIT, f"a value of size {size} exceeds the limit of "
                                                     f"{self.param_limit('max_object_size')} (runtime.max_object_size)")
-        self.memory += size
-        if self.memory > limits["max_memory"]:
+        memory = self.memory + size
+        self.memory = memory
+        if memory > self.max_memory:
             raise BaychainError(Code.MEMORY_LIMIT, f"the call built more than {self.param_limit('max_memory')} "
                                                     "elements and bytes of values (runtime.max_memory)")
 
@@ -146,6 +156,13 @@ class Machine:
     def sized(self, value: Any) -> Any:
         """Charge a built value's size; dict views become lists (no sets from them)."""
         kind = type(value)
+        if kind is str or kind is bytes:  # the common case: allocate(len(value)), inlined
+            size = len(value)
+            memory = self.memory + size
+            if size > self.max_object_size or memory > self.max_memory:
+                self.allocate(size)  # raises MEMORY_LIMIT
+            self.memory = memory
+            return value
         if kind is int or kind is bool or value is None:
             return value
         if kind in _VIEWS:
@@ -262,8 +279,12 @@ class Machine:
 
     def fmt(self, value: Any) -> Any:
         """A value inside an f-string: plain data only (no object addresses)."""
-        if type(value) is str:  # text_size's first case, without the call
-            self.allocate(len(value) + 3)
+        if type(value) is str:  # text_size's first case, and allocate, without the calls
+            size = len(value) + 3
+            memory = self.memory + size
+            if size > self.max_object_size or memory > self.max_memory:
+                self.allocate(size)  # raises MEMORY_LIMIT
+            self.memory = memory
         else:
             self.text_size(value)
         return value
@@ -279,7 +300,7 @@ class Machine:
         elif kind is int or kind is bool or value is None or kind is Decimal:
             size = 64 if kind is not int else value.bit_length() // 3 + 2
         elif (kind is dict or kind is list or kind is tuple) and \
-                (quick := _text_within(value, self._limits["max_object_size"], self.limit - self.used)) is not None:
+                (quick := text_within(value, self.max_object_size, self.limit - self.used)) is not None:
             size, units = quick
             self.used += units
         else:  # a limit is reached or the value is not plain: walk again, stopping where the rules say
@@ -298,7 +319,7 @@ class Machine:
                     stack.extend((e, depth + 1) for e in (item if kind is not dict else [*item.keys(), *item.values()]))
                 else:
                     raise TypeError(f"a {kind.__name__} cannot be turned into text")
-                if size > self._limits["max_object_size"]:
+                if size > self.max_object_size:
                     break
         self.allocate(size)
         return size
@@ -435,7 +456,7 @@ class Machine:
         return consume
 
 
-def _text_within(value: list | tuple | dict, max_size: int, units_left: int) -> tuple[int, int] | None:
+def text_within(value: list | tuple | dict, max_size: int, units_left: int) -> tuple[int, int] | None:
     """`text_size`'s size and compute units for a plain container that stays inside every
     limit, or None when it does not (or may not): then `text_size` walks it again, in its
     own order, so that a call stopped by a limit stops with exactly the same count.

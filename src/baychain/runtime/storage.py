@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from baychain.contracts.context import COST_READ, COST_WRITE
 from baychain.errors import BaychainError, Code
 from baychain.runtime.fixed import Decimal
+from baychain.runtime.machine import text_within
 
 if TYPE_CHECKING:
     from baychain.runtime.machine import Machine
@@ -86,9 +87,19 @@ class _Slot:
     def _store(self, key: str, value: Any) -> None:
         machine = self._machine
         assert machine is not None
-        stored = self._check(value)
-        if type(stored) in (list, dict, tuple):  # shared references could make a huge encoding from a small value
-            machine.text_size(stored)
+        kind = type(value)
+        if kind is not self._type:
+            value = self._check(value)  # raises TypeError, or gives a Decimal as text
+        elif kind is Decimal:
+            value = str(value)
+        kind = type(value)
+        if kind is dict or kind is list or kind is tuple:  # shared references could make a huge encoding from a small value
+            quick = text_within(value, machine.max_object_size, machine.limit - machine.used)
+            if quick is None:
+                machine.text_size(value)  # walks it again, in order, and stops where a limit says
+            else:  # text_size's quick path, inlined
+                machine.used += quick[1]
+                machine.allocate(quick[0])
         machine.storage_units += COST_WRITE
         machine.used += COST_WRITE
         if machine.used > machine.limit:
@@ -97,7 +108,7 @@ class _Slot:
         if machine.writes > machine.max_writes:
             machine.count_write()  # raises STORAGE_LIMIT
         try:
-            machine.stack[-1].put(key, stored)
+            machine.stack[-1].put(key, value)
         except BaychainError as exc:
             if exc.code == Code.LIMIT_EXCEEDED:
                 raise BaychainError(Code.STORAGE_LIMIT, exc.message) from None
