@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -201,3 +202,68 @@ def test_native_decoding_accepts_the_same_transactions_as_before(data):
         tx = T.decode(raw)
         raw = encoding.encode([mutate(data, tx.body), tx.signature])
     assert tx_outcome(T.decode, raw) == tx_outcome(reference_decode_tx, raw)
+
+
+# -- the one-expression field check of decode names the same first broken rule as _check_fields ---
+
+
+def checked_field_by_field(raw: bytes) -> T.Transaction:
+    """transactions.decode as it was before its one-expression fast path: every field
+    through `_check_fields`, the address, then the signature's length."""
+    body, signature = encoding.decode(raw)
+    fields = encoding.decode(body)
+    if fields[0] != T.TX_VERSION or type(fields[0]) is not int:
+        raise BaychainError(Code.MALFORMED_TX, f"unknown transaction version {fields[0]!r}")
+    tx = T.Transaction(*fields[1:], signature=signature, body=body, raw=raw, hash=hashlib.sha256(raw).digest())
+    T._check_fields(tx, Code.MALFORMED_TX)
+    tx.sender = T.address_of(tx.suite, tx.signer)
+    if len(signature) != ED25519.signature_len:
+        raise BaychainError(Code.BAD_SIGNATURE, f"ed25519 signatures are {ED25519.signature_len} bytes")
+    return tx
+
+
+def outcome_in_full(decode, raw: bytes) -> tuple:  # type: ignore[no-untyped-def]
+    try:
+        tx = decode(raw)
+    except BaychainError as exc:
+        return "rejected", exc.code, exc.message
+    return "ok", typed([tx.chain_id, tx.suite, tx.signer, tx.nonce, tx.expiry_height, tx.contract, tx.method,
+                        tx.args, tx.signature, tx.body, tx.raw, tx.hash, tx.sender])
+
+
+VALID_FIELDS = {"chain_id": "bench", "suite": 1, "signer": bytes(range(32)), "nonce": 0, "expiry_height": 10,
+                "contract": "notary", "method": "notarize", "args": {"digest": b"\x00" * 32}}
+NAMES = st.sampled_from(["a", "x" * 64, "a_1", "x" * 65, "Points", "_p", "a-b", "1a", "a\n", "", 1, None, b"notary"])
+INTS = st.sampled_from([0, 1, 2**64 - 1, 2**64, -1, True, False, "1", None]) | st.integers(-(2**63), 2**65)
+OTHER_VALUES = {
+    "chain_id": st.sampled_from(["c", "x" * 64, "x" * 65, "", 1, b"c", None]),
+    "suite": st.sampled_from([2, 0, 255, True, "1", None, -1]),
+    "signer": st.sampled_from([31, 33, 0, 64]).map(lambda n: bytes(range(n))) | st.sampled_from(["k" * 32, 32, None]),
+    "nonce": INTS,
+    "expiry_height": INTS,
+    "contract": NAMES,
+    "method": NAMES,
+    "args": st.sampled_from([{}, [], None, "args", b"", {"n": [1, {"k": b""}]}]),
+}
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.data())
+def test_decode_names_the_same_first_broken_field_rule_as_checking_field_by_field(data):
+    """Up to three fields changed, each to another valid value or broken in one of its
+    ways, and signatures of right and wrong length: the same transaction (sender
+    included), or the same code and sentence."""
+    fields = dict(VALID_FIELDS)
+    for name in data.draw(st.lists(st.sampled_from(sorted(OTHER_VALUES)), max_size=3, unique=True)):
+        fields[name] = data.draw(OTHER_VALUES[name], label=name)
+    body = cbor2.dumps([T.TX_VERSION, *fields.values()], canonical=True)  # ints past encode's range too
+    signature = bytes(data.draw(st.sampled_from([64, 63, 65, 0])))
+    raw = encoding.encode([body, signature])
+    assert outcome_in_full(T.decode, raw) == outcome_in_full(checked_field_by_field, raw)
+
+
+def test_decode_remembers_only_names_that_match():
+    T._names.clear()
+    for name in ("notary", "Notary", "x" * 65, "notarize"):
+        T._is_name(name)
+    assert list(T._names) == ["notary", "notarize"]

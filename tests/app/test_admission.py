@@ -164,3 +164,30 @@ def test_recheck_after_a_block_keeps_exactly_what_check_txs_admits(node, alice, 
     verdicts = [r.code for r in node.app.check_txs(rest)]
     assert verdicts == [Code.TX_EXPIRED, Code.NONCE_GAP, 0]
     assert list(node.engine.mempool._txs) == [other.raw]
+
+
+def _active_readers(app):
+    """LMDB read transactions of the node's environment that hold a snapshot now."""
+    return [line.split()[2] for line in app.env.readers().splitlines()[1:] if line.split()[2] != "-"]
+
+
+def test_admission_keeps_one_snapshot_between_commits_and_ends_it_before_a_commit_writes(node, alice):
+    app = node.app
+    first = alice.tx("points", "create", symbol="PTS", title="Points")
+    assert node.engine.submit(first.raw).code == 0
+    assert len(_active_readers(app)) == 1  # kept for the next burst
+    assert node.engine.submit(alice.tx("points", "create", nonce=1, symbol="XYZ", title="x").raw).code == 0
+    assert len(_active_readers(app)) == 1  # the same one
+    seen = []
+    write = app.blocks.write
+
+    def write_and_look(txn, block, txs):  # the real write, noting the readers open while it runs
+        seen.append(_active_readers(app))
+        write(txn, block, txs)
+
+    app.blocks.write = write_and_look
+    node.engine.produce_block()
+    assert seen == [[]]
+    # the next admission reads what that commit wrote (alice's nonces 0 and 1 are used)
+    assert node.engine.submit(first.raw).code == Code.NONCE_REPLAYED
+    assert node.engine.submit(alice.tx("points", "create", nonce=2, symbol="ABC", title="a").raw).code == 0

@@ -24,6 +24,7 @@ import gc
 import json
 import logging
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from operator import methodcaller
 from pathlib import Path
@@ -112,6 +113,8 @@ class Application:
         self._nonces: dict[str, int] = {}  # committed nonces read so far; commit drops those its block wrote
         self._standings = Standings(self.state.version)  # passing verdicts kept between rechecks
         self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._admission_snapshot: AbstractContextManager[Callable[[bytes], bytes | None]] | None = None
+        self._admission_read: Callable[[bytes], bytes | None] | None = None  # see _open_admission_read
         self._checker = Checker(verify_workers)
         self._listeners: list[CommitListener] = []
         # (height, time) of the last committed block, for views: reading them from the
@@ -120,6 +123,7 @@ class Application:
         self._last_block: tuple[int, int] = (last["height"], last["time_ns"]) if last else (0, 0)
 
     def close(self) -> None:
+        self._close_admission_read()
         self._checker.close()
         self.env.close()
 
@@ -147,6 +151,7 @@ class Application:
             raise BaychainError(Code.BAD_REQUEST, "genesis app_state must be a JSON object")
         self.chain_id = req.chain_id
         self._nonces.clear()
+        self._close_admission_read()  # its reader looks into the pending genesis, replaced here
         self._genesis = {KEY_CHAIN_ID: encoding.encode(req.chain_id)}
         self._genesis.update(network.genesis_state(app_state, req.validators))  # node registry and validators
         self._genesis.update(identity.genesis_state(app_state, req.chain_id, req.time_ns))  # root, organisation CAs
@@ -176,40 +181,60 @@ class Application:
         return [raw for raw, exc in zip(raws, self._refusals(raws)) if exc is None]
 
     def _refusals(self, raws: list[bytes]) -> list[BaychainError | None]:
-        """check_txs's verdicts: None for an admitted transaction, else why not."""
+        """check_txs's verdicts: None for an admitted transaction, else why not.
+
+        In order, for each decoded and verified transaction: the envelope (chain id,
+        expiry), the nonce against the mempool's view, then its standing (kept, or judged
+        afresh in committed state). The per-call values are read once per batch: the
+        recheck after every block runs this for every pending transaction."""
         out: list[BaychainError | None] = []
         add = out.append
         decoded = self._decode_verified(raws)
-        with self.state.latest_reader() as state_get:
-            genesis = self._genesis
-            read = (lambda key: genesis[key] if key in genesis else state_get(key)) if genesis else state_get
-            recorded, keys = recording(read)
-            for tx in decoded:
-                if isinstance(tx, BaychainError):
-                    add(tx)
-                    continue
-                try:
-                    self._admit(tx, read, recorded, keys)
-                except BaychainError as exc:
-                    add(exc)
-                else:
-                    add(None)
+        read = self._admission_read or self._open_admission_read()
+        recorded, keys = recording(read)
+        chain_id, height, block_time_ns = self.chain_id, self.blocks.last_height + 1, self._last_block[1]
+        mempool_nonces, kept = self._mempool_nonces, self._standings.get
+        for tx in decoded:
+            if isinstance(tx, BaychainError):
+                add(tx)
+                continue
+            try:
+                if tx.chain_id != chain_id or height > tx.expiry_height:
+                    self._check_envelope(tx, height)  # raises WRONG_CHAIN_ID or TX_EXPIRED
+                sender = tx.sender
+                expected = mempool_nonces.get(sender)
+                if expected is None:
+                    expected = self._nonce(sender, read)
+                if tx.nonce != expected:
+                    _check_nonce(tx.nonce, expected)  # raises NONCE_REPLAYED or NONCE_GAP
+                if kept(tx.raw, block_time_ns) is None:  # else nothing it rests on has changed
+                    self._judge(tx, recorded, keys, block_time_ns)
+            except BaychainError as exc:
+                add(exc)
+            else:
+                mempool_nonces[sender] = expected + 1
+                add(None)
         return out
 
-    def _admit(self, tx: Transaction, read: Callable[[bytes], bytes | None],
-               recorded: Callable[[bytes], bytes | None], keys: list[bytes]) -> None:
-        """check_tx's verdict on one decoded, verified transaction; `read` sees committed
-        state, `recorded` too and notes each key it reads in `keys`."""
-        self._check_envelope(tx, self.blocks.last_height + 1)
-        sender = tx.sender
-        expected = self._mempool_nonces.get(sender)
-        if expected is None:
-            expected = self._nonce(sender, read)
-        _check_nonce(tx.nonce, expected)
-        block_time_ns = self._last_block[1]
-        if self._standings.get(tx.raw, block_time_ns) is None:  # else nothing it rests on has changed
-            self._judge(tx, recorded, keys, block_time_ns)
-        self._mempool_nonces[sender] = expected + 1
+    def _open_admission_read(self) -> Callable[[bytes], bytes | None]:
+        """A reader of committed state (before block 1, the pending genesis first) for
+        admission, on one LMDB read snapshot kept until the next commit: nothing else
+        writes the environment, so until then the snapshot is the committed state, and
+        CheckTx bursts (a few to a few dozen transactions each) need not open one each."""
+        self._admission_snapshot = self.state.latest_reader()
+        state_get = self._admission_snapshot.__enter__()
+        genesis = self._genesis
+        read = (lambda key: genesis[key] if key in genesis else state_get(key)) if genesis else state_get
+        self._admission_read = read
+        return read
+
+    def _close_admission_read(self) -> None:
+        """End admission's snapshot: before a commit writes (a reader left open would see
+        the old state and keep LMDB from reusing the pages it frees), at init_chain and close."""
+        snapshot = self._admission_snapshot
+        if snapshot is not None:
+            self._admission_snapshot = self._admission_read = None
+            snapshot.__exit__(None, None, None)
 
     def _judge(self, tx: Transaction, read: Callable[[bytes], bytes | None], keys: list[bytes], time_ns: int) -> None:
         """The transaction's standing in committed state (see baychain.app.standing): raise
@@ -422,6 +447,7 @@ class Application:
         pending = self._pending
         if pending is None:
             raise BaychainError(Code.INTERNAL, "commit without finalize_block")
+        self._close_admission_read()
         try:
             with self.env.begin(write=True) as txn:
                 self.state.write(txn)

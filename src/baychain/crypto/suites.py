@@ -16,6 +16,7 @@ PyNaCl (libsodium), whose signatures are valid under both rules.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ except ImportError as exc:  # no silent fallback: the verification rule must be 
         "with Rust's cargo; baychain verifies signatures with it and nothing else"
     ) from exc
 
-from baychain.crypto.hashing import sha256
 from baychain.errors import BaychainError, Code
 
 
@@ -99,6 +99,11 @@ def get_suite(suite_id: int) -> SignatureSuite:
         raise BaychainError(Code.UNSUPPORTED_SUITE, f"signature suite {suite_id} is not supported") from None
 
 
+def find_suite(suite_id: int) -> SignatureSuite | None:
+    """The suite registered under `suite_id`, or None (an int: True would find suite 1)."""
+    return _SUITES.get(suite_id)
+
+
 def suite_by_name(name: str) -> SignatureSuite:
     for suite in _SUITES.values():
         if suite.name == name:
@@ -107,8 +112,11 @@ def suite_by_name(name: str) -> SignatureSuite:
 
 
 def address_of(suite_id: int, public_key: bytes) -> str:
-    """An account address: 'bc1' + hex of the first 20 bytes of SHA-256(suite id || key)."""
-    return "bc1" + sha256(bytes([suite_id]) + public_key)[:20].hex()
+    """An account address: 'bc1' + hex of the first 20 bytes of SHA-256(suite id || key).
+
+    Computed for every transaction admitted, hence hashlib directly (half the time of
+    going through `hashing.sha256` and a list for the id byte)."""
+    return "bc1" + hashlib.sha256(bytes((suite_id,)) + public_key).digest()[:20].hex()
 
 
 _ADDRESS = re.compile(r"bc1[0-9a-f]{40}\Z")
