@@ -1,12 +1,14 @@
 //! baychain's native helpers, for the checks every node must decide identically and fast.
 //!
 //! - `ed25519`: signature verification under ZIP-215 rules, single and batched;
-//! - `cbor`: canonical CBOR encoding and strict decoding for `baychain.encoding`.
+//! - `cbor`: canonical CBOR encoding and strict decoding for `baychain.encoding`;
+//! - `trie`: one block's staging in the state trie for `baychain.state.StateStore`.
 //!
 //! Signature checks run without the GIL, so Python threads verify in parallel.
 
 mod cbor;
 mod ed25519;
+mod trie;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -73,5 +75,6 @@ fn baychain_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("CborError", module.py().get_type::<cbor::CborError>())?;
     module.add("BATCH_LEN", BATCH_LEN)?;
     module.add_function(wrap_pyfunction!(small_order_keys, module)?)?;
+    module.add_function(wrap_pyfunction!(trie::trie_stage, module)?)?;
     Ok(())
 }

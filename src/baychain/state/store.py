@@ -33,10 +33,11 @@ On disk (named databases in the caller's LMDB environment, all starting ``state.
 A block's changes are applied as one batch: the changed keys are sorted by key path
 and the trie is rewritten top-down in a single pass, so each touched node is read,
 rebuilt and hashed exactly once per block; cost is O(changed keys x depth).
-Per-key work (checks, old values, hashes, records) runs as C-level loops (map,
-compress, sorted); the per-node work splices the changed children into the cached,
-already split node. New nodes come out in key order, so they are appended without
-sorting; the writes are batched (putmulti).
+That pass, and the per-key work before it (checks, old values, hashes, records), is
+native code (``baychain_native.trie_stage``, native/src/trie.rs); LMDB stays here: it
+calls back into this module only on cache misses (a node, a leaf, a flat value). It
+returns every record already in key order, so write() appends them in batches
+(putmulti) without sorting.
 
 In memory, bounded, and filled only from committed state (a discarded or failed
 block leaves nothing behind): internal nodes, decoded, by node key (``cache_nodes``);
@@ -51,19 +52,17 @@ and rejects the same keys); values are any byte strings, including empty ones.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
+from dataclasses import dataclass
+from functools import partial
+from itertools import compress, repeat
 from operator import eq as _eq
-from operator import is_ as _is
-from operator import is_not as _is_not
 from operator import itemgetter
-from operator import ne as _ne
 from operator import not_ as _not
 
+import baychain_native
 import lmdb
 
 from baychain.errors import BaychainError, Code
@@ -73,20 +72,9 @@ MAX_KEY_BYTES = 511
 FORMAT = b"1"
 
 _sha256 = hashlib.sha256
-_digest = type(_sha256()).digest  # unbound, for map(_digest, map(_sha256, items))
-_join = b"".join
-_LEAF_PREFIX = b"\x00"
 _HEX_TO_NIBBLES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
-_ONLY_BYTES = {bytes}
-_NONE_TYPE = type(None)
-_BYTES_OR_NONE = {bytes, _NONE_TYPE}
-_MISSING = object()
-_UNUSED_SLOT = (None, None)
 
-_NEXT_NIBBLE = [bytes((nib + 1,)) for nib in range(16)]  # sorts after every path continuing with nib
-_KEY_LENGTH = [n.to_bytes(2, "big") for n in range(MAX_KEY_BYTES + 1)]
-_TAG_NODE = b"N"
-_TAG_LEAF = b"L"  # sorts before _TAG_NODE
+_TAG_NODE = b"N"  # state.stale tags (the native staging writes them; pruning reads them)
 _ROOT_EMPTY = b"\x00"
 _ROOT_LEAF = b"\x01"
 _ROOT_INTERNAL = b"\x02"
@@ -126,26 +114,25 @@ def _split_leaf(entry: bytes) -> tuple[bytes, bytes]:
 
 @dataclass
 class _Staged:
-    """One block's changes, computed by stage() and persisted by write()."""
+    """One block's changes, computed by stage() (natively) and persisted by write().
+
+    Records are in the order they are appended; the cache fields are for committed().
+    """
 
     version: int
     root_ref: Ref | None
-    # New internal nodes in key order, flat: node key, stored bytes, node key, ... (no
-    # tuples: nothing here for the cyclic GC to track); a pair of Nones is a slot unused.
-    nodes: list[bytes | None] = field(default_factory=list)
-    node_keys: list[bytes] = field(default_factory=list)  # the nodes without the Nones (set by write), ...
-    node_raws: list[bytes] = field(default_factory=list)  # ... and their stored bytes
-    leaf_hashes: Sequence[bytes] = ()  # new leaves: hash, ...
-    leaf_records: Sequence[bytes] = ()  # ... and stored bytes, aligned
-    stale_nodes: list[bytes] = field(default_factory=list)  # node keys of the internal nodes replaced
-    stale_leaves: list[bytes] = field(default_factory=list)  # leaf keys of the leaves replaced
+    values_missed: int = 0  # how many keys the value cache's young generation did not hold
+    new_paths: tuple[Sequence[bytes], Sequence[bytes]] | None = None  # for the path cache: keys, key paths
+    changed_keys: Sequence[bytes] = ()  # for the value cache: the keys changed, ...
+    changed_values: Sequence[bytes | None] = ()  # ... and their new values (None: deleted)
     flat_keys: Sequence[bytes] = ()  # flat table: keys written, ...
     flat_values: Sequence[bytes] = ()  # ... their values, aligned
     flat_deletes: Sequence[bytes] = ()
-    changed_keys: Sequence[bytes] = ()  # for the value cache: the keys changed, ...
-    changed_values: Sequence[bytes | None] = ()  # ... and their new values (None: deleted)
-    values_missed: int = 0  # how many keys the value cache's young generation did not hold
-    new_paths: tuple[Sequence[bytes], Sequence[bytes]] | None = None  # for the path cache: keys, key paths
+    leaf_keys: Sequence[bytes] = ()  # new leaves (sorted), ...
+    leaf_records: Sequence[bytes] = ()  # ... and their stored bytes, aligned
+    node_keys: Sequence[bytes] = ()  # new internal nodes (sorted), ...
+    node_raws: Sequence[bytes] = ()  # ... and their stored bytes, aligned
+    stale_keys: Sequence[bytes] = ()  # state.stale entries (sorted): the nodes and leaves replaced
     written: bool = False
 
 
@@ -377,92 +364,29 @@ class StateStore:
         self._staged = None
         if type(version) is not int or version != self._version + 1:
             raise BaychainError(Code.INTERNAL, f"cannot stage version {version!r}: the next version is {self._version + 1}")
-        ver8 = _ver8(version)
-        staged = _Staged(version, self._root_ref)
-        # Per-key work runs in C loops (map, compress, sorted), not in bytecode per key.
-        keys: Sequence[bytes] = tuple(changes)
-        values: Sequence[bytes | None] = tuple(changes.values())
-        value_types = set(map(type, values))
-        if keys and (
-            set(map(type, keys)) != _ONLY_BYTES
-            or not value_types <= _BYTES_OR_NONE
-            or min(map(len, keys)) < 1
-            or max(map(len, keys)) > MAX_KEY_BYTES
-        ):
-            _raise_first_invalid(changes)
-        values_young = self._values.young
-        paths_young = self._paths.young
+        cache = self._cache
         with self._env.begin(db=self._flat) as txn:
-            # Latest values and key paths: from the caches, else from the flat table / SHA-256.
-            olds = list(map(values_young.get, keys, repeat(_MISSING)))
-            staged.values_missed = olds.count(_MISSING)
-            if staged.values_missed:
-                older = self._values.old.get
-                olds = [older(key, _MISSING) if old is _MISSING else old for key, old in zip(keys, olds)]
-                if _MISSING in olds:
-                    flat_get = txn.get
-                    olds = [flat_get(key) if old is _MISSING else old for key, old in zip(keys, olds)]
-            paths = list(map(paths_young.get, keys))
-            if None in paths:
-                older = self._paths.old.get
-                paths = [path or older(key) for key, path in zip(keys, paths)]
-                if None in paths:
-                    missing = tuple(compress(keys, map(_is, paths, repeat(None))))
-                    staged.new_paths = (missing, tuple(map(_digest, map(_sha256, missing))))
-                    computed = iter(staged.new_paths[1])
-                    paths = [path or next(computed) for path in paths]
-            # Only real changes: writing the value a key has, or deleting a missing
-            # key, changes nothing (old == new, None == None).
-            changed = tuple(map(_ne, olds, values))
-            if not all(changed):
-                keys = tuple(compress(keys, changed))
-                values = tuple(compress(values, changed))
-                olds = compress(olds, changed)
-                paths = compress(paths, changed)
-            if not keys:
-                self._staged = staged
-                return EMPTY_ROOT if staged.root_ref is None else staged.root_ref[2]
-            existed = tuple(map(_is_not, olds, repeat(None)))
-            paths = tuple(paths)
-            npaths = tuple(map(bytes.translate, map(str.encode, map(bytes.hex, paths)), repeat(_HEX_TO_NIBBLES)))
-            del changed, olds
-            staged.changed_keys = keys
-            staged.changed_values = values
-            if _NONE_TYPE in value_types and None in values:  # deletions: leaves for the writes only
-                writes = tuple(map(_is_not, values, repeat(None)))
-                w_keys = tuple(compress(keys, writes))
-                w_values = tuple(compress(values, writes))
-                w_paths: Iterable[bytes] = compress(paths, writes)
-                staged.flat_deletes = tuple(compress(keys, map(_not, writes)))
-            else:
-                writes = None
-                w_keys, w_values, w_paths = keys, values, paths
-            # leaf hash = SHA-256(0x00 || key path || SHA-256(value)); leaf record = key length || key || value
-            value_hashes = map(_digest, map(_sha256, w_values))
-            leaf_hashes = tuple(map(_digest, map(_sha256, map(_join, zip(repeat(_LEAF_PREFIX), w_paths, value_hashes)))))
-            staged.leaf_hashes = leaf_hashes
-            staged.leaf_records = tuple(map(_join, zip(map(_KEY_LENGTH.__getitem__, map(len, w_keys)), w_keys, w_values)))
-            staged.flat_keys = w_keys
-            staged.flat_values = w_values
-            if writes is not None:
-                found = iter(leaf_hashes)
-                new_leaves: Sequence[bytes | None] = tuple([next(found) if write else None for write in writes])
-            else:
-                new_leaves = leaf_hashes
-            # The rebuild takes the changes sorted by nibble path.
-            order = sorted(range(len(npaths)), key=npaths.__getitem__)
-            staged.root_ref = _rebuild(
-                self,
-                txn,
-                ver8,
-                staged,
+            nodes_db = self._nodes
+            txn_get = txn.get
+
+            def load_node(node_key: bytes) -> bytes:
+                raw = txn_get(node_key, db=nodes_db)
+                if raw is None:
+                    raise BaychainError(Code.INTERNAL, f"state node {node_key.hex()} is missing")
+                return raw
+
+            staged = baychain_native.trie_stage(
+                changes,
+                _ver8(version),
                 self._root_ref,
-                tuple(map(npaths.__getitem__, order)),
-                tuple(map(new_leaves.__getitem__, order)),
-                tuple(map(existed.__getitem__, order)),
+                (self._values.young, self._values.old, txn_get),
+                (self._paths.young, self._paths.old),
+                (cache.young, cache.old, load_node, partial(self._load_leaf, txn)),
             )
-        self._staged = staged
-        return EMPTY_ROOT if staged.root_ref is None else staged.root_ref[2]
+        if staged is None:
+            _raise_first_invalid(changes)
+        self._staged = _Staged(version, *staged)
+        return EMPTY_ROOT if self._staged.root_ref is None else self._staged.root_ref[2]
 
     def write(self, txn: lmdb.Transaction) -> None:
         """Persist the staged version inside the CALLER's write transaction.
@@ -472,28 +396,16 @@ class StateStore:
         staged = self._staged
         if staged is None:
             raise BaychainError(Code.INTERNAL, "nothing staged to write")
-        ver8 = _ver8(staged.version)
-        # Nodes were emitted in pre-order of their paths, i.e. already sorted.
-        keys = staged.node_keys = list(filter(None, staged.nodes[0::2]))
-        raws = staged.node_raws = list(filter(None, staged.nodes[1::2]))
-        _append_sorted(txn, self._nodes, zip(keys, raws), len(keys))
-        leaf_hashes = staged.leaf_hashes
-        if leaf_hashes:
-            order = sorted(range(len(leaf_hashes)), key=leaf_hashes.__getitem__)
-            leaf_keys = map(ver8.__add__, map(leaf_hashes.__getitem__, order))
-            _append_sorted(txn, self._leaves, zip(leaf_keys, map(staged.leaf_records.__getitem__, order)), len(order))
-        # state.stale keys: version || b"L" || leaf key, then version || b"N" || node key (b"L" < b"N").
-        stale_leaves = sorted(staged.stale_leaves)
-        stale_nodes = sorted(staged.stale_nodes)
-        stale = chain(map((ver8 + _TAG_LEAF).__add__, stale_leaves), map((ver8 + _TAG_NODE).__add__, stale_nodes))
-        _append_sorted(txn, self._stale, zip(stale, repeat(b"")), len(stale_leaves) + len(stale_nodes))
+        _append_sorted(txn, self._nodes, zip(staged.node_keys, staged.node_raws), len(staged.node_keys))
+        _append_sorted(txn, self._leaves, zip(staged.leaf_keys, staged.leaf_records), len(staged.leaf_keys))
+        _append_sorted(txn, self._stale, zip(staged.stale_keys, repeat(b"")), len(staged.stale_keys))
         flat_db = self._flat
         if staged.flat_keys:
             with txn.cursor(db=flat_db) as cursor:
                 cursor.putmulti(zip(staged.flat_keys, staged.flat_values))
         for key in staged.flat_deletes:
             txn.delete(key, db=flat_db)
-        if not txn.put(ver8, _encode_root(staged.root_ref), db=self._roots, append=True):
+        if not txn.put(_ver8(staged.version), _encode_root(staged.root_ref), db=self._roots, append=True):
             raise BaychainError(Code.INTERNAL, f"state version {staged.version} already exists")
         self._prune(txn, staged.version - self.keep_versions)
         staged.written = True
@@ -613,258 +525,3 @@ def _raise_first_invalid(changes: dict) -> None:
             raise BaychainError(Code.LIMIT_EXCEEDED, f"state keys are 1..{MAX_KEY_BYTES} bytes, got {len(key)}")
         if value is not None and type(value) is not bytes:
             raise BaychainError(Code.BAD_ARGUMENTS, "state values are bytes (or None to delete)")
-
-
-def _rebuild(
-    store: StateStore,
-    txn: lmdb.Transaction,
-    ver8: bytes,
-    staged: _Staged,
-    root: Ref | None,
-    paths: Sequence[bytes],
-    new_leaves: Sequence[bytes | None],
-    existed: Sequence[bool],
-) -> Ref | None:
-    """Rewrite the committed trie top-down for one block's changes; returns the new root reference.
-
-    Change k (sorted by nibble path) is at paths[k]; new_leaves[k] is the hash of its
-    new leaf (written under `ver8`), None to delete it; existed[k] says whether the key
-    is in the committed state. Each node replaced goes to staged.stale_nodes /
-    stale_leaves; each node created goes to staged.nodes in pre-order of its path
-    (= key order): a slot (key, bytes) is reserved when a node is entered and filled
-    when it is emitted (it stays None, None when the node vanishes or collapses into
-    a lone leaf).
-
-    Inside, a slot's new content is None (empty), bytes (the hash of a new internal
-    node, written under ver8) or a tuple (version, hash) (a leaf).
-    """
-    nodes = staged.nodes
-    reserve = nodes.extend
-    replaced_node = staged.stale_nodes.append
-    replaced_leaf = staged.stale_leaves.append
-    cache = store._cache
-    young_get = cache.young.get
-    old_get = cache.old.get
-    nodes_db = store._nodes
-    txn_get = txn.get
-    sha256 = _sha256
-    next_nibble = _NEXT_NIBBLE
-    known_path = store._paths.young.get
-    older_path = store._paths.old.get
-
-    def load(node_key: bytes) -> bytes:
-        raw = txn_get(node_key, db=nodes_db)
-        if raw is None:
-            raise BaychainError(Code.INTERNAL, f"state node {node_key.hex()} is missing")
-        return raw
-
-    def fresh(depth: int, live: list[tuple[bytes, tuple[bytes, bytes]]]) -> bytes | tuple[bytes, bytes] | None:
-        """A new subtree for leaves (sorted by nibble path, as (path, (version, hash))) that share `depth` nibbles."""
-        n = len(live)
-        if n < 2:
-            return live[0][1] if n else None
-        slot = len(nodes)
-        reserve(_UNUSED_SLOT)
-        bitmap = leafmap = 0
-        vparts = []
-        hparts = []
-        i = 0
-        while i < n:
-            nib = live[i][0][depth]
-            j = i + 1
-            while j < n and live[j][0][depth] == nib:
-                j += 1
-            bit = 1 << nib
-            bitmap |= bit
-            if j - i == 1:
-                leafmap |= bit
-                vparts.append(live[i][1][0])
-                hparts.append(live[i][1][1])
-            else:
-                vparts.append(ver8)
-                hparts.append(fresh(depth + 1, live[i:j]))
-            i = j
-        versions = _join(vparts)
-        hashes = _join(hparts)
-        nodes[slot] = ver8 + live[0][0][:depth]
-        nodes[slot + 1] = _join(((bitmap << 16 | leafmap).to_bytes(4, "big"), versions, hashes))
-        return sha256((0x10000 | bitmap).to_bytes(3, "big") + hashes).digest()
-
-    def new_entries(lo: int, hi: int) -> list[tuple[bytes, tuple[bytes, bytes]]]:
-        return [(paths[k], (ver8, new_leaves[k])) for k in range(lo, hi) if new_leaves[k] is not None]
-
-    def leaf_slot(leaf_version: bytes, leaf_hash: bytes, depth: int, lo: int, hi: int) -> bytes | tuple[bytes, bytes] | None:
-        """The slot holds one leaf; merge it with the changes routed here."""
-        live = new_entries(lo, hi)
-        if any(existed[lo:hi]):  # only one key lives under this prefix: it is this leaf
-            replaced_leaf(leaf_version + leaf_hash)
-        else:
-            stored_key, _ = _split_leaf(store._load_leaf(txn, leaf_version + leaf_hash))
-            path = known_path(stored_key) or older_path(stored_key) or sha256(stored_key).digest()
-            live.append((_nibbles(path), (leaf_version, leaf_hash)))
-            live.sort()
-        return fresh(depth, live)
-
-    def internal(node_version: bytes, depth: int, lo: int, hi: int) -> bytes | tuple[bytes, bytes] | None:
-        """The slot holds an internal node: update the children the changes route to."""
-        npath = paths[lo]
-        prefix = npath[:depth]
-        node_key = node_version + prefix
-        raw = young_get(node_key) or old_get(node_key) or load(node_key)
-        replaced_node(node_key)
-        slot = len(nodes)
-        reserve(_UNUSED_SLOT)
-        bitmap = (raw[0] << 8) | raw[1]
-        leafmap = (raw[2] << 8) | raw[3]
-        split = 4 + (bitmap.bit_count() << 3)  # where the child hashes start
-        if hi - lo == 1:  # one change below this node: splice one child
-            bit = 1 << npath[depth]
-            pos = (bitmap & (bit - 1)).bit_count()
-            v0 = 4 + (pos << 3)  # the child's version and hash in raw
-            h0 = split + (pos << 5)
-            if bitmap & bit:
-                v1 = v0 + 8
-                h1 = h0 + 32
-                if leafmap & bit:
-                    if existed[lo]:  # the leaf here is the changed key's own
-                        replaced_leaf(raw[v0:v1] + raw[h0:h1])
-                        child = new_leaves[lo]
-                        if child is not None:  # still a leaf here: same shape, same head
-                            raw = _join((raw[:v0], ver8, raw[v1:h0], child, raw[h1:]))
-                            nodes[slot] = ver8 + prefix
-                            nodes[slot + 1] = raw
-                            return sha256((0x10000 | bitmap).to_bytes(3, "big") + raw[split:]).digest()
-                    else:
-                        child = leaf_slot(raw[v0:v1], raw[h0:h1], depth + 1, lo, hi)
-                else:
-                    child = internal(raw[v0:v1], depth + 1, lo, hi)
-                    if child.__class__ is bytes:  # still an internal node here: same shape, same head
-                        raw = _join((raw[:v0], ver8, raw[v1:h0], child, raw[h1:]))
-                        nodes[slot] = ver8 + prefix
-                        nodes[slot + 1] = raw
-                        return sha256((0x10000 | bitmap).to_bytes(3, "big") + raw[split:]).digest()
-                if child is None:
-                    bitmap &= ~bit
-                    leafmap &= ~bit
-                    versions = raw[4:v0] + raw[v1:split]
-                    hashes = raw[split:h0] + raw[h1:]
-                elif child.__class__ is bytes:
-                    leafmap &= ~bit
-                    versions = _join((raw[4:v0], ver8, raw[v1:split]))
-                    hashes = raw[split:h0] + child + raw[h1:]
-                else:
-                    leafmap |= bit
-                    versions = _join((raw[4:v0], child[0], raw[v1:split]))
-                    hashes = raw[split:h0] + child[1] + raw[h1:]
-            else:  # a new key in an empty slot
-                child = new_leaves[lo]
-                if child is None:  # (cannot happen: a key that existed has a leaf on its path)
-                    versions = raw[4:split]
-                    hashes = raw[split:]
-                else:
-                    bitmap |= bit
-                    leafmap |= bit
-                    versions = _join((raw[4:v0], ver8, raw[v0:split]))
-                    hashes = raw[split:h0] + child + raw[h0:]
-        else:
-            # Changes are sorted, so each child's changes are a contiguous run; walk
-            # the runs in nibble order, copying the untouched children between them.
-            # vparts: head, then the versions region; hparts: the hashes region.
-            vparts = [raw[:4]]
-            hparts = []
-            done_v = 4  # how far the old regions are copied or replaced
-            done_h = split
-            old_bitmap = bitmap
-            old_leafmap = leafmap
-            d1 = depth + 1
-            i = lo
-            while i < hi:
-                nib = paths[i][depth]
-                if hi - i > 8:
-                    j = bisect_left(paths, prefix + next_nibble[nib], i, hi)
-                else:
-                    j = i + 1
-                    while j < hi and paths[j][depth] == nib:
-                        j += 1
-                bit = 1 << nib
-                pos = (old_bitmap & (bit - 1)).bit_count()
-                v0 = 4 + (pos << 3)
-                h0 = split + (pos << 5)
-                vparts.append(raw[done_v:v0])
-                hparts.append(raw[done_h:h0])
-                if old_bitmap & bit:
-                    done_v = v0 + 8
-                    done_h = h0 + 32
-                    if leafmap & bit:
-                        if j - i == 1 and existed[i]:
-                            replaced_leaf(raw[v0:done_v] + raw[h0:done_h])
-                            child = new_leaves[i]
-                            if child is not None:
-                                vparts.append(ver8)
-                                hparts.append(child)
-                                i = j
-                                continue
-                        else:
-                            child = leaf_slot(raw[v0:done_v], raw[h0:done_h], d1, i, j)
-                    else:
-                        child = internal(raw[v0:done_v], d1, i, j)
-                else:
-                    done_v = v0
-                    done_h = h0
-                    if j - i == 1:
-                        child = new_leaves[i]
-                        if child is not None:
-                            bitmap |= bit
-                            leafmap |= bit
-                            vparts.append(ver8)
-                            hparts.append(child)
-                        i = j
-                        continue
-                    child = fresh(d1, new_entries(i, j))
-                if child is None:
-                    bitmap &= ~bit
-                    leafmap &= ~bit
-                elif child.__class__ is bytes:
-                    bitmap |= bit
-                    leafmap &= ~bit
-                    vparts.append(ver8)
-                    hparts.append(child)
-                else:
-                    bitmap |= bit
-                    leafmap |= bit
-                    vparts.append(child[0])
-                    hparts.append(child[1])
-                i = j
-            vparts.append(raw[done_v:split])
-            hparts.append(raw[done_h:])
-            if bitmap != old_bitmap or leafmap != old_leafmap:
-                if not bitmap:
-                    return None
-                if not bitmap & (bitmap - 1) and leafmap:
-                    return (_join(vparts[1:]), _join(hparts))  # a lone leaf moves up to this slot
-                vparts[0] = (bitmap << 16 | leafmap).to_bytes(4, "big")
-            vparts += hparts
-            raw = _join(vparts)
-            nodes[slot] = ver8 + prefix
-            nodes[slot + 1] = raw
-            return sha256((0x10000 | bitmap).to_bytes(3, "big") + raw[4 + (bitmap.bit_count() << 3) :]).digest()
-        if not bitmap:
-            return None
-        if not bitmap & (bitmap - 1) and leafmap:
-            return (versions, hashes)  # a lone leaf moves up to this slot
-        nodes[slot] = ver8 + prefix
-        nodes[slot + 1] = _join(((bitmap << 16 | leafmap).to_bytes(4, "big"), versions, hashes))
-        return sha256((0x10000 | bitmap).to_bytes(3, "big") + hashes).digest()
-
-    count = len(paths)
-    if root is None:
-        new = fresh(0, new_entries(0, count))
-    elif root[0]:
-        new = leaf_slot(root[1], root[2], 0, 0, count)
-    else:
-        new = internal(root[1], 0, 0, count)
-    if new is None:
-        return None
-    if new.__class__ is bytes:
-        return (False, ver8, new)
-    return (True, new[0], new[1])
