@@ -135,11 +135,15 @@ class Context:
         self._write(f"c/{self.contract}/{key}".encode(), None)
 
     def emit(self, event_type: str, **attributes: Any) -> None:
-        """Record an event, indexed by `<contract>.<event_type>` and by each attribute."""
+        """Record an event, indexed by `<contract>.<event_type>` and by each attribute
+        (its text: bytes as hex, anything else as `str`)."""
+        self.add_event(event_type, [(k, v.hex() if type(v) is bytes else str(v)) for k, v in attributes.items()])
+
+    def add_event(self, event_type: str, attributes: list[tuple[str, str]]) -> None:
+        """Record an event whose attributes are texts already (emit's second half)."""
         if len(self.events) >= MAX_EVENTS_PER_TX:
             raise BaychainError(Code.LIMIT_EXCEEDED, f"at most {MAX_EVENTS_PER_TX} events per transaction")
-        attrs = [(k, v.hex() if type(v) is bytes else str(v)) for k, v in attributes.items()]
-        self.events.append(Event(f"{self.contract}.{event_type}", attrs))
+        self.events.append(Event(f"{self.contract}.{event_type}", attributes))
 
     def alert(self, kind: str, **attributes: Any) -> None:
         """Raise a regulator alert (`<contract>.alert`, attribute `kind` first). Unlike an

@@ -179,7 +179,9 @@ def _method(export: Export, function: Callable[..., Any], machine: Machine) -> M
         except Exception as exc:  # the contract's own bug: deterministic, reported without the object
             error = BaychainError(Code.CONTRACT_ERROR, target._describe_error(name, exc))  # noqa: SLF001
         finally:
-            machine.leave()
+            stack = machine.stack  # machine.leave(), inlined
+            stack.pop()
+            machine.top = stack[-1] if stack else None
             if outermost:
                 ctx.compute += machine.used - machine.storage_units
         raise error  # outside the handler: the contract's exception is not even its context

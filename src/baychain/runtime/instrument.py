@@ -79,9 +79,16 @@ def _charge(units: int) -> ast.stmt:
     return ast.Expr(value=_call(CHARGE, ast.Constant(value=units)))
 
 
+NUMBER_BUILTINS = frozenset({"len", "ord", "isinstance", "bool", "int"})  # reserved names: always these builtins
+
+
 def _scanned(node: ast.expr, helper: str = SCAN) -> ast.expr:
-    """`node`, paying for a scan of its value (constants are known to be small)."""
+    """`node`, paying for a scan of its value. Constants are known to be small, and the
+    result of a builtin that returns a number costs nothing to scan (the guard would
+    only return it): neither goes through the guard."""
     if isinstance(node, ast.Constant):
+        return node
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NUMBER_BUILTINS:
         return node
     return ast.copy_location(_call(helper, node), node)
 

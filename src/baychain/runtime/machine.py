@@ -73,6 +73,8 @@ class Machine:
         self.max_writes = 0
         self.max_object_size = 0
         self.max_memory = 0
+        self.max_events = 0
+        self.max_event_bytes = 0
         self._limits: dict[str, int] = {}
         self._plain_index: bytes | None = None  # a parameter index naming no runtime.* parameter
 
@@ -83,7 +85,12 @@ class Machine:
         outermost = not self.stack
         if outermost:
             self.used = self.storage_units = self.memory = self.writes = self.events = 0
-            limits, self._plain_index = _read_limits(ctx, self._plain_index)
+            key = _PARAM_NAMES_KEY  # governance's index of the parameters set (see _read_limits)
+            raw = ctx.writes[key] if key in ctx.writes else ctx._read(key)  # noqa: SLF001 - the call's own view of state
+            if raw is None or raw == self._plain_index:
+                limits = DEFAULTS  # the common case: read only, never changed
+            else:
+                limits, self._plain_index = _read_limits(ctx, raw)
             if limits is not self._limits:
                 self.set_limits(limits)
         elif ctx.depth >= self._limits["max_call_depth"]:
@@ -104,6 +111,8 @@ class Machine:
         self.max_writes = limits["max_writes"]
         self.max_object_size = limits["max_object_size"]
         self.max_memory = limits["max_memory"]
+        self.max_events = limits["max_events"]
+        self.max_event_bytes = limits["max_event_bytes"]
 
     def param_limit(self, name: str) -> int:
         """A limit of the outermost call in progress."""
@@ -462,7 +471,9 @@ def text_within(value: list | tuple | dict, max_size: int, units_left: int) -> t
     own order, so that a call stopped by a limit stops with exactly the same count.
 
     Why: the common case (a record written to storage) needs no order, only the two sums,
-    and walking containers without a stack entry per scalar costs a third as much."""
+    and walking containers without a stack entry per scalar costs a third as much. A
+    dict's keys are summed by one `join` (str keys, as every stored record has; any
+    other key gives None)."""
     size = units = 0
     stack = [(value, 0)]
     while stack:
@@ -470,39 +481,42 @@ def text_within(value: list | tuple | dict, max_size: int, units_left: int) -> t
         n = len(item)
         units += 1 + (n >> 4)
         size += 2 + 2 * n
-        for part in (item, item.values()) if type(item) is dict else (item,):  # a dict: its keys, then its values
-            for element in part:
-                kind = type(element)
-                if kind is str or kind is bytes:
-                    size += len(element) + 3
-                elif kind is int:
-                    size += element.bit_length() // 3 + 2
-                elif kind is dict or kind is list or kind is tuple:
-                    if depth >= 15:
-                        return None
-                    stack.append((element, depth + 1))
-                elif kind in _PLAIN_SCALARS:
-                    size += 64
-                else:
+        if type(item) is dict:
+            try:
+                size += len("".join(item)) + 3 * n  # each key: len + 3
+            except TypeError:
+                return None
+            item = item.values()
+        for element in item:
+            kind = type(element)
+            if kind is str or kind is bytes:
+                size += len(element) + 3
+            elif kind is int:
+                size += element.bit_length() // 3 + 2
+            elif kind is dict or kind is list or kind is tuple:
+                if depth >= 15:
                     return None
+                stack.append((element, depth + 1))
+            elif kind in _PLAIN_SCALARS:
+                size += 64
+            else:
+                return None
         if size > max_size or units > units_left:
             return None
     return size, units
 
 
-def _read_limits(ctx: Context, plain_index: bytes | None) -> tuple[dict[str, int], bytes | None]:
-    """The limits for an outermost call: defaults, overridden by the `runtime.*` governance
-    parameters that were ever set. One read of governance's sorted index of parameter
-    names (c/governance/params) in the common case where none was.
+def _read_limits(ctx: Context, raw: bytes) -> tuple[dict[str, int], bytes | None]:
+    """The limits for an outermost call, given governance's sorted index of parameter
+    names (c/governance/params, `raw`; `enter` reads it, and takes the defaults without
+    calling this when it is absent): the defaults, overridden by the `runtime.*`
+    governance parameters that were ever set.
 
     Also returns the index's bytes when it names no `runtime.*` parameter (the limits are
-    then the defaults whatever the other parameters' values): given back as `plain_index`,
-    an unchanged index is not decoded again. Exact: setting a `runtime.*` parameter for
-    the first time changes the index, and its value counts only once it is named there."""
-    key = _PARAM_NAMES_KEY
-    raw = ctx.writes[key] if key in ctx.writes else ctx._read(key)  # noqa: SLF001 - the call's own view of state
-    if raw is None or raw == plain_index:
-        return DEFAULTS, plain_index  # read only, never changed
+    then the defaults whatever the other parameters' values): kept by the machine, an
+    unchanged index is not decoded again. Exact: setting a `runtime.*` parameter for
+    the first time changes the index, and its value counts only once it is named there.
+    Otherwise None, and the named parameters are read again on the next call."""
     limits = dict(DEFAULTS)
     named = False
     for name in cbor2.loads(raw):
@@ -511,7 +525,7 @@ def _read_limits(ctx: Context, plain_index: bytes | None) -> tuple[dict[str, int
             value = ctx.param(name)
             if type(value) is int and value > 0:
                 limits[name[8:]] = value
-    return (limits, plain_index) if named else (DEFAULTS, raw)
+    return (limits, None) if named else (DEFAULTS, raw)
 
 
 def _codec(name: Any) -> str:

@@ -98,14 +98,28 @@ def namespace(machine: Machine) -> dict[str, Any]:
         raise BaychainError(Code[code], message[:500])
 
     def emit(event: str, **attributes: Any) -> None:
-        _check_event(event, attributes)
+        # _check_event, Context.emit's texts, _size and count_event's common case in one
+        # pass (every event runs this); any refusal is raised by the same check as before
+        if event not in _EVENT_NAMES_SEEN:
+            _check_event(event, {})
         ctx = machine.stack[-1]
-        ctx.emit(event, **attributes)
-        added = ctx.events[-1]
-        size = len(added.type)  # _size, inlined: every event runs this
-        for key, value in added.attributes:
-            size += len(key) + len(value)
-        machine.count_event(size)  # a failed call keeps none of its events
+        texts = []
+        size = len(ctx.contract) + 1 + len(event)  # the event type is "<contract>.<event>"
+        for key, value in attributes.items():
+            kind = type(value)
+            if kind is bytes:
+                text = value.hex()
+            else:
+                if kind not in _EVENT_VALUES:
+                    _check_event(event, attributes)  # raises the TypeError naming it
+                text = str(value)
+            texts.append((key, text))
+            size += len(key) + len(text)
+        ctx.add_event(event, texts)
+        events = machine.events + 1
+        if events > machine.max_events or size > machine.max_event_bytes:
+            machine.count_event(size)  # raises EVENT_LIMIT (a failed call keeps none of its events)
+        machine.events = events
 
     def alert(kind: str, **attributes: Any) -> None:
         _check_event(kind, attributes)

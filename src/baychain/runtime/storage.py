@@ -90,22 +90,29 @@ class _Slot:
         kind = type(value)
         if kind is not self._type:
             value = self._check(value)  # raises TypeError, or gives a Decimal as text
+            kind = type(value)
         elif kind is Decimal:
             value = str(value)
-        kind = type(value)
+            kind = str
         if kind is dict or kind is list or kind is tuple:  # shared references could make a huge encoding from a small value
             quick = text_within(value, machine.max_object_size, machine.limit - machine.used)
             if quick is None:
                 machine.text_size(value)  # walks it again, in order, and stops where a limit says
-            else:  # text_size's quick path, inlined
-                machine.used += quick[1]
-                machine.allocate(quick[0])
+            else:  # text_size's quick path, and allocate's common case, inlined
+                size, units = quick
+                machine.used += units
+                memory = machine.memory + size
+                if size > machine.max_object_size or memory > machine.max_memory:
+                    machine.allocate(size)  # raises MEMORY_LIMIT
+                machine.memory = memory
         machine.storage_units += COST_WRITE
-        machine.used += COST_WRITE
-        if machine.used > machine.limit:
+        used = machine.used + COST_WRITE
+        machine.used = used
+        if used > machine.limit:
             machine.charge(0)  # raises OUT_OF_COMPUTE
-        machine.writes += 1
-        if machine.writes > machine.max_writes:
+        writes = machine.writes + 1
+        machine.writes = writes
+        if writes > machine.max_writes:
             machine.count_write()  # raises STORAGE_LIMIT
         try:
             machine.stack[-1].put(key, value)
@@ -164,7 +171,15 @@ class Map(_Slot):
             return f"{self._name}/{key.hex()}"
         return f"{self._name}/{key_text(key)}"
 
+    # The operators below build the key as `_key` does, inline for the common cases
+    # (a str without "/", bytes): every storage operation of a contract runs one.
+
     def __getitem__(self, key: Any) -> Any:
+        kind = type(key)
+        if kind is bytes:
+            return self._load(f"{self._name}/{key.hex()}")
+        if kind is str and "/" not in key:
+            return self._load(f"{self._name}/{key}")
         return self._load(self._key(key))
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -172,10 +187,30 @@ class Map(_Slot):
         return default if value is None else value
 
     def __contains__(self, key: Any) -> bool:
-        return self._exists(self._key(key))
+        kind = type(key)
+        if kind is bytes:
+            skey = f"{self._name}/{key.hex()}"
+        elif kind is str and "/" not in key:
+            skey = f"{self._name}/{key}"
+        else:
+            skey = self._key(key)
+        machine = self._machine
+        assert machine is not None
+        machine.storage_units += COST_READ  # _exists, inlined
+        used = machine.used + COST_READ
+        machine.used = used
+        if used > machine.limit:
+            machine.charge(0)  # raises OUT_OF_COMPUTE
+        return machine.stack[-1].has(skey)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        skey = self._key(key)
+        kind = type(key)
+        if kind is bytes:
+            skey = f"{self._name}/{key.hex()}"
+        elif kind is str and "/" not in key:
+            skey = f"{self._name}/{key}"
+        else:
+            skey = self._key(key)
         if self._iterable and not self._exists(skey):
             self._index_add(key)
         self._store(skey, value)
