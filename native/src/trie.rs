@@ -74,9 +74,9 @@ struct Rebuild<'py, 'a> {
     load_leaf: &'a Bound<'py, PyAny>,
     /// New internal nodes in pre-order of their paths (= key order): (node key, bytes);
     /// None where a node was entered but vanished or collapsed into a lone leaf.
-    nodes: Vec<Option<(Vec<u8>, Vec<u8>)>>,
+    nodes: Vec<Option<(Vec<u8>, Bound<'py, PyBytes>)>>,
     stale_nodes: Vec<Vec<u8>>,
-    stale_leaves: Vec<Vec<u8>>,
+    stale_leaves: Vec<(Version, Hash)>,
 }
 
 impl<'py> Rebuild<'py, '_> {
@@ -118,7 +118,7 @@ impl<'py> Rebuild<'py, '_> {
 
     /// The key stored in a committed leaf.
     fn leaf_key_path(&self, version: &Version, hash: &Hash) -> PyResult<Hash> {
-        let leaf_key = PyBytes::new(self.py, &[&version[..], &hash[..]].concat());
+        let leaf_key = joined(self.py, &[version, hash])?;
         let entry = self.load_leaf.call1((leaf_key,))?.cast_into::<PyBytes>()?;
         let entry = entry.as_bytes();
         let key_len = u16::from_be_bytes([entry[0], entry[1]]) as usize;
@@ -165,7 +165,7 @@ impl<'py> Rebuild<'py, '_> {
         let mut live = self.new_leaves(lo, hi);
         if self.changes[lo..hi].iter().any(|c| c.existed) {
             // Only one key lives under this prefix: this leaf is that changed key's own.
-            self.stale_leaves.push([&version[..], &hash[..]].concat());
+            self.stale_leaves.push((*version, *hash));
         } else {
             live.push((self.leaf_key_path(version, hash)?, *version, *hash));
             live.sort_unstable_by_key(|leaf| leaf.0);
@@ -194,7 +194,7 @@ impl<'py> Rebuild<'py, '_> {
                     self.fresh(depth + 1, &live)
                 }
                 Some((true, leaf_version, leaf_hash)) if j - i == 1 && self.changes[i].existed => {
-                    self.stale_leaves.push([&leaf_version[..], &leaf_hash[..]].concat());
+                    self.stale_leaves.push((leaf_version, leaf_hash));
                     match self.changes[i].leaf {
                         Some(leaf) => Slot::Leaf(self.version, leaf),
                         None => Slot::Empty,
@@ -220,32 +220,48 @@ impl<'py> Rebuild<'py, '_> {
 
     /// The node at `depth` on `path` with these children: nothing, a lone leaf moving up, or a new node.
     fn finish(&mut self, slot: usize, path: &Hash, depth: usize, children: &[Option<Child>; 16]) -> Slot {
-        let present: Vec<(usize, &Child)> = children.iter().enumerate().filter_map(|(n, c)| c.as_ref().map(|c| (n, c))).collect();
-        match present.as_slice() {
-            [] => return Slot::Empty,
-            [(_, (true, version, hash))] => return Slot::Leaf(*version, *hash),
-            _ => {}
-        }
         let (mut bitmap, mut leafmap) = (0u16, 0u16);
-        for (nib, (is_leaf, _, _)) in &present {
-            bitmap |= 1 << nib;
-            leafmap |= u16::from(*is_leaf) << nib;
+        for (nib, child) in children.iter().enumerate() {
+            if let Some((is_leaf, _, _)) = child {
+                bitmap |= 1 << nib;
+                leafmap |= u16::from(*is_leaf) << nib;
+            }
+        }
+        if bitmap == 0 {
+            return Slot::Empty;
+        }
+        if leafmap != 0 && bitmap.is_power_of_two() {
+            let (_, version, hash) = children[bitmap.trailing_zeros() as usize].expect("the one child");
+            return Slot::Leaf(version, hash); // a lone leaf moves up to this slot
         }
         // bitmap (2) || leaf bitmap (2) || child versions (8 each) || child hashes (32 each)
-        let mut raw = Vec::with_capacity(4 + 40 * present.len());
-        raw.extend_from_slice(&bitmap.to_be_bytes());
-        raw.extend_from_slice(&leafmap.to_be_bytes());
-        for (_, (_, version, _)) in &present {
-            raw.extend_from_slice(version);
+        let count = bitmap.count_ones() as usize;
+        let mut raw = [0u8; 4 + 40 * 16];
+        raw[..2].copy_from_slice(&bitmap.to_be_bytes());
+        raw[2..4].copy_from_slice(&leafmap.to_be_bytes());
+        let hashes = 4 + 8 * count;
+        for (pos, (_, version, hash)) in children.iter().flatten().enumerate() {
+            raw[4 + 8 * pos..12 + 8 * pos].copy_from_slice(version);
+            raw[hashes + 32 * pos..hashes + 32 * pos + 32].copy_from_slice(hash);
         }
-        let hashes = raw.len();
-        for (_, (_, _, hash)) in &present {
-            raw.extend_from_slice(hash);
-        }
-        let hash = sha256(&[&[0x01], &bitmap.to_be_bytes(), &raw[hashes..]]);
-        self.nodes[slot] = Some((Self::node_key(&self.version, path, depth), raw));
+        let raw = &raw[..hashes + 32 * count];
+        let hash = sha256(&[&[0x01], &raw[..2], &raw[hashes..]]);
+        self.nodes[slot] = Some((Self::node_key(&self.version, path, depth), PyBytes::new(self.py, raw)));
         Slot::Node(hash)
     }
+}
+
+/// A new byte string: the parts joined, copied once.
+fn joined<'py>(py: Python<'py>, parts: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
+    let len = parts.iter().map(|part| part.len()).sum();
+    PyBytes::new_with(py, len, |out| {
+        let mut at = 0;
+        for part in parts {
+            out[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        Ok(())
+    })
 }
 
 /// A key's latest committed value: the value cache (young, then old generation), else
@@ -339,7 +355,7 @@ pub fn trie_stage<'py>(
     let flat_keys = PyList::empty(py);
     let flat_values = PyList::empty(py);
     let flat_deletes = PyList::empty(py);
-    let mut leaves: Vec<(Hash, Vec<u8>)> = Vec::new();
+    let mut leaves: Vec<(Hash, Bound<'py, PyBytes>)> = Vec::new();
     let mut sorted: Vec<Change> = Vec::with_capacity(changed.len());
     for (key, value, old, path) in &changed {
         changed_keys.append(key)?;
@@ -349,7 +365,7 @@ pub fn trie_stage<'py>(
                 let value_bytes = bytes.as_bytes();
                 let leaf = sha256(&[&[0x00], path, &sha256(&[value_bytes])]);
                 let key_bytes = key.as_bytes();
-                leaves.push((leaf, [&(key_bytes.len() as u16).to_be_bytes()[..], key_bytes, value_bytes].concat()));
+                leaves.push((leaf, joined(py, &[&(key_bytes.len() as u16).to_be_bytes(), key_bytes, value_bytes])?));
                 flat_keys.append(key)?;
                 flat_values.append(value)?;
                 Some(leaf)
@@ -399,18 +415,19 @@ pub fn trie_stage<'py>(
         }
     };
     let Rebuild { nodes: written, mut stale_nodes, mut stale_leaves, .. } = rebuild;
-    let (node_keys, node_raws) = records(py, written.into_iter().flatten())?;
+    let (node_keys, node_raws): (Vec<_>, Vec<_>) =
+        written.into_iter().flatten().map(|(key, raw)| (PyBytes::new(py, &key), raw)).unzip();
     leaves.sort_unstable_by_key(|leaf| leaf.0);
-    let (leaf_keys, leaf_records) =
-        records(py, leaves.into_iter().map(|(hash, record)| ([&version[..], &hash].concat(), record)))?;
+    let leaf_keys = leaves.iter().map(|(hash, _)| joined(py, &[&version, hash])).collect::<PyResult<Vec<_>>>()?;
+    let leaf_records = leaves.into_iter().map(|(_, record)| record);
     // state.stale keys: version || b"L" || leaf key, then version || b"N" || node key (L < N).
     stale_leaves.sort_unstable();
     stale_nodes.sort_unstable();
-    let tagged = |tag: u8, key: Vec<u8>| PyBytes::new(py, &[&version[..], &[tag], &key].concat());
     let stale = stale_leaves
-        .into_iter()
-        .map(|key| tagged(TAG_LEAF, key))
-        .chain(stale_nodes.into_iter().map(|key| tagged(TAG_NODE, key)));
+        .iter()
+        .map(|(leaf_version, hash)| joined(py, &[&version, &[TAG_LEAF], leaf_version, hash]))
+        .chain(stale_nodes.iter().map(|key| joined(py, &[&version, &[TAG_NODE], key])))
+        .collect::<PyResult<Vec<_>>>()?;
     Ok(Some(PyTuple::new(
         py,
         [
@@ -422,25 +439,11 @@ pub fn trie_stage<'py>(
             flat_keys.into_any(),
             flat_values.into_any(),
             flat_deletes.into_any(),
-            leaf_keys.into_any(),
-            leaf_records.into_any(),
-            node_keys.into_any(),
-            node_raws.into_any(),
+            PyList::new(py, leaf_keys)?.into_any(),
+            PyList::new(py, leaf_records)?.into_any(),
+            PyList::new(py, node_keys)?.into_any(),
+            PyList::new(py, node_raws)?.into_any(),
             PyList::new(py, stale)?.into_any(),
         ],
     )?))
-}
-
-/// (keys, values) as two aligned Python lists of bytes.
-fn records<'py>(
-    py: Python<'py>,
-    items: impl Iterator<Item = (Vec<u8>, Vec<u8>)>,
-) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
-    let keys = PyList::empty(py);
-    let values = PyList::empty(py);
-    for (key, value) in items {
-        keys.append(PyBytes::new(py, &key))?;
-        values.append(PyBytes::new(py, &value))?;
-    }
-    Ok((keys, values))
 }

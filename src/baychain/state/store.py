@@ -68,6 +68,9 @@ import lmdb
 from baychain.errors import BaychainError, Code
 from baychain.state.proofs import EMPTY_ROOT, OtherLeaf, Proof, ProofStep
 
+if not hasattr(baychain_native, "trie_stage"):  # installed from older sources than native/src
+    raise ImportError("baychain's native module predates native/src/trie.rs: run `make install` to rebuild it")
+
 MAX_KEY_BYTES = 511
 FORMAT = b"1"
 
