@@ -85,9 +85,10 @@ class Context:
         self.contract = contract
         self.sender = sender  # the account the transaction acts for (after a key rotation: the account, not the key)
         self.signer = signer or sender  # the address of the key that signed the transaction
-        self.organisation = caller.organisation if caller else ""
-        self.jurisdiction = caller.jurisdiction if caller else ""
-        self.role = caller.role if caller else ""
+        if caller is None:
+            self.organisation = self.jurisdiction = self.role = ""
+        else:
+            self.organisation, self.jurisdiction, self.role = caller.organisation, caller.jurisdiction, caller.role
         self.height = height
         self.time_ns = time_ns
         self.tx_hash = tx_hash

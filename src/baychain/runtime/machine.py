@@ -496,12 +496,16 @@ def text_within(value: list | tuple | dict, max_size: int, units_left: int) -> t
             elif kind is dict or kind is list or kind is tuple:
                 if depth >= 15:
                     return None
-                stack.append((element, depth + 1))
+                if element:
+                    stack.append((element, depth + 1))
+                else:  # an empty one, without a stack entry: its container unit and its brackets
+                    units += 1
+                    size += 2
             elif kind in _PLAIN_SCALARS:
                 size += 64
             else:
                 return None
-        if size > max_size or units > units_left:
+        if size > max_size or units > units_left:  # both only grow: checking later changes no outcome
             return None
     return size, units
 
