@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-import cbor2
-
 from baychain import encoding
 from baychain.app.types import Event
 from baychain.errors import BaychainError, Code
@@ -110,7 +108,7 @@ class Context:
         raw = writes[skey] if skey in writes else self._read(skey)
         if raw is None:
             return default
-        return cbor2.loads(raw)  # written by put() through encoding.encode: canonical already
+        return encoding.decode(raw, Code.INTERNAL)  # written by put() through encoding.encode: canonical
 
     def has(self, key: str) -> bool:
         self.compute += COST_READ
@@ -161,7 +159,7 @@ class Context:
         self.compute += COST_READ
         skey = contract_key("governance", PARAM_PREFIX + name)
         raw = self.writes[skey] if skey in self.writes else self._read(skey)
-        return default if raw is None else cbor2.loads(raw)
+        return default if raw is None else encoding.decode(raw, Code.INTERNAL)
 
     def method_of(self, contract: str, method: str) -> "Method":
         """Another contract's method (or view), to check a call before making it."""
