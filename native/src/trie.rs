@@ -125,7 +125,7 @@ impl<'py> Rebuild<'py, '_> {
         Ok(sha256(&[&entry[2..2 + key_len]]))
     }
 
-    /// The slot for the new leaves of changes lo..hi, whose paths share `depth` nibbles.
+    /// The new leaves of changes lo..hi (deletions have none), as (path, version, hash).
     fn new_leaves(&self, lo: usize, hi: usize) -> Vec<(Hash, Version, Hash)> {
         let changes = &self.changes[lo..hi];
         changes.iter().filter_map(|c| c.leaf.map(|leaf| (c.path, self.version, leaf))).collect()
@@ -288,10 +288,10 @@ fn latest_value<'py>(
 /// changes: {key: value or None}; version: the block's version (8 bytes, big-endian);
 /// root: the committed root reference (None, or (is_leaf, version, hash));
 /// values: (young, old, flat_get(key)); paths: (young, old); trie: (node young, node
-/// old, load_node(node key), load_leaf(leaf key)), the loaders returning stored bytes. Returns (root reference, young value-cache
-/// misses, new key paths (keys, paths) or None, changed keys, their values, flat keys,
-/// flat values, flat deletes, leaf keys, leaf records, node keys, node bytes, stale
-/// keys), the records each in the order they are appended.
+/// old, load_node(node key), load_leaf(leaf key)), the loaders returning stored bytes.
+/// Returns (root reference, young value-cache misses, new key paths (keys, paths) or
+/// None, changed keys, their values, flat keys, flat values, flat deletes, leaf keys,
+/// leaf records, node keys, node bytes, stale keys), each record list in append order.
 #[pyfunction]
 pub fn trie_stage<'py>(
     py: Python<'py>,
@@ -302,11 +302,12 @@ pub fn trie_stage<'py>(
     paths: (Bound<'py, PyDict>, Bound<'py, PyDict>),
     trie: (Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyAny>, Bound<'py, PyAny>),
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let version: Version = version.try_into().map_err(|_| pyo3::exceptions::PyValueError::new_err("version is 8 bytes"))?;
+    let version: Version = version.try_into()?;
     let mut entries: Vec<(Bound<'py, PyBytes>, Bound<'py, PyAny>)> = Vec::with_capacity(changes.len());
     for (key, value) in changes.iter() {
         let Ok(key) = key.cast_into_exact::<PyBytes>() else { return Ok(None) };
-        if !(1..=MAX_KEY_BYTES).contains(&key.as_bytes().len()) || !(value.is_none() || value.is_exact_instance_of::<PyBytes>()) {
+        let key_fits = (1..=MAX_KEY_BYTES).contains(&key.as_bytes().len());
+        if !key_fits || !(value.is_none() || value.is_exact_instance_of::<PyBytes>()) {
             return Ok(None);
         }
         entries.push((key, value));
