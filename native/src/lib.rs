@@ -2,12 +2,14 @@
 //!
 //! - `ed25519`: signature verification under ZIP-215 rules, single and batched;
 //! - `cbor`: canonical CBOR encoding and strict decoding for `baychain.encoding`;
-//! - `trie`: one block's staging in the state trie for `baychain.state.StateStore`.
+//! - `trie`: one block's staging in the state trie for `baychain.state.StateStore`;
+//! - `sizing`: the contract runtime's sizing walk and event texts.
 //!
 //! Signature checks run without the GIL, so Python threads verify in parallel.
 
 mod cbor;
 mod ed25519;
+mod sizing;
 mod trie;
 
 use pyo3::prelude::*;
@@ -76,5 +78,7 @@ fn baychain_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("BATCH_LEN", BATCH_LEN)?;
     module.add_function(wrap_pyfunction!(small_order_keys, module)?)?;
     module.add_function(wrap_pyfunction!(trie::trie_stage, module)?)?;
+    module.add_function(wrap_pyfunction!(sizing::text_size, module)?)?;
+    module.add_function(wrap_pyfunction!(sizing::event_texts, module)?)?;
     Ok(())
 }

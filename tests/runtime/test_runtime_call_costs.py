@@ -18,12 +18,16 @@ from baychain import encoding
 from baychain.contracts.context import PARAM_PREFIX, contract_key
 from baychain.errors import BaychainError, Code
 from baychain.runtime.fixed import Decimal
-from baychain.runtime.machine import _PLAIN_SCALARS, DEFAULTS, Machine
+from baychain.runtime.machine import DEFAULTS, Machine
 from runtime_support import Sandbox
 
 
+PLAIN_SCALARS = (int, str, bytes, bool, type(None), Decimal)
+
+
 def reference_text_size(machine: Machine, value: Any) -> int:
-    """The ordered walk `text_size` did for every container before the quick path."""
+    """The ordered walk `text_size` did in Python for every container, before the quick
+    path and before the native walk (native/src/sizing.rs) replaced it."""
     kind = type(value)
     if kind is str or kind is bytes:
         size = len(value) + 3
@@ -37,7 +41,7 @@ def reference_text_size(machine: Machine, value: Any) -> int:
             kind = type(item)
             if kind is str or kind is bytes:
                 size += len(item) + 3
-            elif kind in _PLAIN_SCALARS:
+            elif kind in PLAIN_SCALARS:
                 size += 64 if kind is not int else item.bit_length() // 3 + 2
             elif depth < 16 and kind in (list, tuple, dict):
                 machine.charge(1 + (len(item) >> 4))
@@ -135,3 +139,75 @@ def test_limits_follow_every_change_of_the_parameters() -> None:
     assert stops_at(2_000) is None and 40_000 < stops_at(5_000) < 42_000
     params(["scf.max_term_days"])  # no longer named: the defaults again
     assert stops_at(5_000) is None
+
+
+# Every type the runtime stores or turns into text, nested, against the native walk:
+# ints on both sides of the 64-bit boundary (the native walk reads those two ways),
+# texts whose size counts characters, not UTF-8 bytes, and containers near the depth limit.
+boundary_ints = st.sampled_from([0, 1, -1, (1 << 63) - 1, 1 << 63, -(1 << 63), -(1 << 63) - 1, (1 << 64) - 1, 1 << 64,
+                                 -(1 << 64), (1 << 512) - 1, -(1 << 512) + 1, 1 << 700])
+stored_scalars = st.one_of(st.integers(), st.integers(-(1 << 600), 1 << 600), boundary_ints, st.text(max_size=30),
+                           st.binary(max_size=30), st.booleans(), st.none(),
+                           st.builds(Decimal, st.sampled_from(["0", "1.50", "-0.000001", "123456789.123456"])))
+stored_keys = st.one_of(st.text(max_size=6), st.binary(max_size=6), st.integers(-(1 << 70), 1 << 70),
+                        st.tuples(st.integers(0, 3), st.binary(max_size=3)))
+stored_values = st.recursive(stored_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=35), st.tuples(inner, inner), st.dictionaries(stored_keys, inner, max_size=20)),
+    max_leaves=150)
+
+
+@st.composite
+def deep(draw: st.DrawFn) -> Any:
+    """A chain of 12-18 containers of any kind, each possibly beside a stored value."""
+    value = draw(stored_values)
+    for _ in range(draw(st.integers(12, 18))):
+        kind = draw(st.sampled_from([list, tuple, dict]))
+        extra = draw(stored_scalars)
+        value = [value, extra] if kind is list else (extra, value) if kind is tuple else {draw(stored_keys): value,
+                                                                                              "x": extra}
+    return value
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(stored_values, deep()), max_size=st.sampled_from([1, 50, 500, 3_000, 65_536, 1 << 70]),
+       compute=st.sampled_from([1, 2, 5, 20, 1_000_000, 1 << 70]), used=st.integers(0, 30),
+       memory=st.sampled_from([50, 5_000, 8_000_000]))
+def test_native_walk_of_stored_types_matches_the_ordered_walk(value: Any, max_size: int, compute: int, used: int,
+                                                              memory: int) -> None:
+    limits = {"max_object_size": max_size, "max_compute": compute, "max_memory": memory}
+    expected = outcome(reference_text_size, machine_with(limits, used), value)
+    assert outcome(Machine.text_size, machine_with(limits, used), value) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(stored_values, deep()), max_size=st.sampled_from([50, 500, 65_536]),
+       compute=st.sampled_from([2, 20, 1_000_000]), memory=st.sampled_from([500, 8_000_000]))
+def test_a_storage_write_sizes_and_refuses_as_the_ordered_walk(value: Any, max_size: int, compute: int,
+                                                               memory: int) -> None:
+    """`Var.set` sizes a container inline (the native walk), falling back to `text_size`."""
+    from baychain.contracts.context import COST_WRITE, Context
+    from baychain.runtime.storage import Var
+
+    limits = {"max_object_size": max_size, "max_compute": compute + COST_WRITE, "max_memory": memory}
+
+    def write(machine: Machine, value: Any) -> Any:
+        machine.builtins()  # the type names storage declarations map back
+        machine.stack.append(Context({}.get, contract="c", sender="alice", height=1, time_ns=0))
+        slot = Var()
+        slot._bind(machine, "c", "v")  # noqa: SLF001 - what loading a contract does
+        slot.set(value)
+        return machine.stack[-1].writes
+
+    def reference(machine: Machine, value: Any) -> Any:
+        reference_text_size(machine, value)
+        machine.charge(COST_WRITE)
+        ctx = Context({}.get, contract="c", sender="alice", height=1, time_ns=0)
+        try:
+            ctx.put("v", value)
+        except BaychainError as exc:  # outside the value model: refused as storage refuses it
+            raise BaychainError(Code.CONTRACT_ERROR, f"v: cannot store this value: {exc.message}") from None
+        return ctx.writes
+
+    if type(value) is not list and type(value) is not dict and type(value) is not tuple:
+        value = [value]
+    assert outcome(write, machine_with(limits, 0), value) == outcome(reference, machine_with(limits, 0), value)

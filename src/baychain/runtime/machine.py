@@ -29,6 +29,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+import baychain_native
 import cbor2
 
 from baychain.contracts.context import contract_key
@@ -53,9 +54,12 @@ _SEQUENCES = (str, bytes, list, tuple, dict)
 _ITEMS = type({}.items())
 _VIEWS = (type({}.keys()), type({}.values()), _ITEMS)
 NEST_LIMIT = 32  # containers a contract builds nest at most this deep
-_PLAIN_SCALARS = (int, str, bytes, bool, type(None), Decimal)
 _NUMBERS = (int, bool, Decimal)
 _PARAM_NAMES_KEY = contract_key("governance", "params")  # governance's sorted index of the parameters set
+
+if not hasattr(baychain_native, "text_size"):  # installed from older sources than native/src
+    raise ImportError("baychain's native module predates native/src/sizing.rs: run `make install` to rebuild it")
+text_walk = baychain_native.text_size  # a container's sizing walk: (size, compute units, type without a text)
 
 
 class Machine:
@@ -302,34 +306,21 @@ class Machine:
         """Check that `value` can be turned into text, before it is: plain data only (any
         other object would show its address), at most 16 deep, and its text at most
         runtime.max_object_size long (estimated from the walk, which is paid for: a list
-        repeating a big list would otherwise make gigabytes of text in one `str()`)."""
+        repeating a big list would otherwise make gigabytes of text in one `str()`).
+        Containers are walked natively (`baychain_native.text_size`: native/src/sizing.rs)."""
         kind = type(value)
         if kind is str or kind is bytes:
             size = len(value) + 3
         elif kind is int or kind is bool or value is None or kind is Decimal:
             size = 64 if kind is not int else value.bit_length() // 3 + 2
-        elif (kind is dict or kind is list or kind is tuple) and \
-                (quick := text_within(value, self.max_object_size, self.limit - self.used)) is not None:
-            size, units = quick
-            self.used += units
-        else:  # a limit is reached or the value is not plain: walk again, stopping where the rules say
-            size = 0
-            stack = [(value, 0)]
-            while stack:
-                item, depth = stack.pop()
-                kind = type(item)
-                if kind is str or kind is bytes:
-                    size += len(item) + 3
-                elif kind in _PLAIN_SCALARS:
-                    size += 64 if kind is not int else item.bit_length() // 3 + 2
-                elif depth < 16 and kind in (list, tuple, dict):
-                    self.charge(1 + (len(item) >> 4))
-                    size += 2 + 2 * len(item)
-                    stack.extend((e, depth + 1) for e in (item if kind is not dict else [*item.keys(), *item.values()]))
-                else:
-                    raise TypeError(f"a {kind.__name__} cannot be turned into text")
-                if size > self.max_object_size:
-                    break
+        else:  # a container, or a value without a text: the walk (native/src/sizing.rs) stops where the rules say
+            size, units, refused = text_walk(value, self.max_object_size, self.limit - self.used, Decimal)
+            used = self.used + units
+            self.used = used
+            if refused is not None:
+                raise TypeError(f"a {refused} cannot be turned into text")
+            if used > self.limit:  # the walk stopped at the charge past the limit
+                self.charge(0)  # raises OUT_OF_COMPUTE
         self.allocate(size)
         return size
 
@@ -463,51 +454,6 @@ class Machine:
             return machine.sized(result) if type(result) in _SEQUENCES else result
 
         return consume
-
-
-def text_within(value: list | tuple | dict, max_size: int, units_left: int) -> tuple[int, int] | None:
-    """`text_size`'s size and compute units for a plain container that stays inside every
-    limit, or None when it does not (or may not): then `text_size` walks it again, in its
-    own order, so that a call stopped by a limit stops with exactly the same count.
-
-    Why: the common case (a record written to storage) needs no order, only the two sums,
-    and walking containers without a stack entry per scalar costs a third as much. A
-    dict's keys are summed by one `join` (str keys, as every stored record has; any
-    other key gives None)."""
-    size = units = 0
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        n = len(item)
-        units += 1 + (n >> 4)
-        size += 2 + 2 * n
-        if type(item) is dict:
-            try:
-                size += len("".join(item)) + 3 * n  # each key: len + 3
-            except TypeError:
-                return None
-            item = item.values()
-        for element in item:
-            kind = type(element)
-            if kind is str or kind is bytes:
-                size += len(element) + 3
-            elif kind is int:
-                size += element.bit_length() // 3 + 2
-            elif kind is dict or kind is list or kind is tuple:
-                if depth >= 15:
-                    return None
-                if element:
-                    stack.append((element, depth + 1))
-                else:  # an empty one, without a stack entry: its container unit and its brackets
-                    units += 1
-                    size += 2
-            elif kind in _PLAIN_SCALARS:
-                size += 64
-            else:
-                return None
-        if size > max_size or units > units_left:  # both only grow: checking later changes no outcome
-            return None
-    return size, units
 
 
 def _read_limits(ctx: Context, raw: bytes) -> tuple[dict[str, int], bytes | None]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from baychain.contracts.context import COST_READ, COST_WRITE
 from baychain.errors import BaychainError, Code
 from baychain.runtime.fixed import Decimal
-from baychain.runtime.machine import text_within
+from baychain.runtime.machine import text_walk
 
 if TYPE_CHECKING:
     from baychain.runtime.machine import Machine
@@ -95,16 +95,15 @@ class _Slot:
             value = str(value)
             kind = str
         if kind is dict or kind is list or kind is tuple:  # shared references could make a huge encoding from a small value
-            quick = text_within(value, machine.max_object_size, machine.limit - machine.used)
-            if quick is None:
-                machine.text_size(value)  # walks it again, in order, and stops where a limit says
-            else:  # text_size's quick path, and allocate's common case, inlined
-                size, units = quick
-                machine.used += units
-                memory = machine.memory + size
-                if size > machine.max_object_size or memory > machine.max_memory:
-                    machine.allocate(size)  # raises MEMORY_LIMIT
+            size, units, refused = text_walk(value, machine.max_object_size, machine.limit - machine.used, Decimal)
+            used = machine.used + units
+            memory = machine.memory + size
+            if refused is None and used <= machine.limit and size <= machine.max_object_size \
+                    and memory <= machine.max_memory:  # text_size and allocate, inlined for the common case
+                machine.used = used
                 machine.memory = memory
+            else:
+                machine.text_size(value)  # walks it again and raises where a limit says
         machine.storage_units += COST_WRITE
         used = machine.used + COST_WRITE
         machine.used = used
