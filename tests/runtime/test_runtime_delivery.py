@@ -13,10 +13,13 @@ import ast
 import copy
 from typing import Any
 
+import baychain_native
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from baychain.errors import BaychainError, Code
 from baychain.runtime import instrument as inst
+from baychain.runtime.fixed import Decimal
 from baychain.runtime.language import check
 from runtime_support import Sandbox
 
@@ -111,6 +114,29 @@ def test_event_texts_sizes_and_counts_are_as_before() -> None:
                                           1_406)
     raised = Sandbox(EVENTS, params={"runtime.max_events": 100})
     assert outcome(raised, "many", n=65) == ("error", Code.LIMIT_EXCEEDED, "at most 64 events per transaction", 1_890)
+
+
+class Text(str):
+    """Not a plain str: its text could be anything its class says."""
+
+
+plain_attributes = st.one_of(st.integers(), st.integers(-(1 << 600), 1 << 600), st.text(max_size=20),
+                             st.binary(max_size=20), st.booleans(),
+                             st.builds(Decimal, st.sampled_from(["0", "1.50", "-7.000001", "123456789.5"])))
+other_attributes = st.one_of(st.just(1.5), st.none(), st.lists(st.integers(), max_size=2), st.builds(Text, st.text()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(attributes=st.dictionaries(st.text(max_size=8), st.one_of(plain_attributes, other_attributes), max_size=6))
+def test_event_texts_are_the_general_paths_texts(attributes: dict[str, Any]) -> None:
+    """The native texts of `emit` against `Context.emit`'s: bytes as hex, others by str()."""
+    made = baychain_native.event_texts(attributes, Decimal)
+    if any(type(v) not in (int, str, bytes, bool, Decimal) for v in attributes.values()):
+        assert made is None  # emit then names the first such value
+        return
+    texts = [(k, v.hex() if type(v) is bytes else str(v)) for k, v in attributes.items()]
+    assert made == (texts, sum(len(k) + len(t) for k, t in texts))
+    assert all(type(k) is str and type(t) is str for k, t in made[0])
 
 
 def test_map_keys_of_every_kind_reach_the_same_state_keys() -> None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import baychain_native
+
 from baychain.app.types import Event
 from baychain.crypto.suites import is_address as _is_address
 from baychain.errors import BaychainError, Code
@@ -34,6 +36,7 @@ from baychain.runtime.storage import Map, Var
 EVENT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _EVENT_VALUES = frozenset({int, str, bytes, bool, Decimal})
 _EVENT_NAMES_SEEN: set[str] = set()  # names already checked (membership only, never iterated)
+_event_texts = baychain_native.event_texts  # (key, text) attributes and their length, None if one is not plain
 REQUIRE_CODES = frozenset({"CONTRACT_FAILED", "NOT_AUTHORIZED", "NOT_FOUND", "ALREADY_EXISTS", "INSUFFICIENT_BALANCE",
                            "BAD_ARGUMENTS", "LIMIT_EXCEEDED", "PERMISSION_DENIED"})
 
@@ -98,24 +101,18 @@ def namespace(machine: Machine) -> dict[str, Any]:
         raise BaychainError(Code[code], message[:500])
 
     def emit(event: str, **attributes: Any) -> None:
-        # _check_event, Context.emit's texts, _size and count_event's common case in one
-        # pass (every event runs this); any refusal is raised by the same check as before
+        # _check_event, Context.emit's texts (native: baychain_native.event_texts), _size and
+        # count_event's common case in one pass (every event runs this); any refusal is
+        # raised by the same check as before
         if event not in _EVENT_NAMES_SEEN:
             _check_event(event, {})
+        made = _event_texts(attributes, Decimal)
+        if made is None:
+            _check_event(event, attributes)  # raises the TypeError naming the value
+        texts, size = made
         ctx = machine.stack[-1]
-        texts = []
-        size = len(ctx.contract) + 1 + len(event)  # the event type is "<contract>.<event>"
-        for key, value in attributes.items():
-            kind = type(value)
-            if kind is bytes:
-                text = value.hex()
-            else:
-                if kind not in _EVENT_VALUES:
-                    _check_event(event, attributes)  # raises the TypeError naming it
-                text = str(value)
-            texts.append((key, text))
-            size += len(key) + len(text)
         ctx.add_event(event, texts)
+        size += len(ctx.contract) + 1 + len(event)  # the event type is "<contract>.<event>"
         events = machine.events + 1
         if events > machine.max_events or size > machine.max_event_bytes:
             machine.count_event(size)  # raises EVENT_LIMIT (a failed call keeps none of its events)
