@@ -62,11 +62,11 @@ class Standings:
         if standing is None:
             return None
         if standing.version != self._version:
-            if standing.version != self._version - 1 or any(map(self._last_written.__contains__, standing.keys)):
+            if standing.version != self._version - 1 or not self._last_written.keys().isdisjoint(standing.keys):
                 del self._kept[raw]
                 return None
             standing.version = self._version  # confirmed against the newer version
-        if not standing.since <= time_ns < standing.until or (pending and any(map(pending.__contains__, standing.keys))):
+        if not standing.since <= time_ns < standing.until or (pending and not pending.keys().isdisjoint(standing.keys)):
             del self._kept[raw]
             return None
         return standing
