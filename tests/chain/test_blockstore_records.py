@@ -29,3 +29,10 @@ def test_record_bytes_must_equal_canonical_cbor(rec: TxRecord) -> None:
 def test_record_bytes_must_fall_back_for_integers_outside_cbor_heads() -> None:
     rec = TxRecord(b"h", 1, 0, b"", "", "", "", -1, "", b"", [], 2**64)
     assert record_bytes(rec) == cbor2.dumps(rec.to_value(), canonical=True)
+
+
+def test_a_receipt_value_lists_its_fields_and_each_event_attribute_as_a_pair() -> None:
+    rec = TxRecord(b"h", 7, 3, b"raw", "bc1s", "notary", "notarize", 0, "", b"d",
+                   [Event("notary.notarized", [("digest", "ab"), ("owner", "bc1o")]), Event("x", [])], 42)
+    assert rec.to_value() == [b"h", 7, 3, b"raw", "bc1s", "notary", "notarize", 0, "", b"d",
+                              [["notary.notarized", [["digest", "ab"], ["owner", "bc1o"]]], ["x", []]], 42]

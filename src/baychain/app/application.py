@@ -287,7 +287,7 @@ class Application:
         nonce = self._nonces.get(sender)
         if nonce is None:
             raw = read(NONCE_PREFIX + sender.encode())
-            nonce = cbor2.loads(raw) if raw else 0  # written by encoding.encode: canonical
+            nonce = encoding.decode(raw, Code.INTERNAL) if raw else 0  # written by encoding.encode
             if len(self._nonces) >= NONCES_KEPT:
                 self._nonces.clear()
             self._nonces[sender] = nonce
