@@ -6,9 +6,11 @@ import asyncio
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baychain.abci.pb import abci_pb
-from baychain.abci.server import AbciServer
+from baychain.abci.server import AbciServer, _check_tx_fields
 
 Req = abci_pb.Request
 
@@ -168,3 +170,43 @@ def test_small_bursts_are_checked_on_the_event_loop_when_the_application_can_tak
     assert [r.check_tx.code for r in big[:-1]] == [0] * (INLINE_CHECKS + 1)
     assert [r.check_tx.code for r in busy[:2]] == [7, 0]
     assert server.inline_checks == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(tx=st.binary(max_size=40) | st.binary(min_size=100, max_size=20_000) | st.binary(min_size=16_370, max_size=16_390), recheck=st.booleans())
+def test_check_tx_requests_are_read_as_protobuf_reads_them(tx: bytes, recheck: bool) -> None:
+    """The server reads CometBFT's CheckTx requests without a full parse; when it does,
+    it finds the tx and type protobuf finds (an empty tx, which protobuf leaves out, or
+    one whose length prefixes take more than two bytes, takes the full parse)."""
+    request = check(tx, recheck)
+    fields = _check_tx_fields(request.SerializeToString())
+    if tx and len(request.check_tx.SerializeToString()) < 0x4000:
+        assert fields == (tx, abci_pb.RECHECK if recheck else abci_pb.NEW)
+    else:
+        assert fields is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(payload=st.binary(max_size=300) | st.builds(lambda head, tail: b"\x42" + head + tail,
+                                                    st.binary(max_size=3), st.binary(max_size=200)))
+def test_only_what_protobuf_reads_as_a_check_tx_is_taken_for_one(payload: bytes) -> None:
+    fields = _check_tx_fields(payload)
+    if fields is None:
+        return
+    request = Req()
+    request.ParseFromString(payload)
+    assert request.WhichOneof("value") == "check_tx"
+    assert fields == (request.check_tx.tx, request.check_tx.type)
+
+
+def test_other_requests_and_other_layouts_take_the_full_parse() -> None:
+    for request in (Req(echo=abci_pb.RequestEcho(message="hi")), Req(flush=abci_pb.RequestFlush()),
+                    Req(finalize_block=abci_pb.RequestFinalizeBlock(txs=[b"a=1"], height=3)),
+                    Req(check_tx=abci_pb.RequestCheckTx(type=abci_pb.RECHECK))):  # no tx field at all
+        assert _check_tx_fields(request.SerializeToString()) is None
+    tx = b"k=v"
+    swapped = b"\x42\x07" + b"\x10\x01" + b"\x0a\x03" + tx  # valid protobuf, type before tx
+    assert _check_tx_fields(swapped) is None
+    request = Req()
+    request.ParseFromString(swapped)
+    assert (request.check_tx.tx, request.check_tx.type) == (tx, abci_pb.RECHECK)

@@ -14,6 +14,7 @@ MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 """Largest frame accepted; CometBFT's own ABCI server uses the same 100 MiB limit."""
 
 _MAX_VARINT_BYTES = 10  # a uint64 needs at most ten 7-bit groups
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
 
 
 class FramingError(ValueError):
@@ -22,6 +23,8 @@ class FramingError(ValueError):
 
 def encode_uvarint(value: int) -> bytes:
     """Encode a non-negative integer as a protobuf unsigned varint."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     if value < 0:
         raise ValueError(f"uvarint cannot encode a negative number: {value}")
     out = bytearray()
@@ -73,10 +76,18 @@ class FrameDecoder:
         pos = 0
         end = len(buf)
         while pos < end:
-            header = decode_uvarint(buf, pos)
-            if header is None:
-                break
-            length, start = header
+            # Most frames here (CheckTx, its answers) are shorter than 16 KiB: their
+            # prefix is one or two bytes, read inline; longer ones take decode_uvarint.
+            first = buf[pos]
+            if first < 0x80:
+                length, start = first, pos + 1
+            elif pos + 1 < end and buf[pos + 1] < 0x80:
+                length, start = (first & 0x7F) | (buf[pos + 1] << 7), pos + 2
+            else:
+                header = decode_uvarint(buf, pos)
+                if header is None:
+                    break
+                length, start = header
             if length > self.max_message_bytes:
                 raise FramingError(
                     f"message of {length} bytes exceeds the {self.max_message_bytes}-byte limit"

@@ -110,6 +110,45 @@ def _plain_ok(result: TxResult, events: bool) -> bool:
     return not (result.code or result.data or result.log or (events and result.events) or result.compute_used)
 
 
+def _check_tx_fields(payload: bytes) -> tuple[bytes, int] | None:
+    """(tx, type) of a `Request` that holds a `RequestCheckTx` laid out as CometBFT's
+    socket client writes it (field 8; inside it the tx, then the type unless NEW), else
+    None and the caller parses the message in full. Every transaction reaches a node as
+    one such request and again as one per recheck: reading the two length prefixes here
+    costs a third of a protobuf parse."""
+    try:
+        if payload[0] != 0x42:
+            return None
+        first = payload[1]
+        if first < 0x80:
+            pos = 2
+            size = first
+        elif payload[2] < 0x80:
+            pos = 3
+            size = (first & 0x7F) | (payload[2] << 7)
+        else:
+            return None
+        end = len(payload)
+        if pos + size != end or payload[pos] != 0x0A:
+            return None
+        first = payload[pos + 1]
+        if first < 0x80:
+            start = pos + 2
+            stop = start + first
+        elif payload[pos + 2] < 0x80:
+            start = pos + 3
+            stop = start + ((first & 0x7F) | (payload[pos + 2] << 7))
+        else:
+            return None
+        if stop == end:
+            return payload[start:stop], abci_pb.NEW
+        if stop + 2 == end and payload[stop] == 0x10 and payload[stop + 1] == abci_pb.RECHECK:
+            return payload[start:stop], abci_pb.RECHECK
+    except IndexError:
+        pass
+    return None
+
+
 def _parse(payload: bytes) -> Any:
     """A `Request` message, or None if the bytes are not one."""
     request = abci_pb.Request()
@@ -278,11 +317,16 @@ class AbciServer:
         """
         check_txs = getattr(self.app, "check_txs", None)
         out: list[bytes] = []
-        run: list[Any] = []  # consecutive RequestCheckTx messages
+        run: list[tuple[bytes, int]] = []  # consecutive CheckTx requests: (tx, type)
         for payload in payloads:
+            if check_txs is not None:
+                fields = _check_tx_fields(payload)
+                if fields is not None:
+                    run.append(fields)
+                    continue
             request = _parse(payload)
             if check_txs is not None and request is not None and request.WhichOneof("value") == "check_tx":
-                run.append(request.check_tx)
+                run.append((request.check_tx.tx, request.check_tx.type))
                 continue
             if run:
                 out.extend(await self._check_tx_run(check_txs, run))
@@ -292,8 +336,9 @@ class AbciServer:
             out.extend(await self._check_tx_run(check_txs, run))
         return out
 
-    async def _check_tx_run(self, check_txs: Callable[[list[bytes]], list[TxResult]], run: list[Any]) -> list[bytes]:
-        raws = [req.tx for req in run]
+    async def _check_tx_run(self, check_txs: Callable[[list[bytes]], list[TxResult]],
+                            run: list[tuple[bytes, int]]) -> list[bytes]:
+        raws = [tx for tx, _ in run]
         try:
             results = None
             if self._check_now is not None and len(raws) <= INLINE_CHECKS:
@@ -307,7 +352,8 @@ class AbciServer:
                 raise ValueError(f"check_txs returned {len(results)} results for {len(run)} transactions")
         except Exception:  # noqa: BLE001 - answer each on its own, with the usual error handling
             log.exception("ABCI check_txs batch failed; checking its %d transactions one by one", len(run))
-            return [await self._answer(abci_pb.Request(check_tx=req), 0) for req in run]
+            return [await self._answer(abci_pb.Request(check_tx=abci_pb.RequestCheckTx(tx=tx, type=kind)), 0)
+                    for tx, kind in run]
         self.request_counts["check_tx"] = self.request_counts.get("check_tx", 0) + len(run)
         events = self.events
         return [_CHECK_TX_OK if _plain_ok(r, events)
