@@ -15,8 +15,7 @@ join the caller's only if it returns normally.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from baychain import encoding
 from baychain.app.types import Event
@@ -41,11 +40,12 @@ PARAM_PREFIX = "param/"  # governance parameters: c/governance/param/<name>
 END_OF_TIME = 1 << 64  # a block time no block reaches: the end of a verdict that holds at any time
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
+class Caller(NamedTuple):
     """Who a transaction acts for: the account and, from its certificate binding, the
     organisation, jurisdiction (GD, HK, MO) and role. Empty strings for a key that is
-    bound to no certificate (a chain without identity.required)."""
+    bound to no certificate (a chain without identity.required). Immutable, and made
+    for every transaction a node admits: a named tuple is made in a quarter of the time
+    of a frozen dataclass."""
 
     account: str
     organisation: str = ""
