@@ -159,3 +159,11 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
     self_peer = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / "gd-bank"), "--genesis", str(genesis),
                     "--peer", peers[0])
     assert self_peer.returncode == 1 and "itself" in self_peer.stderr
+
+    settings_file = tmp_path / "gd-bank" / "node.json"
+    settings = json.loads(settings_file.read_text())
+    assert (settings["admission_workers"], settings["cometbft_events"]) == (2, False)  # a node of its own
+    settings_file.write_text(json.dumps({**settings, "admission_workers": -1}))
+    bad = run("baychain.cli.node_cmd", "start", "--home", str(tmp_path / "gd-bank"))
+    assert bad.returncode == 1 and "BAD_REQUEST" in bad.stderr and "admission_workers" in bad.stderr
+    assert "Traceback" not in bad.stderr

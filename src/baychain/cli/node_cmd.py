@@ -42,6 +42,10 @@ def start(
 
     if not NodeHome(home).exists():
         raise BaychainError(Code.NOT_FOUND, f"{home} is not a node home (no node.json or cometbft/config)")
+    try:
+        NodeHome(home).load()
+    except ValueError as exc:
+        raise BaychainError(Code.BAD_REQUEST, f"{NodeHome(home).settings_file}: {exc}") from None
     if os.environ.get("PYTHONHASHSEED") != "0":
         env = dict(os.environ, PYTHONHASHSEED="0")
         argv = [sys.executable, "-m", "baychain.cli.node_cmd", "start", "--home", str(home), "--log-level", log_level]
