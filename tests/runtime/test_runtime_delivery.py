@@ -153,3 +153,11 @@ def test_only_results_of_number_builtins_skip_the_scan_guard(name: str) -> None:
     program = check(f"from contract import export\n\n@export\ndef f(x: list):\n    return {name}(x) == x and hex(1) == x\n")
     code = ast.unparse(inst._Metered().visit(copy.deepcopy(program.tree)))  # noqa: SLF001 - the rewritten tree
     assert f"{name}(x) == __scan__(x)" in code and "__scan__(hex(1)) == __scan__(x)" in code
+
+
+def test_a_module_function_named_like_a_number_builtin_keeps_the_scan_guard() -> None:
+    """A contract may define `len` itself; a call to it returns whatever it likes and must be scanned."""
+    program = check("from contract import export\n\ndef len(x: list) -> list:\n    return x + x\n\n"
+                    "@export\ndef f(x: list):\n    return len(x) == x and ord('a') == 97\n")
+    code = ast.unparse(inst._Metered().visit(copy.deepcopy(program.tree)))  # noqa: SLF001 - the rewritten tree
+    assert "__scan__(len(x)) == __scan__(x)" in code and "ord('a') == 97" in code

@@ -79,18 +79,10 @@ def _charge(units: int) -> ast.stmt:
     return ast.Expr(value=_call(CHARGE, ast.Constant(value=units)))
 
 
-NUMBER_BUILTINS = frozenset({"len", "ord", "isinstance", "bool", "int"})  # reserved names: always these builtins
-
-
-def _scanned(node: ast.expr, helper: str = SCAN) -> ast.expr:
-    """`node`, paying for a scan of its value. Constants are known to be small, and the
-    result of a builtin that returns a number costs nothing to scan (the guard would
-    only return it): neither goes through the guard."""
-    if isinstance(node, ast.Constant):
-        return node
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NUMBER_BUILTINS:
-        return node
-    return ast.copy_location(_call(helper, node), node)
+NUMBER_BUILTINS = frozenset({"len", "ord", "isinstance", "bool", "int"})
+"""Builtins that return a number. Inside a function no name can rebind them (the language
+reserves them); a module-level function of the same name shadows them, and then the name
+is that function (see `_Metered.numbers`)."""
 
 
 def _load(target: ast.expr) -> ast.expr:
@@ -101,7 +93,20 @@ def _load(target: ast.expr) -> ast.expr:
 
 
 class _Metered(ast.NodeTransformer):
+    numbers: frozenset[str] = NUMBER_BUILTINS  # the names that call a number builtin in this module
+
+    def _scanned(self, node: ast.expr, helper: str = SCAN) -> ast.expr:
+        """`node`, paying for a scan of its value. Constants are known to be small, and the
+        result of a builtin that returns a number costs nothing to scan (the guard would
+        only return it): neither goes through the guard."""
+        if isinstance(node, ast.Constant):
+            return node
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.numbers:
+            return node
+        return ast.copy_location(_call(helper, node), node)
+
     def visit_Module(self, node: ast.Module) -> ast.Module:
+        self.numbers = NUMBER_BUILTINS - {stmt.name for stmt in node.body if isinstance(stmt, ast.FunctionDef)}
         body: list[ast.stmt] = []
         for stmt in node.body:
             if isinstance(stmt, ast.ImportFrom):
@@ -164,15 +169,15 @@ class _Metered(ast.NodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         self.generic_visit(node)
-        node.left = _scanned(node.left)
-        node.comparators = [_scanned(c) for c in node.comparators]
+        node.left = self._scanned(node.left)
+        node.comparators = [self._scanned(c) for c in node.comparators]
         return node
 
     def visit_Delete(self, node: ast.Delete) -> ast.stmt:
         self.generic_visit(node)
         for target in node.targets:
             if isinstance(target, ast.Subscript):
-                target.value = _scanned(target.value, SHIFT)
+                target.value = self._scanned(target.value, SHIFT)
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
@@ -181,9 +186,9 @@ class _Metered(ast.NodeTransformer):
         if not isinstance(func, ast.Attribute):
             return node
         if func.attr in COMPARING_METHODS:
-            func.value = _scanned(func.value)
+            func.value = self._scanned(func.value)
         elif func.attr not in CONSTANT_TIME_METHODS:
-            func.value = _scanned(func.value, SHIFT)
+            func.value = self._scanned(func.value, SHIFT)
         checked = CHECKED_METHODS.get(func.attr)
         if checked is not None:
             return ast.copy_location(ast.Call(func=ast.Name(id=checked, ctx=ast.Load()),

@@ -170,15 +170,7 @@ class Map(_Slot):
             return f"{self._name}/{key.hex()}"
         return f"{self._name}/{key_text(key)}"
 
-    # The operators below build the key as `_key` does, inline for the common cases
-    # (a str without "/", bytes): every storage operation of a contract runs one.
-
     def __getitem__(self, key: Any) -> Any:
-        kind = type(key)
-        if kind is bytes:
-            return self._load(f"{self._name}/{key.hex()}")
-        if kind is str and "/" not in key:
-            return self._load(f"{self._name}/{key}")
         return self._load(self._key(key))
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -186,13 +178,7 @@ class Map(_Slot):
         return default if value is None else value
 
     def __contains__(self, key: Any) -> bool:
-        kind = type(key)
-        if kind is bytes:
-            skey = f"{self._name}/{key.hex()}"
-        elif kind is str and "/" not in key:
-            skey = f"{self._name}/{key}"
-        else:
-            skey = self._key(key)
+        skey = self._key(key)
         machine = self._machine
         assert machine is not None
         machine.storage_units += COST_READ  # _exists, inlined
@@ -203,13 +189,7 @@ class Map(_Slot):
         return machine.stack[-1].has(skey)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        kind = type(key)
-        if kind is bytes:
-            skey = f"{self._name}/{key.hex()}"
-        elif kind is str and "/" not in key:
-            skey = f"{self._name}/{key}"
-        else:
-            skey = self._key(key)
+        skey = self._key(key)
         if self._iterable and not self._exists(skey):
             self._index_add(key)
         self._store(skey, value)
