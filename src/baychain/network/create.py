@@ -54,9 +54,12 @@ def init_network(
     filter_peers: bool = True,
     committee: list[dict] | None = None,
     require_certificates: bool = False,
+    cometbft_metrics: bool = False,
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest. Without an
-    explicit `committee`, one committee key per member is made in `directory/keys`."""
+    explicit `committee`, one committee key per member is made in `directory/keys`.
+    `cometbft_metrics` turns on every CometBFT's Prometheus endpoint (off: on one machine
+    four processes would pay for counters no one scrapes; see `cometbft.node_settings`)."""
     directory = Path(directory)
     members = members or default_members(validators)
     if len({m.name for m in members}) != len(members):
@@ -103,7 +106,7 @@ def init_network(
             home.cometbft,
             cometbft.node_settings(
                 moniker=entry.name, host=host, ports=entry.ports, persistent_peers=peers,
-                filter_peers=filter_peers, log_level=log_level,
+                filter_peers=filter_peers, log_level=log_level, cometbft_metrics=cometbft_metrics,
             ),
         )
         cometbft.write_genesis(home.cometbft, genesis)
