@@ -19,9 +19,7 @@ config), with the same load shape:
   round-robin over the nodes, whatever earlier answers took. Printed: the rate actually
   sent, the committed rate, p50/p99 latency, and how many transactions never committed
   ("lost"; the mempool counters below and a resend of a few of them say why);
-- with `--set instrumentation.prometheus=true` (`net init` leaves CometBFT's metrics
-  off, and they cost each CometBFT ~15 % of its CPU, so they change what is measured):
-  CometBFT's own timers, scraped from node 1's Prometheus endpoint before and after
+- CometBFT's own timers, scraped from node 1's Prometheus endpoint before and after
   each phase (time per ABCI method, per consensus step, the mean block interval), and
   every node's mempool counters (refused, evicted by recheck, rechecks);
 - CPU over each phase (psutil; user+sys seconds / wall seconds, so 1.00 is one core
@@ -40,7 +38,7 @@ phase every block's results are read back (untimed) and failed transactions repo
     python bench/bench_network.py --txs 10000 --rate 1000 --rate-seconds 10
     python bench/bench_network.py --only baychain --rate 0 --profile /tmp/prof   # + py-spy of one node
     python bench/bench_network.py --set mempool.recheck=false  # extra config.toml settings, both apps
-    python bench/bench_network.py --set instrumentation.prometheus=true   # + CometBFT's timers and counters
+    python bench/bench_network.py --set instrumentation.prometheus=false  # CometBFT's metrics off, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.

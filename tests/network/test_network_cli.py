@@ -69,7 +69,7 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
         assert cfg["p2p"]["laddr"] == f"tcp://127.0.0.1:{entry.ports['p2p']}"
         assert cfg["consensus"]["timeout_commit"] == "300ms"
         assert cfg["instrumentation"]["prometheus_listen_addr"] == f"127.0.0.1:{entry.ports['prometheus']}"
-        assert cfg["instrumentation"]["prometheus"] is False  # one machine: CometBFT's metrics off unless asked for
+        assert cfg["instrumentation"]["prometheus"] is True
         node_id = subprocess.run(
             [cometbft_binary(), "show-node-id", "--home", str(home / "cometbft")], capture_output=True, text=True, timeout=30
         ).stdout.strip()
@@ -81,11 +81,16 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
     again = net("init", "--dir", str(directory))
     assert again.returncode == 1 and "ALREADY_EXISTS" in again.stderr
 
+    quiet = tmp_path / "quiet"
+    assert net("init", "--validators", "1", "--dir", str(quiet), "--no-cometbft-metrics").returncode == 0
+    (entry,) = NetworkManifest.load(quiet).nodes
+    assert config(quiet / entry.home)["instrumentation"]["prometheus"] is False  # the port stays reserved
+
 
 def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:
     cometbft_binary()
     directory = tmp_path / "net"
-    assert net("init", "--validators", "1", "--dir", str(directory), "--cometbft-metrics").returncode == 0
+    assert net("init", "--validators", "1", "--dir", str(directory)).returncode == 0
     manifest = NetworkManifest.load(directory)
     home = NodeHome(manifest.home("gd-bank"))
     try:
@@ -100,7 +105,7 @@ def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:
         assert node["pid"] == pid and node["health"] == "ok" and node["height"] >= 1 and node["peers"] == 0
         assert len(node["app_hash"]) == 64
         metrics = httpx.get(f"http://127.0.0.1:{manifest.node('gd-bank').ports['prometheus']}/metrics", timeout=10)
-        assert "cometbft_consensus_height" in metrics.text  # --cometbft-metrics: CometBFT's endpoint serves
+        assert "cometbft_consensus_height" in metrics.text  # CometBFT's own endpoint serves
 
         human = net("status", "--dir", str(directory))
         assert "gd-bank" in human.stdout and "ok" in human.stdout
@@ -159,7 +164,7 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
     assert cfg["p2p"]["persistent_peers"] == peers[1]
     assert cfg["p2p"]["laddr"] == "tcp://0.0.0.0:26656" and cfg["p2p"]["external_address"] == "node0.example:26656"
     assert cfg["p2p"]["addr_book_strict"] is True and cfg["rpc"]["laddr"] == "tcp://127.0.0.1:26657"
-    assert cfg["instrumentation"]["prometheus"] is True  # a node of its own keeps CometBFT's metrics
+    assert cfg["instrumentation"]["prometheus"] is True
 
     self_peer = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / "gd-bank"), "--genesis", str(genesis),
                     "--peer", peers[0])

@@ -65,8 +65,8 @@ def init(
     log_level: str = typer.Option("info", "--log-level", help="CometBFT log level, e.g. info or 'consensus:info,*:error'"),
     filter_peers: bool = typer.Option(True, "--filter-peers/--no-filter-peers", help="Refuse peers that are not in the on-chain node registry"),
     require_certificates: bool = typer.Option(False, "--require-certificates", help="Admit only keys bound to a certificate of the consortium CA (--dir/ca)"),
-    cometbft_metrics: bool = typer.Option(False, "--cometbft-metrics/--no-cometbft-metrics",
-                                          help="Serve CometBFT's Prometheus metrics on each node's prometheus port (costs each CometBFT ~15 % of its CPU)"),
+    cometbft_metrics: bool = typer.Option(True, "--cometbft-metrics/--no-cometbft-metrics",
+                                          help="Serve CometBFT's Prometheus metrics on each node's prometheus port (they cost each CometBFT ~15 % of its CPU)"),
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of

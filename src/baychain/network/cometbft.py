@@ -172,9 +172,8 @@ def node_settings(
     (default `host`) and is announced as `external_host` (default `host`). With
     `one_host` — every node of the network on one machine — CometBFT must accept
     several peers from one IP and non-routable addresses. `cometbft_metrics` serves
-    CometBFT's Prometheus metrics; its per-message counters cost each process ~15 % of
-    its CPU, which `net init` saves when every node shares one machine (the port is
-    kept, so an operator may turn them on in config.toml).
+    CometBFT's Prometheus metrics; their per-message counters cost each CometBFT ~15 %
+    of its CPU (the port is reserved either way, so they can be turned on later).
     """
     settings: dict[tuple[str, str], Any] = {
         ("", "moniker"): moniker,
