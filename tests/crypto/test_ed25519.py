@@ -204,7 +204,7 @@ EDGE = [
 
 @st.composite
 def mixed_items(draw: st.DrawFn) -> tuple[list[Item], list[bool]]:
-    n = draw(st.integers(0, 2 * native.BATCH_LEN + 3))
+    n = draw(st.integers(0, 4 * native.BATCH_LEN + 3))  # several equations of balanced sizes
     items: list[Item] = []
     expected: list[bool] = []
     for i in range(n):
