@@ -68,6 +68,7 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
         assert cfg["rpc"]["laddr"] == f"tcp://127.0.0.1:{entry.ports['rpc']}"
         assert cfg["p2p"]["laddr"] == f"tcp://127.0.0.1:{entry.ports['p2p']}"
         assert cfg["consensus"]["timeout_commit"] == "300ms"
+        assert cfg["consensus"]["peer_gossip_sleep_duration"] == "10ms"
         assert cfg["instrumentation"]["prometheus_listen_addr"] == f"127.0.0.1:{entry.ports['prometheus']}"
         assert cfg["instrumentation"]["prometheus"] is True
         node_id = subprocess.run(
