@@ -34,8 +34,8 @@ BINARY_ENV = "BAYCHAIN_COMETBFT"
 # timeout_propose stays long enough for a busy proposer's Python app to build its block.
 # A peer's gossip routines look for votes and block parts to send every
 # peer_gossip_sleep_duration when they found none: at 10 ms (CometBFT: 100 ms) a vote
-# reaches every peer within ~10 ms, which halved the p99 latency at 1,000 tx/s offered
-# in the four-validator bench, and an idle four-node network costs no more CPU
+# reaches every peer within ~10 ms, which cut the p99 latency at 1,000 tx/s offered in
+# the four-validator bench by a third, and an idle four-node network costs no more CPU
 # (docs/PERFORMANCE.md, session 5).
 TUNED_CONSENSUS = {
     "timeout_propose": "1500ms",
