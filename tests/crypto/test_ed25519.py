@@ -114,7 +114,7 @@ def test_wrong_lengths_are_invalid_and_wrong_types_are_errors() -> None:
 
 
 def test_a_batch_marks_exactly_its_bad_items() -> None:
-    n = 3 * native.BATCH_LEN + 5  # several batch equations, the last one short
+    n = 3 * native.BATCH_LEN + 5  # several batch equations (four of 17-20)
     items = [honest(i, b"pay %d" % i) for i in range(n)]
     bad = {0, native.BATCH_LEN - 1, native.BATCH_LEN, 2 * native.BATCH_LEN + 7, n - 1}
     for i in bad:
