@@ -40,12 +40,13 @@ def start(
     """Run the node in the foreground until SIGTERM or Ctrl-C."""
     from baychain.network.home import NodeHome
 
-    if not NodeHome(home).exists():
+    node_home = NodeHome(home)
+    if not node_home.exists():
         raise BaychainError(Code.NOT_FOUND, f"{home} is not a node home (no node.json or cometbft/config)")
     try:
-        NodeHome(home).load()
+        node_home.load()  # malformed settings are refused here, before anything starts
     except ValueError as exc:
-        raise BaychainError(Code.BAD_REQUEST, f"{NodeHome(home).settings_file}: {exc}") from None
+        raise BaychainError(Code.BAD_REQUEST, f"{node_home.settings_file}: {exc}") from None
     if os.environ.get("PYTHONHASHSEED") != "0":
         env = dict(os.environ, PYTHONHASHSEED="0")
         argv = [sys.executable, "-m", "baychain.cli.node_cmd", "start", "--home", str(home), "--log-level", log_level]
