@@ -58,9 +58,11 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
         (n.name, n.member.jurisdiction, n.node_id) for n in manifest.nodes
     ]
 
-    for entry in manifest.nodes:
+    for i, entry in enumerate(manifest.nodes):
         home = directory / entry.home
         cfg = config(home)
+        assert cfg["p2p"]["unconditional_peer_ids"] == manifest.nodes[(i + 1) % 4].node_id  # the gossip ring
+        assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 1
         peers = cfg["p2p"]["persistent_peers"].split(",")
         assert sorted(peers) == sorted(e.p2p_address for e in manifest.nodes if e is not entry)
         assert cfg["p2p"]["allow_duplicate_ip"] is True and cfg["p2p"]["addr_book_strict"] is False
@@ -85,7 +87,10 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
     quiet = tmp_path / "quiet"
     assert net("init", "--validators", "1", "--dir", str(quiet), "--no-cometbft-metrics").returncode == 0
     (entry,) = NetworkManifest.load(quiet).nodes
-    assert config(quiet / entry.home)["instrumentation"]["prometheus"] is False  # the port stays reserved
+    quiet_cfg = config(quiet / entry.home)
+    assert quiet_cfg["instrumentation"]["prometheus"] is False  # the port stays reserved
+    assert quiet_cfg["p2p"]["unconditional_peer_ids"] == ""  # no ring below four nodes
+    assert quiet_cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 0
 
 
 def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:
@@ -139,7 +144,8 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
     cometbft_binary()
     cards = []
     for i, (name, org, jurisdiction) in enumerate(
-        [("gd-bank", "Guangdong Bay Commercial Bank", "GD"), ("hk-bank", "Hong Kong Harbour Bank", "HK")]
+        [("gd-bank", "Guangdong Bay Commercial Bank", "GD"), ("hk-bank", "Hong Kong Harbour Bank", "HK"),
+         ("mo-finance", "Macao Pearl Finance", "MO"), ("sz-supplier", "Shenzhen Parts Supplier", "GD")]
     ):
         home = tmp_path / name
         out = run("baychain.cli.node_cmd", "init", "--home", str(home), "--name", name, "--organisation", org,
@@ -151,18 +157,24 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
         cards.append(home / "node-card.json")
 
     genesis = tmp_path / "genesis.json"
-    out = net("genesis", "--card", str(cards[0]), "--card", str(cards[1]), "--chain-id", "gba-2", "-o", str(genesis), "--json")
+    out = net("genesis", *[a for c in cards for a in ("--card", str(c))], "--chain-id", "gba-2", "-o", str(genesis), "--json")
     assert out.returncode == 0, out.stderr
     peers = json.loads(out.stdout)["peers"]
     doc = json.loads(genesis.read_text())
-    assert doc["chain_id"] == "gba-2" and len(doc["validators"]) == 2
+    assert doc["chain_id"] == "gba-2" and len(doc["validators"]) == 4
 
-    out = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / "gd-bank"), "--genesis", str(genesis),
-              "--peer", peers[1], "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["validator"] is True
+    for i, name in enumerate(["gd-bank", "hk-bank", "mo-finance", "sz-supplier"]):
+        out = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / name), "--genesis", str(genesis),
+                  *[a for j, p in enumerate(peers) if j != i for a in ("--peer", p)], "--json")
+        assert out.returncode == 0, out.stderr
+        joined = json.loads(out.stdout)
+        successor = peers[(i + 1) % 4].partition("@")[0]
+        assert joined["validator"] is True and joined["gossip_to"] == successor  # the ring, in genesis order
+        cfg = config(tmp_path / name)
+        assert cfg["p2p"]["unconditional_peer_ids"] == successor
+        assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 1
     cfg = config(tmp_path / "gd-bank")
-    assert cfg["p2p"]["persistent_peers"] == peers[1]
+    assert cfg["p2p"]["persistent_peers"] == ",".join(peers[1:])
     assert cfg["p2p"]["laddr"] == "tcp://0.0.0.0:26656" and cfg["p2p"]["external_address"] == "node0.example:26656"
     assert cfg["p2p"]["addr_book_strict"] is True and cfg["rpc"]["laddr"] == "tcp://127.0.0.1:26657"
     assert cfg["instrumentation"]["prometheus"] is True

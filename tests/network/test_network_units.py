@@ -116,6 +116,17 @@ def test_set_config_rewrites_existing_keys_and_refuses_unknown_ones(tmp_path: Pa
         cometbft.set_config(tmp_path, {("p2p", "no_such_key"): 1})
 
 
+def test_gossip_ring_relays_to_the_next_founder_and_only_from_four_nodes() -> None:
+    ids = [f"{i:040x}" for i in range(5)]
+    assert [cometbft.gossip_successor(ids, i) for i in ids] == ids[1:] + ids[:1]  # every node is someone's successor
+    assert cometbft.gossip_successor(ids[:3], ids[0]) is None  # successor + one more = every peer already
+    assert cometbft.gossip_successor(ids, "f" * 40) is None  # a member added later relays to everyone
+    ring = cometbft.gossip_settings(ids[1])
+    assert ring == {("p2p", "unconditional_peer_ids"): ids[1],
+                    ("mempool", "experimental_max_gossip_connections_to_persistent_peers"): 1}
+    assert set(cometbft.gossip_settings(None).values()) == {"", 0}  # CometBFT's defaults: every peer
+
+
 def test_genesis_from_cards_lists_validators_and_members_in_card_order() -> None:
     cards = [
         NodeCard(m, f"{i:040x}", f"host{i}:26656", f"{i:040X}", "A" * 43 + "=")

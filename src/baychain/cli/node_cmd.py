@@ -144,7 +144,8 @@ def join(
         doc = json.loads(genesis.read_text())
         chain_id = doc["chain_id"]
         validators = doc["validators"]
-    except (ValueError, KeyError, TypeError) as exc:
+        founders = [str(m["node_id"]) for m in doc.get("app_state", {}).get("network", {}).get("members", [])]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BaychainError(Code.BAD_REQUEST, f"{genesis} is not a CometBFT genesis: {exc}") from None
     own = cometbft.read_keys(node_home.cometbft)
     peers = [p.strip() for p in peer or [] if p.strip()]
@@ -154,15 +155,17 @@ def join(
             raise BaychainError(Code.BAD_REQUEST, f"peer {p!r}: expected ID@HOST:PORT with a 40-hex-digit node id")
         if node_id == own.node_id:
             raise BaychainError(Code.BAD_REQUEST, f"peer {p!r} is this node itself")
+    successor = cometbft.gossip_successor(founders, own.node_id)
     shutil.copyfile(genesis, node_home.cometbft / "config" / "genesis.json")
-    cometbft.set_config(node_home.cometbft, {("p2p", "persistent_peers"): ",".join(peers)})
+    cometbft.set_config(node_home.cometbft, {("p2p", "persistent_peers"): ",".join(peers),
+                                             **cometbft.gossip_settings(successor)})
     is_validator = any(v.get("address", "").upper() == own.validator_address for v in validators)
-    result = {"chain_id": chain_id, "validator": is_validator, "peers": peers, "home": str(home)}
+    result = {"chain_id": chain_id, "validator": is_validator, "peers": peers, "gossip_to": successor, "home": str(home)}
     if settings(ctx).json:
         emit_json(result)
     else:
         kv([("chain id", chain_id), ("validator", "yes" if is_validator else "no (not in genesis)"),
-            ("peers", ", ".join(peers) or "-")])
+            ("peers", ", ".join(peers) or "-"), ("relays transactions to", successor or "every peer")])
         typer.echo(f"start it with: baychain node start --home {home}")
 
 

@@ -21,7 +21,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from baychain.abci.version import COMETBFT_VERSION
 
@@ -49,6 +49,40 @@ TUNED_CONSENSUS = {
     "create_empty_blocks_interval": "0s",
     "peer_gossip_sleep_duration": "10ms",
 }
+
+
+# Transaction gossip: CometBFT's mempool sends every transaction it admits to every
+# peer that did not send it, so in a full mesh of N nodes one transaction crosses the
+# network up to N(N-1) times and all but N-1 of the copies are dropped by their receiver
+# as duplicates (each one read, decoded and looked up first). Among the founding
+# members each node instead always relays to the next one in genesis order (a ring,
+# through `unconditional_peer_ids`, which the limit below does not count) and to at most
+# TX_GOSSIP_EXTRA_PEERS more of its persistent peers: every transaction still reaches
+# every node, from any node, with a live peer standing in for a dead successor. In the
+# four-validator bench this cut CometBFT's CPU per transaction by about a fifth
+# (docs/PERFORMANCE.md, session 6). Peers that are not persistent (a member added
+# later, which dials the others) are not limited, so they still get everything.
+TX_GOSSIP_EXTRA_PEERS = 1
+TX_GOSSIP_MIN_NODES = 4
+"""Below four nodes, the successor and one more peer are already every peer."""
+
+
+def gossip_successor(node_ids: Sequence[str], own: str) -> str | None:
+    """The node id `own` always relays transactions to: the next of `node_ids` (the
+    founding members in genesis order), wrapping around; None when the network is too
+    small for the ring to save anything or `own` is not a founding member."""
+    if len(node_ids) < TX_GOSSIP_MIN_NODES or own not in node_ids:
+        return None
+    return node_ids[(node_ids.index(own) + 1) % len(node_ids)]
+
+
+def gossip_settings(successor: str | None) -> dict[tuple[str, str], Any]:
+    """config.toml settings for a place in the transaction gossip ring (above); without a
+    successor, CometBFT's defaults (relay to every peer)."""
+    return {
+        ("p2p", "unconditional_peer_ids"): successor or "",
+        ("mempool", "experimental_max_gossip_connections_to_persistent_peers"): TX_GOSSIP_EXTRA_PEERS if successor else 0,
+    }
 
 
 class CometbftNotFound(RuntimeError):
@@ -169,6 +203,7 @@ def node_settings(
     filter_peers: bool = False,
     log_level: str = "info",
     cometbft_metrics: bool = True,
+    gossip_to: str | None = None,
 ) -> dict[tuple[str, str], Any]:
     """config.toml settings for one node.
 
@@ -179,6 +214,7 @@ def node_settings(
     several peers from one IP and non-routable addresses. `cometbft_metrics` serves
     CometBFT's Prometheus metrics; their per-message counters cost each CometBFT ~15 %
     of its CPU (the port is reserved either way, so they can be turned on later).
+    `gossip_to` is the node's successor in the transaction gossip ring (`gossip_successor`).
     """
     settings: dict[tuple[str, str], Any] = {
         ("", "moniker"): moniker,
@@ -204,6 +240,7 @@ def node_settings(
         ("instrumentation", "prometheus"): cometbft_metrics,
         ("instrumentation", "prometheus_listen_addr"): f"{host}:{ports['prometheus']}",
     }
+    settings.update(gossip_settings(gossip_to))
     for key, value in TUNED_CONSENSUS.items():
         settings[("consensus", key)] = value
     return settings

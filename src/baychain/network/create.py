@@ -12,8 +12,9 @@ on one machine:
    (`baychain.network.committee`); every node gets the same file;
 3. each node gets its own loopback ports and lists every other node in
    `persistent_peers`, with the settings a one-host network needs
-   (`allow_duplicate_ip`, `addr_book_strict = false`) and consensus timeouts tuned
-   for a few validators;
+   (`allow_duplicate_ip`, `addr_book_strict = false`), consensus timeouts tuned
+   for a few validators and its place in the transaction gossip ring
+   (`cometbft.gossip_successor`);
 4. `network.json` (the manifest) records all of it for `net up`, `net status` and tests.
 """
 
@@ -100,6 +101,7 @@ def init_network(
     genesis = genesis_from_cards([card(e) for e in entries], chain_id=chain_id, genesis_time=genesis_time, committee=committee)
     genesis["app_state"]["identity"] = create_ca(directory, members, now=now, required=require_certificates)
     genesis["app_state"]["policy"] = {"regulators": regulators}
+    node_ids = [e.node_id for e in entries]
     for entry in entries:
         home = NodeHome(directory / entry.home)
         peers = [e.p2p_address for e in entries if e is not entry]
@@ -108,6 +110,7 @@ def init_network(
             cometbft.node_settings(
                 moniker=entry.name, host=host, ports=entry.ports, persistent_peers=peers,
                 filter_peers=filter_peers, log_level=log_level, cometbft_metrics=cometbft_metrics,
+                gossip_to=cometbft.gossip_successor(node_ids, entry.node_id),
             ),
         )
         cometbft.write_genesis(home.cometbft, genesis)
