@@ -328,9 +328,20 @@ class Run:
     last_submit: float = 0.0
     last_commit: float = 0.0
     done: int = 0  # submitted transactions seen committed
+    progress: asyncio.Condition = field(default_factory=asyncio.Condition)  # notified per committed block
 
     def pending(self) -> int:
         return len(self.submitted) - self.done
+
+    async def committed_down_to(self, limit: int) -> None:
+        """Wait until at most `limit` transactions are pending: woken per block, not by
+        polling (eight clients polling every 5 ms cost the machine ~0.05 of a core)."""
+        async with self.progress:
+            await self.progress.wait_for(lambda: self.pending() <= limit)
+
+    async def notify(self) -> None:
+        async with self.progress:
+            self.progress.notify_all()
 
 
 async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event, meter: CpuMeter) -> None:
@@ -359,6 +370,7 @@ async def monitor(url: str, run: Run, start_height: int, halt: asyncio.Event, me
             if txs_b64:
                 run.last_commit = now
                 meter.mark()
+                await run.notify()
             run.heights.append(height)
 
         while not halt.is_set():
@@ -464,8 +476,7 @@ async def drive(nodes: Nodes, raws: list[bytes], *, clients: int, batch: int, ma
 
     async def closed_loop(sender: Sender) -> None:
         while chunks:
-            while run.pending() > max_pending:
-                await asyncio.sleep(0.005)
+            await run.committed_down_to(max_pending)
             if not chunks:
                 return
             retry = await submit(sender, chunks.popleft(), run)
