@@ -39,6 +39,7 @@ phase every block's results are read back (untimed) and failed transactions repo
     python bench/bench_network.py --only baychain --rate 0 --profile /tmp/prof   # + py-spy of one node
     python bench/bench_network.py --set mempool.recheck=false  # extra config.toml settings, both apps
     python bench/bench_network.py --set instrumentation.prometheus=false  # CometBFT's metrics off, both apps
+    python bench/bench_network.py --tx-gossip ring         # transactions relayed around a ring, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.
@@ -122,9 +123,10 @@ class Nodes:
     """Four validators: baychain nodes (python + cometbft child) or bare `cometbft --proxy_app=kvstore`."""
 
     def __init__(self, directory: Path, app: str, log_level: str, settings: dict[tuple[str, str], Any],
-                 pprof_port: int = 0) -> None:
+                 pprof_port: int = 0, tx_gossip: str = "flood") -> None:
         self.app = app
-        self.manifest: NetworkManifest = init_network(directory, validators=4, chain_id=CHAIN_ID, log_level=log_level)
+        self.manifest: NetworkManifest = init_network(directory, validators=4, chain_id=CHAIN_ID, log_level=log_level,
+                                                      tx_gossip=cometbft.TxGossip(tx_gossip))
         for name in self.manifest.names:
             if settings:
                 cometbft.set_config(NodeHome(self.manifest.home(name)).cometbft, settings)
@@ -660,7 +662,8 @@ def profile_report(path: Path, seconds: float, top: int = 20) -> str:
 
 def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | None) -> dict[str, Any]:
     print(f"\n== {app}: 4 validators ==", flush=True)
-    nodes = Nodes(base / app, app, args.log_level, parse_settings(args.set), pprof_port=free_ports(1)[0] if args.profile else 0)
+    nodes = Nodes(base / app, app, args.log_level, parse_settings(args.set), pprof_port=free_ports(1)[0] if args.profile else 0,
+                  tx_gossip=args.tx_gossip)
     result: dict[str, Any] = {"app": app}
     try:
         t = time.monotonic()
@@ -786,6 +789,8 @@ def main(argv: list[str] | None = None) -> int:
                          "nodes on two cores, 1 stops Go's idle threads from spinning for work")
     ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for the last commits of a phase")
     ap.add_argument("--keep", action="store_true", help="keep the network directories")
+    ap.add_argument("--tx-gossip", choices=("flood", "ring"), default="flood",
+                    help="how nodes relay transactions, both apps (`baychain net init --tx-gossip`)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="extra config.toml setting for every node of both networks, e.g. mempool.size=20000 (repeatable)")
     args = ap.parse_args(argv)
@@ -796,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load: {args.clients} clients, batches of {args.batch}, saturation {args.txs} txs (max {args.max_pending} pending), "
           f"offered {args.rate:.0f} tx/s for {args.rate_seconds:.0f} s in batches of {args.rate_batch}; broadcast_tx_{args.broadcast}; "
           f"submissions via {args.via} (baychain), rpc (kvstore)"
+          + f"; tx gossip {args.tx_gossip}"
           + (f"; config {' '.join(args.set)}" if args.set else "")
           + (f"; GOMAXPROCS={args.gomaxprocs}" if args.gomaxprocs else ""))
     if args.profile:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import httpx
 
+from baychain.network.cometbft import TxGossip
 from baychain.network.create import init_network
 from baychain.network.home import NodeHome
 from baychain.network.manifest import NetworkManifest
@@ -32,10 +33,11 @@ def cometbft_binary() -> str:
 
 
 @contextmanager
-def running_network(directory: Path, chain_id: str, validators: int = 4) -> Iterator["LocalNetwork"]:
+def running_network(directory: Path, chain_id: str, validators: int = 4,
+                    tx_gossip: TxGossip = TxGossip.FLOOD) -> Iterator["LocalNetwork"]:
     """A local network started and healthy for the duration of the block; killed after."""
     cometbft_binary()
-    network = LocalNetwork(directory, validators=validators, chain_id=chain_id)
+    network = LocalNetwork(directory, validators=validators, chain_id=chain_id, tx_gossip=tx_gossip)
     try:
         network.start()
         network.wait_healthy(timeout=90)
@@ -46,11 +48,13 @@ def running_network(directory: Path, chain_id: str, validators: int = 4) -> Iter
 
 class LocalNetwork:
     def __init__(
-        self, directory: Path, validators: int = 4, chain_id: str = "baychain-net-test"
+        self, directory: Path, validators: int = 4, chain_id: str = "baychain-net-test",
+        tx_gossip: TxGossip = TxGossip.FLOOD,
     ) -> None:
         self.directory = directory
         self.manifest: NetworkManifest = init_network(
             directory, validators=validators, chain_id=chain_id, log_level="consensus:info,state:info,p2p:error,*:error",
+            tx_gossip=tx_gossip,
         )
         self.clients = {n.name: httpx.Client(base_url=n.api_url, timeout=10) for n in self.manifest.nodes}
 
@@ -109,6 +113,13 @@ class LocalNetwork:
 
     def post(self, name: str, path: str, body: Any) -> Any:
         return self.clients[name].post(path, json=body).json()
+
+    def gossip(self, name: str) -> tuple[int, int]:
+        """(peers, peers it relays transactions to), from the node's CometBFT metrics."""
+        text = httpx.get(f"http://127.0.0.1:{self.manifest.node(name).ports['prometheus']}/metrics", timeout=10).text
+        values = {line.split("{")[0]: int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                  if line.startswith(("cometbft_p2p_peers{", "cometbft_mempool_active_outbound_connections{"))}
+        return values.get("cometbft_p2p_peers", -1), values.get("cometbft_mempool_active_outbound_connections", -1)
 
     def height(self, name: str) -> int | None:
         try:

@@ -61,8 +61,8 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
     for i, entry in enumerate(manifest.nodes):
         home = directory / entry.home
         cfg = config(home)
-        assert cfg["p2p"]["unconditional_peer_ids"] == manifest.nodes[(i + 1) % 4].node_id  # the gossip ring
-        assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 1
+        assert cfg["p2p"]["unconditional_peer_ids"] == ""  # transactions flood by default
+        assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 0
         peers = cfg["p2p"]["persistent_peers"].split(",")
         assert sorted(peers) == sorted(e.p2p_address for e in manifest.nodes if e is not entry)
         assert cfg["p2p"]["allow_duplicate_ip"] is True and cfg["p2p"]["addr_book_strict"] is False
@@ -87,10 +87,17 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
     quiet = tmp_path / "quiet"
     assert net("init", "--validators", "1", "--dir", str(quiet), "--no-cometbft-metrics").returncode == 0
     (entry,) = NetworkManifest.load(quiet).nodes
-    quiet_cfg = config(quiet / entry.home)
-    assert quiet_cfg["instrumentation"]["prometheus"] is False  # the port stays reserved
-    assert quiet_cfg["p2p"]["unconditional_peer_ids"] == ""  # no ring below four nodes
-    assert quiet_cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 0
+    assert config(quiet / entry.home)["instrumentation"]["prometheus"] is False  # the port stays reserved
+
+    ring = tmp_path / "ring"
+    assert net("init", "--dir", str(ring), "--tx-gossip", "ring").returncode == 0
+    nodes = NetworkManifest.load(ring).nodes
+    for i, entry in enumerate(nodes):
+        cfg = config(ring / entry.home)
+        assert cfg["p2p"]["unconditional_peer_ids"] == nodes[(i + 1) % 4].node_id  # the next one, in genesis order
+        assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 1
+    bad = net("init", "--dir", str(tmp_path / "bad"), "--tx-gossip", "rumour")
+    assert bad.returncode != 0 and "rumour" in bad.stdout + bad.stderr
 
 
 def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:
@@ -165,7 +172,7 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
 
     for i, name in enumerate(["gd-bank", "hk-bank", "mo-finance", "sz-supplier"]):
         out = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / name), "--genesis", str(genesis),
-                  *[a for j, p in enumerate(peers) if j != i for a in ("--peer", p)], "--json")
+                  *[a for j, p in enumerate(peers) if j != i for a in ("--peer", p)], "--tx-gossip", "ring", "--json")
         assert out.returncode == 0, out.stderr
         joined = json.loads(out.stdout)
         successor = peers[(i + 1) % 4].partition("@")[0]
@@ -173,7 +180,12 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
         cfg = config(tmp_path / name)
         assert cfg["p2p"]["unconditional_peer_ids"] == successor
         assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 1
+    flood = run("baychain.cli.node_cmd", "join", "--home", str(tmp_path / "gd-bank"), "--genesis", str(genesis),
+                *[a for p in peers[1:] for a in ("--peer", p)], "--json")
+    assert flood.returncode == 0 and json.loads(flood.stdout)["gossip_to"] is None  # the default: to every peer
     cfg = config(tmp_path / "gd-bank")
+    assert cfg["p2p"]["unconditional_peer_ids"] == ""
+    assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 0
     assert cfg["p2p"]["persistent_peers"] == ",".join(peers[1:])
     assert cfg["p2p"]["laddr"] == "tcp://0.0.0.0:26656" and cfg["p2p"]["external_address"] == "node0.example:26656"
     assert cfg["p2p"]["addr_book_strict"] is True and cfg["rpc"]["laddr"] == "tcp://127.0.0.1:26657"

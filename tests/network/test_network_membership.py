@@ -22,6 +22,7 @@ from baychain.contracts.context import contract_key
 from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
 from baychain.network import cometbft
+from baychain.network.cometbft import TxGossip
 from baychain.network.home import NodeHome, NodeSettings
 from baychain.network.committee import local_committee
 from baychain.network.light import ApiRelay, LightClient
@@ -40,7 +41,8 @@ CHAIN_ID = "baychain-members-test"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    with running_network(tmp_path_factory.mktemp("members"), CHAIN_ID) as network:
+    # Transactions travel the gossip ring here, so membership changes are tested with it.
+    with running_network(tmp_path_factory.mktemp("members"), CHAIN_ID, tx_gossip=TxGossip.RING) as network:
         yield network
 
 
@@ -90,6 +92,9 @@ def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net,
             Governance(client).propose(Key.generate(), "let me in", [action("network", "add_node", **args)])
         assert refused.value.code == Code.NOT_A_MEMBER
 
+    # The founders relay transactions around the ring: to their successor and one more peer.
+    net.wait_for(lambda: all(net.gossip(n) == (3, 2) for n in net.names), "every founder relaying to two of three peers", 30)
+
     start_node(outsider)
     member_rpcs = [rpc_of(net, n) for n in net.names]
     try:
@@ -121,6 +126,9 @@ def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net,
             )
             net.wait_for(lambda: int(rpc.status()["sync_info"]["latest_block_height"]) > decided["decided_height"],
                          "the added node to sync past the block that added it", 90)
+            # Not in the founders' ring, it is an ordinary peer to them: it gets every transaction.
+            net.wait_for(lambda: all(net.gossip(n) == (4, 3) for n in net.names),
+                         "every founder relaying to the added node as well", 30)
         assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": keys.node_id}})["value"]["name"] == "outsider"
         assert validator_set(net, gd) == sorted(e.validator.address for e in net.manifest.nodes)  # a member, not a validator
     finally:

@@ -28,6 +28,7 @@ import typer
 from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
 from baychain.cli.output import emit_json, kv, settings, table
 from baychain.errors import BaychainError, Code
+from baychain.network.cometbft import TxGossip
 
 app = typer.Typer(help="Create and run a local multi-validator network (CometBFT).", no_args_is_help=True)
 
@@ -67,6 +68,9 @@ def init(
     require_certificates: bool = typer.Option(False, "--require-certificates", help="Admit only keys bound to a certificate of the consortium CA (--dir/ca)"),
     cometbft_metrics: bool = typer.Option(True, "--cometbft-metrics/--no-cometbft-metrics",
                                           help="Serve CometBFT's Prometheus metrics on each node's prometheus port (they cost each CometBFT ~15 % of its CPU)"),
+    tx_gossip: TxGossip = typer.Option(TxGossip.FLOOD, "--tx-gossip",
+                                       help="How nodes relay transactions: flood (to every peer, fewest hops) or ring "
+                                            "(to the next node and one more: ~20 % less CometBFT CPU, longer tail latency)"),
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of
@@ -85,7 +89,7 @@ def init(
     try:
         manifest = init_network(
             directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
-            require_certificates=require_certificates, cometbft_metrics=cometbft_metrics,
+            require_certificates=require_certificates, cometbft_metrics=cometbft_metrics, tx_gossip=tx_gossip,
         )
     except FileExistsError as exc:
         raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None

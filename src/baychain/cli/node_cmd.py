@@ -26,6 +26,7 @@ import typer
 
 from baychain.cli.output import Settings, emit_json, hoist_global_options, kv, report_error, settings
 from baychain.errors import BaychainError, Code
+from baychain.network.cometbft import TxGossip
 
 app = typer.Typer(help="Run and prepare one CometBFT-mode node.", no_args_is_help=True)
 
@@ -132,6 +133,9 @@ def join(
     home: Path = HomeOpt,
     genesis: Path = typer.Option(..., exists=True, dir_okay=False, help="The network's genesis.json"),
     peer: Optional[list[str]] = typer.Option(None, "--peer", help="ID@HOST:PORT of another member (repeatable)"),
+    tx_gossip: TxGossip = typer.Option(TxGossip.FLOOD, "--tx-gossip",
+                                       help="How the node relays transactions: flood (to every peer) or ring (to the "
+                                            "next founding member in the genesis and one more peer; all members choose alike)"),
 ) -> None:
     """Adopt the network's shared genesis and persistent peers."""
     from baychain.network import cometbft
@@ -155,7 +159,7 @@ def join(
             raise BaychainError(Code.BAD_REQUEST, f"peer {p!r}: expected ID@HOST:PORT with a 40-hex-digit node id")
         if node_id == own.node_id:
             raise BaychainError(Code.BAD_REQUEST, f"peer {p!r} is this node itself")
-    successor = cometbft.gossip_successor(founders, own.node_id)
+    successor = cometbft.gossip_successor(founders, own.node_id) if tx_gossip == TxGossip.RING else None
     shutil.copyfile(genesis, node_home.cometbft / "config" / "genesis.json")
     cometbft.set_config(node_home.cometbft, {("p2p", "persistent_peers"): ",".join(peers),
                                              **cometbft.gossip_settings(successor)})
@@ -165,7 +169,7 @@ def join(
         emit_json(result)
     else:
         kv([("chain id", chain_id), ("validator", "yes" if is_validator else "no (not in genesis)"),
-            ("peers", ", ".join(peers) or "-"), ("relays transactions to", successor or "every peer")])
+            ("peers", ", ".join(peers) or "-"), ("relays transactions to", successor or "every peer (flood)")])
         typer.echo(f"start it with: baychain node start --home {home}")
 
 

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tomllib
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -51,17 +52,28 @@ TUNED_CONSENSUS = {
 }
 
 
-# Transaction gossip: CometBFT's mempool sends every transaction it admits to every
-# peer that did not send it, so in a full mesh of N nodes one transaction crosses the
-# network up to N(N-1) times and all but N-1 of the copies are dropped by their receiver
-# as duplicates (each one read, decoded and looked up first). Among the founding
-# members each node instead always relays to the next one in genesis order (a ring,
-# through `unconditional_peer_ids`, which the limit below does not count) and to at most
-# TX_GOSSIP_EXTRA_PEERS more of its persistent peers: every transaction still reaches
-# every node, from any node, with a live peer standing in for a dead successor. In the
-# four-validator bench this cut CometBFT's CPU per transaction by about a fifth
-# (docs/PERFORMANCE.md, session 6). Peers that are not persistent (a member added
-# later, which dials the others) are not limited, so they still get everything.
+class TxGossip(str, Enum):
+    """How a node relays the transactions it admits to its peers (docs/NETWORK.md).
+
+    FLOOD is CometBFT's own way: to every peer that did not send it. In a full mesh of N
+    nodes a transaction then crosses the network up to N(N-1) times, and all but N-1 of
+    the copies are duplicates the receiver reads, decodes and looks up only to drop. In
+    a RING each founding member always relays to the next one in genesis order (through
+    `unconditional_peer_ids`, which the limit below does not count) and to at most
+    TX_GOSSIP_EXTRA_PEERS more of its persistent peers: every transaction still reaches
+    every node, over more hops. In the four-validator bench on two cores the ring cut
+    CometBFT's CPU per transaction by about a fifth and raised the committed rate by
+    6-30 %, but each extra hop waits for a CheckTx on a node that may be executing a
+    block, and the p99 latency at 1,000 tx/s offered rose from 0.79-1.07 to 1.06-1.83 s
+    (docs/PERFORMANCE.md, session 6). So FLOOD is the default, and RING an option for
+    networks short of CPU. Peers that are not persistent (a member added later, which
+    dials the founders) are never limited.
+    """
+
+    FLOOD = "flood"
+    RING = "ring"
+
+
 TX_GOSSIP_EXTRA_PEERS = 1
 TX_GOSSIP_MIN_NODES = 4
 """Below four nodes, the successor and one more peer are already every peer."""

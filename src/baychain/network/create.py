@@ -13,8 +13,8 @@ on one machine:
 3. each node gets its own loopback ports and lists every other node in
    `persistent_peers`, with the settings a one-host network needs
    (`allow_duplicate_ip`, `addr_book_strict = false`), consensus timeouts tuned
-   for a few validators and its place in the transaction gossip ring
-   (`cometbft.gossip_successor`);
+   for a few validators and, with `tx_gossip=RING`, its place in the transaction
+   gossip ring (`cometbft.TxGossip`);
 4. `network.json` (the manifest) records all of it for `net up`, `net status` and tests.
 """
 
@@ -56,12 +56,14 @@ def init_network(
     committee: list[dict] | None = None,
     require_certificates: bool = False,
     cometbft_metrics: bool = True,
+    tx_gossip: cometbft.TxGossip = cometbft.TxGossip.FLOOD,
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest. Without an
     explicit `committee`, one committee key per member is made in `directory/keys`.
     `cometbft_metrics=False` leaves every CometBFT's Prometheus endpoint off (see
     `cometbft.node_settings`): on a small machine that no one scrapes, the four
-    processes then commit ~14 % more transactions per second."""
+    processes then commit ~14 % more transactions per second. `tx_gossip` is how nodes
+    relay transactions (`cometbft.TxGossip`)."""
     directory = Path(directory)
     members = members or default_members(validators)
     if len({m.name for m in members}) != len(members):
@@ -110,7 +112,7 @@ def init_network(
             cometbft.node_settings(
                 moniker=entry.name, host=host, ports=entry.ports, persistent_peers=peers,
                 filter_peers=filter_peers, log_level=log_level, cometbft_metrics=cometbft_metrics,
-                gossip_to=cometbft.gossip_successor(node_ids, entry.node_id),
+                gossip_to=cometbft.gossip_successor(node_ids, entry.node_id) if tx_gossip == cometbft.TxGossip.RING else None,
             ),
         )
         cometbft.write_genesis(home.cometbft, genesis)
