@@ -70,7 +70,7 @@ def init(
                                           help="Serve CometBFT's Prometheus metrics on each node's prometheus port (they cost each CometBFT ~15 % of its CPU)"),
     tx_gossip: TxGossip = typer.Option(TxGossip.FLOOD, "--tx-gossip",
                                        help="How nodes relay transactions: flood (to every peer, fewest hops) or ring "
-                                            "(to the next node and one more: ~20 % less CometBFT CPU, longer tail latency)"),
+                                            "(to the next node and one more: less CometBFT CPU, more hops, a longer latency tail)"),
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of

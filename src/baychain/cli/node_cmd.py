@@ -148,7 +148,8 @@ def join(
         doc = json.loads(genesis.read_text())
         chain_id = doc["chain_id"]
         validators = doc["validators"]
-        founders = [str(m["node_id"]) for m in doc.get("app_state", {}).get("network", {}).get("members", [])]
+        founders = ([str(m["node_id"]) for m in ((doc.get("app_state") or {}).get("network") or {}).get("members", [])]
+                    if tx_gossip == TxGossip.RING else [])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BaychainError(Code.BAD_REQUEST, f"{genesis} is not a CometBFT genesis: {exc}") from None
     own = cometbft.read_keys(node_home.cometbft)
@@ -159,7 +160,7 @@ def join(
             raise BaychainError(Code.BAD_REQUEST, f"peer {p!r}: expected ID@HOST:PORT with a 40-hex-digit node id")
         if node_id == own.node_id:
             raise BaychainError(Code.BAD_REQUEST, f"peer {p!r} is this node itself")
-    successor = cometbft.gossip_successor(founders, own.node_id) if tx_gossip == TxGossip.RING else None
+    successor = cometbft.gossip_successor(founders, own.node_id)  # None unless a ring of four or more founders
     shutil.copyfile(genesis, node_home.cometbft / "config" / "genesis.json")
     cometbft.set_config(node_home.cometbft, {("p2p", "persistent_peers"): ",".join(peers),
                                              **cometbft.gossip_settings(successor)})
