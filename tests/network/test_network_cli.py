@@ -58,7 +58,7 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
         (n.name, n.member.jurisdiction, n.node_id) for n in manifest.nodes
     ]
 
-    for i, entry in enumerate(manifest.nodes):
+    for entry in manifest.nodes:
         home = directory / entry.home
         cfg = config(home)
         assert cfg["p2p"]["unconditional_peer_ids"] == ""  # transactions flood by default
