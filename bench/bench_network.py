@@ -33,6 +33,8 @@ are then read with one `block` call). baychain's transactions are Ed25519-signed
 `notary.notarize` calls from fresh accounts (so no nonce orders one client's
 transactions); kvstore's are `key=value` byte strings of the same length. After each
 phase every block's results are read back (untimed) and failed transactions reported.
+Every cometbft of both networks runs with the environment a baychain node gives its
+child (`engine.cometbft.cometbft_environment`: GOGC=400 unless the caller sets GOGC).
 
     python bench/bench_network.py                          # both apps, both phases
     python bench/bench_network.py --txs 10000 --rate 1000 --rate-seconds 10
@@ -41,6 +43,7 @@ phase every block's results are read back (untimed) and failed transactions repo
     python bench/bench_network.py --set instrumentation.prometheus=false  # CometBFT's metrics off, both apps
     python bench/bench_network.py --tx-gossip ring         # transactions relayed around a ring, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
+    GOGC=100 python bench/bench_network.py                 # Go's default GC target for every cometbft
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.
 This is a script, not a test; see docs/PERFORMANCE.md, "Four validators (CometBFT)".
@@ -73,6 +76,7 @@ import websockets
 
 from baychain import transactions as txs
 from baychain.crypto.suites import ED25519
+from baychain.engine.cometbft import cometbft_environment
 from baychain.network import cometbft
 from baychain.network.create import init_network
 from baychain.network.home import NodeHome
@@ -158,6 +162,7 @@ class Nodes:
             self.kv_procs[name] = subprocess.Popen(
                 [self.binary, "node", "--home", str(home.cometbft), "--proxy_app=kvstore"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=cometbft_environment(),  # the GOGC a baychain node gives its cometbft: same runtime for both
             )
         deadline = time.monotonic() + 120
         rpcs = [CometRpc(self.rpc_url(n), timeout=3) for n in self.names]
@@ -803,7 +808,8 @@ def main(argv: list[str] | None = None) -> int:
           f"submissions via {args.via} (baychain), rpc (kvstore)"
           + f"; tx gossip {args.tx_gossip}"
           + (f"; config {' '.join(args.set)}" if args.set else "")
-          + (f"; GOMAXPROCS={args.gomaxprocs}" if args.gomaxprocs else ""))
+          + (f"; GOMAXPROCS={args.gomaxprocs}" if args.gomaxprocs else "")
+          + f"; cometbft GOGC={cometbft_environment()['GOGC']}")
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="bench-net-"))

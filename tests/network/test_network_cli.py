@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from baychain.network.home import NodeHome
@@ -119,6 +120,8 @@ def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:
         assert len(node["app_hash"]) == 64
         metrics = httpx.get(f"http://127.0.0.1:{manifest.node('gd-bank').ports['prometheus']}/metrics", timeout=10)
         assert "cometbft_consensus_height" in metrics.text  # CometBFT's own endpoint serves
+        (child,) = [p for p in psutil.Process(pid).children() if p.name() == "cometbft"]
+        assert child.environ().get("GOGC") == os.environ.get("GOGC", "400")  # the node's GC target for its child
 
         human = net("status", "--dir", str(directory))
         assert "gd-bank" in human.stdout and "ok" in human.stdout

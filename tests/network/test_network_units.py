@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from baychain.app.types import TxResult
-from baychain.engine.cometbft import CometEngine, LockedApplication
+from baychain.engine.cometbft import CometEngine, LockedApplication, cometbft_environment
 from baychain.errors import Code
 from baychain.network import cometbft
 from baychain.network.card import NodeCard, genesis_from_cards
@@ -83,6 +83,11 @@ def test_engine_reports_unreachable_cometbft_per_transaction_and_halts_cleanly()
         assert engine.submit_many([b"c"])[0].log == "engine halted: cometbft exited with status 1"
     finally:
         engine.close()
+
+
+def test_cometbft_child_gets_a_larger_gc_target_unless_the_operator_chose_one() -> None:
+    assert cometbft_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "400"}
+    assert cometbft_environment({"GOGC": "100", "HOME": "/h"}) == {"GOGC": "100", "HOME": "/h"}
 
 
 def test_locked_application_holds_the_engine_lock_during_every_call() -> None:
