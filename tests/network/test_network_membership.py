@@ -190,10 +190,13 @@ def test_a_validator_set_to_power_zero_stops_counting_and_the_light_client_follo
     genesis_file = tmp_path / "genesis.json"
     genesis_file.write_text(json.dumps(genesis_of(net)))
     out = CliRunner().invoke(cli_app, ["--node", entries[mo].api_url, "--json", "state", "get", record_key(digest),
-                                       "--contract", "notary", "--prove", "--light", "--genesis", str(genesis_file)])
+                                       "--contract", "notary", "--prove", "--light", "--genesis", str(genesis_file),
+                                       "--witness", entries[gd].api_url, "--witness", entries[reg].api_url])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
     assert doc["verified"] and doc["exists"] and doc["height"] >= notarized.height
+    lone = CliRunner().invoke(cli_app, ["--node", entries[mo].api_url, "state", "get", "00", "--witness", entries[gd].api_url])
+    assert lone.exit_code != 0 and "BAD_REQUEST" in lone.output and "--light" in lone.output
 
     # Power back, through the CLI this time: four validators again, and the light client
     # follows the second change.

@@ -209,6 +209,8 @@ def state_get(
     light: bool = typer.Option(False, "--light", help="With --prove: take the app hash from the next header, verified by validator signatures (needs --genesis)"),
     genesis: Optional[Path] = typer.Option(None, "--genesis", envvar="BAYCHAIN_GENESIS", dir_okay=False, help="The network's genesis.json: the light client's trust anchor"),
     rpc: Optional[list[str]] = typer.Option(None, "--rpc", help="CometBFT RPC URL for headers (repeatable; default: relayed by --node)"),
+    witness: Optional[list[str]] = typer.Option(None, "--witness", help="With --light: another node's API URL whose header is "
+                                                "compared with the verified one (repeatable; a fork fails with FORK_DETECTED)"),
 ) -> None:
     """Read one state entry; with --prove, check it without trusting the node (--light: nor its app hash)."""
     s = settings(ctx)
@@ -219,7 +221,9 @@ def state_get(
             raw_key = bytes.fromhex(key.removeprefix("0x"))
         except ValueError:
             raise BaychainError(Code.BAD_REQUEST, f"state key must be hex (or use --contract NAME KEY), not {key!r}") from None
-    light_client = _light_client(s, genesis, rpc) if light else None
+    if witness and not light:
+        raise BaychainError(Code.BAD_REQUEST, "--witness checks headers: use it with --light")
+    light_client = _light_client(s, genesis, rpc, witness or []) if light else None
     if light and not prove:
         raise BaychainError(Code.BAD_REQUEST, "--light checks a proof: use it with --prove")
     with s.client() as client:
@@ -257,8 +261,9 @@ def state_get(
     kv(rows)
 
 
-def _light_client(s: Any, genesis: Optional[Path], rpc: Optional[list[str]]) -> Any:
-    """A light client anchored on the genesis file; headers from --rpc or relayed by the node's API."""
+def _light_client(s: Any, genesis: Optional[Path], rpc: Optional[list[str]], witnesses: list[str]) -> Any:
+    """A light client anchored on the genesis file; headers from --rpc or relayed by the node's API,
+    compared with those the --witness nodes' APIs relay."""
     from baychain.network.light import ApiRelay, LightClient
 
     if genesis is None:
@@ -266,7 +271,7 @@ def _light_client(s: Any, genesis: Optional[Path], rpc: Optional[list[str]]) -> 
     try:
         doc = json.loads(genesis.read_text())
         sources: list[Any] = list(rpc) if rpc else [ApiRelay(s.node, timeout=s.timeout)]
-        return LightClient(sources, doc)
+        return LightClient(sources, doc, witnesses=[ApiRelay(w, timeout=s.timeout) for w in witnesses])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BaychainError(Code.BAD_REQUEST, f"cannot use {genesis} as a light-client anchor: {exc}") from None
 

@@ -194,7 +194,9 @@ def start_cometbft(directory: Path, *, progress: Callable[[str], Any]) -> Networ
     from baychain.network.light import ApiRelay, LightClient
 
     genesis = NodeHome(manifest.home(manifest.names[0])).cometbft / "config" / "genesis.json"
-    light = LightClient([ApiRelay(n.api_url) for n in manifest.nodes], genesis)
+    # headers from any node that answers, each compared with every other node's (witnesses)
+    light = LightClient([ApiRelay(n.api_url) for n in manifest.nodes], genesis,
+                        witnesses=[ApiRelay(n.api_url) for n in manifest.nodes[1:]])
     return Network(directory, COMETBFT, {n.name: n.api_url for n in manifest.nodes}, _committee_keys(directory),
                    stop=lambda: stop_nodes(directory), wait=lambda: None, light=light)
 

@@ -307,7 +307,8 @@ class Walkthrough:
             while phone.height() < height and time.monotonic() < deadline:
                 time.sleep(0.2)
             story = trace.verify_lot(phone, product, lot, light=self.network.light)
-        against = ("the app hash signed by more than 2/3 of the validators (light client: no node trusted)"
+        against = ("the app hash signed by more than 2/3 of the validators (light client: no node trusted, "
+                   "every other node's header compared)"
                    if self.network.light is not None else "the block's app hash")
         self.say(f"   a shopper in Macao scans the QR code: {len(story['events'])} events from the harvest on, every "
                  f"entry proven against {against} — [green]verified[/], [red]recalled[/]")

@@ -36,6 +36,15 @@ a node's CometBFT RPC (`CometRpc`), or a baychain node's HTTP API, which relays 
 those three calls (`ApiRelay`, `GET /v1/cometbft/{commit|header|validators}`). Several
 sources may be given; the next is tried when one fails. None needs to be trusted.
 
+**Witnesses.** Signatures cannot tell two headers of one height apart if both carry
+more than 2/3 of the same set's signatures: that takes validators signing twice, which
+the trust assumption rules out but a client may want to detect. With `witnesses`, every
+header the client verifies is compared with each witness's header of that height. A
+witness that serves the same header, or none yet, changes nothing; one that serves a
+different header which does not verify is set aside as faulty (`faulty_witnesses`) and
+verification goes on; one whose different header verifies too is evidence of a fork,
+and the client refuses with FORK_DETECTED rather than pick a side.
+
     light = LightClient("http://127.0.0.1:26657", "genesis.json")
     app_hash = light.verified_app_hash(height)             # app hash after block `height`
     proven = client.prove_state(key, height=height, light=light)   # SDK: proof + header
@@ -299,31 +308,37 @@ class LightClient:
         sources: CometRpc | ApiRelay | str | list[CometRpc | ApiRelay | str],
         genesis: dict[str, Any] | str | Path,
         *,
+        witnesses: list[CometRpc | ApiRelay | str] | None = None,
         poll: float = 0.1,
     ) -> None:
         if isinstance(genesis, (str, Path)):
             genesis = json.loads(Path(genesis).read_text())
         validators = validators_from_genesis(genesis)
-        self._init(sources, genesis["chain_id"], int(genesis.get("initial_height") or 1), validators, poll)
+        self._init(sources, genesis["chain_id"], int(genesis.get("initial_height") or 1), validators, poll, witnesses)
 
     @classmethod
     def from_trusted(
-        cls, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], *, poll: float = 0.1
+        cls, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], *,
+        witnesses: list[CometRpc | ApiRelay | str] | None = None, poll: float = 0.1,
     ) -> "LightClient":
         """Anchor on a validator set checked out of band: the set that signs `height`."""
         client = cls.__new__(cls)
-        client._init(sources, chain_id, height, validators, poll)
+        client._init(sources, chain_id, height, validators, poll, witnesses)
         return client
 
-    def _init(self, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], poll: float) -> None:
+    def _init(self, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], poll: float,
+              witnesses: list[CometRpc | ApiRelay | str] | None) -> None:
         self.chain_id = chain_id
         self.poll = poll
         items = sources if isinstance(sources, list) else [sources]
         if not items:
             raise ValueError("a light client needs at least one source of headers")
         self.sources = [_source(s) for s in items]
-        self._owned = [s for s, given in zip(self.sources, items) if isinstance(given, str)]
+        self.witnesses = [_source(w) for w in witnesses or []]
+        given = [*items, *(witnesses or [])]
+        self._owned = [s for s, g in zip([*self.sources, *self.witnesses], given) if isinstance(g, str)]
         self._trusted = [TrustedSet(height, tuple(validators), validator_set_hash(validators))]
+        self._faulty: list[str] = []
 
     def close(self) -> None:
         for source in self._owned:
@@ -345,6 +360,12 @@ class LightClient:
         """Every verified validator set, by the first height it signs."""
         return list(self._trusted)
 
+    @property
+    def faulty_witnesses(self) -> list[str]:
+        """Each time a witness served a header that differs and does not verify: who, which
+        height, why."""
+        return list(self._faulty)
+
     # -- verification ----------------------------------------------------------------------
 
     def verified_header(self, height: int, *, wait: float = 0.0) -> dict[str, Any]:
@@ -358,9 +379,37 @@ class LightClient:
             trusted = self._trusted_at(height)
             claimed = _hex(signed["header"].get("validators_hash", ""))
             if claimed == trusted.hash:
-                return verify_signed_header(self.chain_id, signed, list(trusted.validators))
+                header = verify_signed_header(self.chain_id, signed, list(trusted.validators))
+                self._cross_check(height, header, trusted)
+                return header
             self._advance(trusted, height)
         raise LightError(f"too many validator-set changes before height {height}")
+
+    def _cross_check(self, height: int, header: dict[str, Any], trusted: TrustedSet) -> None:
+        """Compare a verified header with every witness's header of the same height."""
+        ours = header_hash(header)
+        for witness in self.witnesses:
+            try:
+                theirs = witness.call("commit", height=str(height))["signed_header"]
+            except RpcError:
+                continue  # unreachable, or not at this height yet: no evidence either way
+            except (KeyError, TypeError):
+                self._faulty.append(f"{witness.url} at height {height}: malformed commit answer")
+                continue
+            try:
+                if header_hash(theirs["header"]) == ours:
+                    continue
+                if int(theirs["header"]["height"]) != height:
+                    raise LightError(f"asked for header {height}, served header {theirs['header']['height']}")
+                verify_signed_header(self.chain_id, theirs, list(trusted.validators))
+            except (LightError, KeyError, TypeError, ValueError) as exc:
+                why = exc.message if isinstance(exc, LightError) else f"malformed header ({exc!r})"
+                self._faulty.append(f"{witness.url} at height {height}: {why}")
+                continue
+            raise LightError(
+                f"fork detected at height {height}: witness {witness.url} serves header "
+                f"{header_hash(theirs['header']).hex()}, the sources {ours.hex()}, each signed by more than 2/3 "
+                "of the same validator set", Code.FORK_DETECTED)
 
     def verified_app_hash(self, height: int, *, wait: float = 10.0) -> bytes:
         """The app hash after block `height`, from the verified header of `height + 1`
