@@ -25,7 +25,9 @@ config), with the same load shape:
 - CPU over each phase (psutil; user+sys seconds / wall seconds, so 1.00 is one core
   busy): per node the baychain node process with its admission workers ("app":
   application, ABCI server, API) and its cometbft child; the load client; the whole
-  machine (so other users' share is known); and CPU per committed transaction.
+  machine (so other users' share is known); and CPU per committed transaction. With
+  both apps, the ratio of their CPU per committed transaction at saturation too: when
+  both are bound by CPU their rates follow it, and it moves less with the host's speed.
 
 Latency runs from the moment a transaction's batch is sent until node 0 announces the
 block that holds it (a NewBlockHeader event on its websocket; the block's transactions
@@ -759,6 +761,7 @@ def print_cpu(result: dict[str, Any], phase: str) -> None:
           f"whole machine {cpu['machine']:.2f} (others {max(0.0, cpu['machine'] - total - cpu['client']):.2f})")
     committed = result[phase]["committed"]
     if committed:
+        result[f"{phase}_cpu_per_tx"] = (total + cpu["client"]) * cpu["wall"] / committed * 1e6
         per_tx = {kind: sum(v for (_, k), v in per.items() if k == kind) * cpu["wall"] / committed * 1e6 for kind in ("app", "cometbft")}
         print(f"  CPU per committed tx ({phase}): all nodes {total * cpu['wall'] / committed * 1e6:.0f} us "
               f"(cometbft {per_tx['cometbft']:.0f}" + (f", baychain apps {per_tx['app']:.0f}" if per_tx["app"] else "")
@@ -843,6 +846,9 @@ def main(argv: list[str] | None = None) -> int:
     if "baychain" in by and "kvstore" in by:
         ratio = by["baychain"]["saturation"]["tps"] / max(1e-9, by["kvstore"]["saturation"]["tps"])
         print(f"baychain / kvstore (saturation): {ratio:.0%}")
+        b, k = by["baychain"].get("saturation_cpu_per_tx"), by["kvstore"].get("saturation_cpu_per_tx")
+        if b and k:  # when both are bound by CPU the rates follow this; it moves less with the host's speed
+            print(f"kvstore / baychain CPU per committed tx, load client included (saturation): {k / b:.0%} ({k:.0f} / {b:.0f} us)")
     if args.profile and "baychain" in by:
         report = profile_report(Path(args.profile) / "baychain-node.txt", by["baychain"].get("profile_seconds", 0) or 1)
         (Path(args.profile) / "summary.txt").write_text(report + "\n")
