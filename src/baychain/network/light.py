@@ -65,6 +65,7 @@ from typing import Any
 from google.protobuf import wrappers_pb2
 
 import baychain.abci.pb  # noqa: F401 - generates the protobuf modules if needed
+from baychain.abci.codec import encode_frame
 from baychain.abci.proto_gen.tendermint.crypto import keys_pb2
 from baychain.abci.proto_gen.tendermint.types import canonical_pb2, types_pb2, validator_pb2
 from baychain.abci.proto_gen.tendermint.version import types_pb2 as version_pb2
@@ -198,16 +199,7 @@ def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict[str,
     vote.block_id.part_set_header.hash = _hex(block_id["parts"]["hash"])
     vote.timestamp.CopyFrom(_timestamp(timestamp))
     body = vote.SerializeToString()
-    return _uvarint(len(body)) + body
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    return encode_frame(body)  # length-delimited, as the ABCI socket frames its messages
 
 
 # -- verification ------------------------------------------------------------------------------
