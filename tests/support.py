@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,6 +45,24 @@ def openssl_binary() -> str:
     if found is None:
         missing_tool("openssl is not installed; run scripts/install-system.sh")
     return found
+
+
+def eventually(predicate: Callable[[], Any], what: str, timeout: float, context: Callable[[], str],
+               poll: float = 0.1) -> Any:
+    """The first truthy value of `predicate`, asked every `poll` seconds (errors count as
+    not yet); after `timeout` seconds an AssertionError naming `what`, the last error and
+    `context()` (a process's log tail)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last = exc
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} ({last!r})\n{context()}")
 
 
 def load_vectors(name: str) -> Any:

@@ -13,7 +13,6 @@ import re
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from baychain.abci.server import AbciServer
-from support import pinned_cometbft
+from support import eventually, pinned_cometbft
 
 pytestmark = pytest.mark.slow
 
@@ -115,20 +114,6 @@ def rpc(port: int, method: str, **params: str) -> dict:
     return body["result"]
 
 
-def wait_for(predicate, timeout_s: float, what: str, log_path: Path):
-    deadline = time.monotonic() + timeout_s
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last_exc = exc
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} ({last_exc!r})\n{log_tail(log_path)}")
-
-
 def log_tail(path: Path, lines: int = 40) -> str:
     try:
         return "cometbft log tail:\n" + "\n".join(path.read_text().splitlines()[-lines:])
@@ -184,7 +169,7 @@ class Node:
         return int(self.rpc("status")["sync_info"]["latest_block_height"])
 
     def wait_for(self, predicate, what: str, timeout_s: float = 60):
-        return wait_for(predicate, timeout_s, what, self.log_path)
+        return eventually(predicate, what, timeout_s, lambda: log_tail(self.log_path))
 
     def assert_alive(self) -> None:
         assert self.process is not None and self.process.poll() is None, log_tail(self.log_path)

@@ -24,7 +24,7 @@ from baychain.network.home import NodeHome
 from baychain.network.manifest import NetworkManifest
 from baychain.network.processes import NODE_MODULE, kill_node, log_tail, running_pid, start_node, stop_node, wait_healthy
 from baychain.network.rpc import CometRpc
-from support import pinned_cometbft
+from support import eventually, pinned_cometbft
 
 
 def cometbft_binary() -> str:
@@ -131,17 +131,7 @@ class LocalNetwork:
         return {n: self.height(n) for n in (names or self.names)}
 
     def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                value = predicate()
-                if value:
-                    return value
-            except Exception as exc:  # noqa: BLE001 - retried until the deadline
-                last = exc
-            time.sleep(0.2)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what} ({last!r})\n{self.logs()}")
+        return eventually(predicate, what, timeout, self.logs, poll=0.2)
 
     def wait_height(self, names: list[str], height: int, timeout: float = 60) -> None:
         self.wait_for(
