@@ -1,5 +1,6 @@
 """Membership decided on chain, with four real validators on 127.0.0.1: a node outside
-the registry is refused until the committee adds it; a validator whose power the committee sets
+the registry is refused until the committee adds it, and cut off again when the committee
+removes it; a validator whose power the committee sets
 to 0 stops counting (two heights later CometBFT's set has three validators, and that
 node's vote can no longer make a quorum); a light client anchored on the genesis follows
 both validator-set changes and checks state proofs against headers it verified.
@@ -129,8 +130,22 @@ def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net,
             # Not in the founders' ring, it is an ordinary peer to them: it gets every transaction.
             net.wait_for(lambda: all(net.gossip(n) == (4, 3) for n in net.names),
                          "every founder relaying to the added node as well", 30)
-        assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": keys.node_id}})["value"]["name"] == "outsider"
-        assert validator_set(net, gd) == sorted(e.validator.address for e in net.manifest.nodes)  # a member, not a validator
+            assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": keys.node_id}})["value"]["name"] == "outsider"
+            assert validator_set(net, gd) == sorted(e.validator.address for e in net.manifest.nodes)  # a member, not a validator
+
+            # The committee removes it again. CometBFT filters peers only as they connect, so
+            # each member restarts its cometbft in turn to cut the open connection; the node
+            # is then refused like any outsider and falls behind.
+            removed = committee_decides(net, hk, "remove_node", node_id=keys.node_id)
+            net.wait_for(lambda: int(rpc.net_info()["n_peers"]) == 0, "every member to cut the removed node's connection", 90)
+            for name in net.names:
+                assert "restarting cometbft to cut their connections" in net.home(name).log_file.read_text(errors="replace")
+            stalled = int(rpc.status()["sync_info"]["latest_block_height"])
+            net.wait_height(net.names, max(stalled, removed["decided_height"]) + 3, timeout=60)
+            assert int(rpc.net_info()["n_peers"]) == 0 and int(rpc.status()["sync_info"]["latest_block_height"]) == stalled
+            for member in member_rpcs:
+                assert keys.node_id not in {p["node_info"]["id"] for p in member.net_info()["peers"]}
+            net.assert_agree(net.names)
     finally:
         for member in member_rpcs:
             member.close()

@@ -226,6 +226,7 @@ class CometbftProcess:
         self.stopping = False
 
     async def start(self) -> None:
+        self.stopping = False
         self.process = await asyncio.create_subprocess_exec(
             self.binary, "node", "--home", str(self.home),
             stdin=asyncio.subprocess.DEVNULL, stdout=self.stdout, stderr=asyncio.subprocess.STDOUT,

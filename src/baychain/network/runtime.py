@@ -10,7 +10,9 @@ then, on one asyncio event loop:
 4. starts `cometbft node --home DIR/cometbft` once the ABCI server listens, and
    supervises it: if CometBFT exits on its own (it stops on an application failure or
    an app-hash mismatch), the node stops and exits non-zero rather than serving stale
-   reads as if all were well.
+   reads as if all were well;
+5. with `filter_peers` on, restarts that child when a connected peer is no longer in
+   the node registry, which cuts the connection (`baychain.network.outsiders`).
 
 SIGTERM or SIGINT stops everything in reverse: CometBFT first (it may still be calling
 the application), then the ABCI server, the API, and finally the application's store.
@@ -34,7 +36,7 @@ from typing import Any, Iterator
 from baychain.abci.server import AbciServer
 from baychain.app.application import Application
 from baychain.engine.cometbft import CometbftProcess, CometEngine
-from baychain.network import cometbft
+from baychain.network import cometbft, outsiders
 from baychain.network.home import NodeHome, NodeSettings
 
 log = logging.getLogger("baychain.node")
@@ -106,8 +108,10 @@ async def _run(home: NodeHome, binary: str | None) -> int:
         log.error("cannot listen for the API on %s:%d: %s", settings.api_host, settings.api_port, exc)
         return 2
 
+    node_id = None
     if cometbft.read_config(home.cometbft).get("filter_peers"):
         log.info("filter_peers is on: peers are limited to the nodes of the on-chain registry (contract `network`)")
+        node_id = cometbft.read_keys(home.cometbft).node_id
     options: dict[str, int] = {"verify_workers": settings.admission_workers}
     if settings.keep_versions is not None:
         options["keep_versions"] = settings.keep_versions
@@ -138,7 +142,24 @@ async def _run(home: NodeHome, binary: str | None) -> int:
         )
         child_task = asyncio.create_task(child.wait(), name="cometbft")
         stop_task = asyncio.create_task(stop.wait(), name="stop")
-        done, _ = await asyncio.wait({child_task, stop_task, api_task}, return_when=asyncio.FIRST_COMPLETED)
+        watch_task = asyncio.create_task(outsiders.watch(engine, node_id), name="outsiders") if node_id else None
+        while True:
+            done, _ = await asyncio.wait({child_task, stop_task, api_task} | ({watch_task} if watch_task else set()),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if watch_task not in done or done - {watch_task}:
+                break
+            if watch_task.exception() is not None:
+                log.error("watching the peers against the registry failed (%r); removed nodes keep their connections",
+                          watch_task.exception())
+                watch_task = None
+                continue
+            log.warning("peers %s are no longer in the node registry: restarting cometbft to cut their connections",
+                        ", ".join(watch_task.result()))
+            child_task.cancel()
+            await child.stop()
+            await child.start()
+            child_task = asyncio.create_task(child.wait(), name="cometbft")
+            watch_task = asyncio.create_task(outsiders.watch(engine, node_id), name="outsiders")
         if stop_task in done:
             log.info("stopping node %s", settings.name)
         elif child_task in done:
@@ -149,8 +170,9 @@ async def _run(home: NodeHome, binary: str | None) -> int:
         else:
             log.error("the API server stopped unexpectedly; stopping node %s", settings.name)
             exit_code = 1
-        for task in (child_task, stop_task):
-            task.cancel()
+        for task in (child_task, stop_task, watch_task):
+            if task is not None:
+                task.cancel()
     finally:
         await child.stop()
         await abci.stop()
