@@ -223,10 +223,8 @@ class CometbftProcess:
         self.home = Path(home)
         self.stdout = stdout
         self.process: asyncio.subprocess.Process | None = None
-        self.stopping = False
 
     async def start(self) -> None:
-        self.stopping = False
         self.process = await asyncio.create_subprocess_exec(
             self.binary, "node", "--home", str(self.home),
             stdin=asyncio.subprocess.DEVNULL, stdout=self.stdout, stderr=asyncio.subprocess.STDOUT,
@@ -244,7 +242,6 @@ class CometbftProcess:
 
     async def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (CometBFT shuts down cleanly), then SIGKILL after `timeout` seconds."""
-        self.stopping = True
         proc = self.process
         if proc is None or proc.returncode is not None:
             return proc.returncode if proc else None
