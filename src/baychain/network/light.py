@@ -36,14 +36,15 @@ a node's CometBFT RPC (`CometRpc`), or a baychain node's HTTP API, which relays 
 those three calls (`ApiRelay`, `GET /v1/cometbft/{commit|header|validators}`). Several
 sources may be given; the next is tried when one fails. None needs to be trusted.
 
-**Witnesses.** Signatures cannot tell two headers of one height apart if both carry
-more than 2/3 of the same set's signatures: that takes validators signing twice, which
-the trust assumption rules out but a client may want to detect. With `witnesses`, every
-header the client verifies is compared with each witness's header of that height. A
-witness that serves the same header, or none yet, changes nothing; one that serves a
-different header which does not verify is set aside as faulty (`faulty_witnesses`) and
-verification goes on; one whose different header verifies too is evidence of a fork,
-and the client refuses with FORK_DETECTED rather than pick a side.
+**Witnesses.** Signatures cannot tell two headers of one height apart if both verify:
+that takes validators signing twice (or an old set's keys signing a made-up history),
+which the trust assumption rules out but a client may want to detect. With
+`witnesses`, every header the client verifies is compared with each witness's header of
+that height. A witness that serves the same header, or none yet, changes nothing. A
+different header is verified as the client verifies any: from the trust anchor,
+following the validator-set changes the witness serves. If that fails the witness is
+set aside as faulty (`faulty_witnesses`) and verification goes on; if it succeeds, two
+histories verify and the client refuses with FORK_DETECTED rather than pick a side.
 
     light = LightClient("http://127.0.0.1:26657", "genesis.json")
     app_hash = light.verified_app_hash(height)             # app hash after block `height`
@@ -372,14 +373,18 @@ class LightClient:
             claimed = _hex(signed["header"].get("validators_hash", ""))
             if claimed == trusted.hash:
                 header = verify_signed_header(self.chain_id, signed, list(trusted.validators))
-                self._cross_check(height, header, trusted)
+                self._cross_check(height, header)
                 return header
             self._advance(trusted, height)
         raise LightError(f"too many validator-set changes before height {height}")
 
-    def _cross_check(self, height: int, header: dict[str, Any], trusted: TrustedSet) -> None:
-        """Compare a verified header with every witness's header of the same height."""
+    def _cross_check(self, height: int, header: dict[str, Any]) -> None:
+        """Compare a verified header with every witness's header of the same height. A
+        different one is verified the way this client verifies: from the trust anchor,
+        following the validator-set changes the witness itself serves, so that a witness
+        telling the truth about a history the sources hid is not mistaken for a liar."""
         ours = header_hash(header)
+        anchor = self._trusted[0]
         for witness in self.witnesses:
             try:
                 theirs = witness.call("commit", height=str(height))["signed_header"]
@@ -393,15 +398,17 @@ class LightClient:
                     continue
                 if int(theirs["header"]["height"]) != height:
                     raise LightError(f"asked for header {height}, served header {theirs['header']['height']}")
-                verify_signed_header(self.chain_id, theirs, list(trusted.validators))
+                replay = LightClient.from_trusted(witness, self.chain_id, anchor.height, list(anchor.validators))
+                if header_hash(replay.verified_header(height)) != header_hash(theirs["header"]):
+                    raise LightError(f"served two different headers for height {height}")
             except (LightError, KeyError, TypeError, ValueError) as exc:
                 why = exc.message if isinstance(exc, LightError) else f"malformed header ({exc!r})"
                 self._faulty.append(f"{witness.url} at height {height}: {why}")
                 continue
             raise LightError(
                 f"fork detected at height {height}: witness {witness.url} serves header "
-                f"{header_hash(theirs['header']).hex()}, the sources {ours.hex()}, each signed by more than 2/3 "
-                "of the same validator set", Code.FORK_DETECTED)
+                f"{header_hash(theirs['header']).hex()}, the sources {ours.hex()}; each verifies from the trust anchor "
+                "(validators signed conflicting headers)", Code.FORK_DETECTED)
 
     def verified_app_hash(self, height: int, *, wait: float = 10.0) -> bytes:
         """The app hash after block `height`, from the verified header of `height + 1`
