@@ -144,3 +144,35 @@ def test_waiting_for_a_height_and_failing_over_between_sources() -> None:
     with pytest.raises(LightError) as down:
         LightClient([Down()], genesis()).verified_header(3)
     assert down.value.code == Code.UNAVAILABLE
+
+
+def test_a_witness_whose_history_verifies_along_other_validator_sets_is_a_fork_and_one_that_does_not_is_faulty() -> None:
+    honest = Chain({1: A, 13: B}, top=20)
+    other = [Val(60 + i) for i in range(3)]
+    forked = Chain({1: A, 13: other}, top=20)  # A signed two headers 12, naming different next sets
+    honest.url, forked.url = "honest", "forked"
+    with LightClient(honest, genesis(), witnesses=[honest]) as light:
+        assert light.verified_header(18)["height"] == "18" and light.faulty_witnesses == []
+    # The witness's header 18 is signed by a set the sources' history never had: it is
+    # verified along the witness's own set changes from the genesis, and both histories hold.
+    with LightClient(honest, genesis(), witnesses=[forked]) as light:
+        with pytest.raises(LightError) as fork:
+            light.verified_header(18)
+        assert fork.value.code == Code.FORK_DETECTED and "witness forked" in fork.value.message
+    # The same from the other side: the witness tells the truth, the sources the fork.
+    with LightClient(forked, genesis(), witnesses=[honest]) as light:
+        with pytest.raises(LightError) as fork:
+            light.verified_header(18)
+        assert fork.value.code == Code.FORK_DETECTED
+
+    # A witness whose set change the genesis validators never signed for is only faulty.
+    unlinked = Chain({1: A, 13: B}, top=20)
+    unlinked.url = "unlinked"
+    for h in range(13, 21):
+        header = dict(unlinked.signed[h]["header"], validators_hash=set_hash(other), next_validators_hash=set_hash(other))
+        unlinked.signed[h] = {"header": header, "commit": Chain.sign(header, other)}
+    unlinked.sets[13] = other
+    with LightClient(honest, genesis(), witnesses=[unlinked]) as light:
+        assert light.verified_header(18)["height"] == "18"
+        (faulty,) = light.faulty_witnesses
+        assert faulty.startswith("unlinked at height 18:") and "signed for" in faulty
