@@ -111,7 +111,7 @@ class Code(IntEnum):
     TIMEOUT = 303
     UNKNOWN_QUERY = 304
     PROOF_INVALID = 305
-    FORK_DETECTED = 306  # two headers of one height, each signed by more than 2/3 of the same validator set
+    FORK_DETECTED = 306  # a light client's witness serves another header of a height, and it verifies too
     # 5xx: the node itself
     INTERNAL = 500
     UNAVAILABLE = 501  # the node could not be reached

@@ -394,12 +394,13 @@ class LightClient:
                 self._faulty.append(f"{witness.url} at height {height}: malformed commit answer")
                 continue
             try:
-                if header_hash(theirs["header"]) == ours:
+                their_hash = header_hash(theirs["header"])
+                if their_hash == ours:
                     continue
                 if int(theirs["header"]["height"]) != height:
                     raise LightError(f"asked for header {height}, served header {theirs['header']['height']}")
                 replay = LightClient.from_trusted(witness, self.chain_id, anchor.height, list(anchor.validators))
-                if header_hash(replay.verified_header(height)) != header_hash(theirs["header"]):
+                if header_hash(replay.verified_header(height)) != their_hash:
                     raise LightError(f"served two different headers for height {height}")
             except (LightError, KeyError, TypeError, ValueError) as exc:
                 why = exc.message if isinstance(exc, LightError) else f"malformed header ({exc!r})"
@@ -407,7 +408,7 @@ class LightClient:
                 continue
             raise LightError(
                 f"fork detected at height {height}: witness {witness.url} serves header "
-                f"{header_hash(theirs['header']).hex()}, the sources {ours.hex()}; each verifies from the trust anchor "
+                f"{their_hash.hex()}, the sources {ours.hex()}; each verifies from the trust anchor "
                 "(validators signed conflicting headers)", Code.FORK_DETECTED)
 
     def verified_app_hash(self, height: int, *, wait: float = 10.0) -> bytes:

@@ -8,8 +8,9 @@ admitted, it restarts its cometbft child: CometBFT v0.38 offers no other way to 
 peer (its RPC has no disconnect), and once restarted it refuses the peer's redials like
 any other outsider's. Members restart one after another, `STAGGER` seconds apart in
 registry order, so that only one is down at a time (blocks go on if the others hold
-more than 2/3 of the voting power, else they pause for the seconds of a restart). A restart is safe at any moment: CometBFT's own state and the double-sign
-guard in `priv_validator_state.json` survive it, as they survive a crash.
+more than 2/3 of the voting power, else they pause for the seconds of a restart). A
+restart is safe at any moment: CometBFT's own state and the double-sign guard in
+`priv_validator_state.json` survive it, as they survive a crash.
 """
 
 from __future__ import annotations
