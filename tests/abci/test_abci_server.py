@@ -200,24 +200,53 @@ def test_proposals_vote_extensions_and_query(kv_app, abci_client_class) -> None:
     asyncio.run(main())
 
 
-def test_state_sync_calls_offer_nothing_and_reject(kv_app, abci_client_class) -> None:
-    async def main():
-        async with running(kv_app) as server:
-            client = await abci_client_class.connect("127.0.0.1", server.port)
-            listed, offered, chunk, applied = await client.call(
-                Req(list_snapshots=abci_pb.RequestListSnapshots()),
-                Req(offer_snapshot=abci_pb.RequestOfferSnapshot()),
-                Req(load_snapshot_chunk=abci_pb.RequestLoadSnapshotChunk(height=1)),
-                Req(apply_snapshot_chunk=abci_pb.RequestApplySnapshotChunk(index=0)),
-            )
-            await client.close()
-        assert listed.WhichOneof("value") == "list_snapshots" and not listed.list_snapshots.snapshots
-        assert offered.offer_snapshot.result == abci_pb.ResponseOfferSnapshot.REJECT
-        assert chunk.WhichOneof("value") == "load_snapshot_chunk" and chunk.load_snapshot_chunk.chunk == b""
-        assert applied.apply_snapshot_chunk.result == abci_pb.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
-        assert kv_app.calls == []  # none of these reach the application
+def test_state_sync_calls_reach_the_application_both_ways(tmp_path, abci_client_class) -> None:
+    """One real node serves its snapshot over ABCI; another, empty, is offered it and
+    applies its chunks, with a tampered chunk sent back for refetching."""
+    from baychain.app.application import Application
+    from baychain.app.types import BlockRequest, InitChainRequest
+    from support import Signer
 
-    asyncio.run(main())
+    serving = Application(tmp_path / "serving", snapshot_interval=2)
+    serving.init_chain(InitChainRequest("sync-chain", 0, 1, [], b"{}"))
+    signer = Signer("sync-chain", bytes(32))
+    for height in (1, 2):
+        serving.finalize_block(BlockRequest(height, height, bytes(32), b"p", [signer.tx("notary", "notarize", digest=bytes([height]) * 32).raw]))
+        serving.commit()
+    serving.finish_snapshot()
+    empty = Application(tmp_path / "empty")
+
+    async def main():
+        async with running(serving) as one, running(empty) as other:
+            source = await abci_client_class.connect("127.0.0.1", one.port)
+            target = await abci_client_class.connect("127.0.0.1", other.port)
+            (listed,) = await source.call(Req(list_snapshots=abci_pb.RequestListSnapshots()))
+            (snapshot,) = listed.list_snapshots.snapshots
+            (chunk,) = await source.call(Req(load_snapshot_chunk=abci_pb.RequestLoadSnapshotChunk(
+                height=snapshot.height, format=snapshot.format, chunk=0)))
+            chunk = chunk.load_snapshot_chunk.chunk
+            nothing, offered, tampered, applied = await target.call(
+                Req(list_snapshots=abci_pb.RequestListSnapshots()),
+                Req(offer_snapshot=abci_pb.RequestOfferSnapshot(snapshot=snapshot, app_hash=serving.state.root(2))),
+                Req(apply_snapshot_chunk=abci_pb.RequestApplySnapshotChunk(index=0, chunk=chunk + b"x", sender="bad")),
+                Req(apply_snapshot_chunk=abci_pb.RequestApplySnapshotChunk(index=0, chunk=chunk, sender="good")),
+            )
+            (info,) = await target.call(Req(info=abci_pb.RequestInfo()))
+            for client in (source, target):
+                await client.close()
+        return snapshot, nothing, offered, tampered, applied, info
+
+    snapshot, nothing, offered, tampered, applied, info = asyncio.run(main())
+    assert (snapshot.height, snapshot.format, snapshot.chunks) == (2, 1, 1)
+    assert nothing.WhichOneof("value") == "list_snapshots" and not nothing.list_snapshots.snapshots
+    assert offered.offer_snapshot.result == abci_pb.ResponseOfferSnapshot.ACCEPT
+    assert tampered.apply_snapshot_chunk.result == abci_pb.ResponseApplySnapshotChunk.RETRY
+    assert list(tampered.apply_snapshot_chunk.refetch_chunks) == [0]
+    assert list(tampered.apply_snapshot_chunk.reject_senders) == ["bad"]
+    assert applied.apply_snapshot_chunk.result == abci_pb.ResponseApplySnapshotChunk.ACCEPT
+    assert (info.info.last_block_height, info.info.last_block_app_hash) == (2, serving.state.root(2))
+    serving.close()
+    empty.close()
 
 
 def test_state_machine_exception_becomes_exception_response_and_is_logged(

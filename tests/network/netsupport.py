@@ -9,6 +9,7 @@ block store (API) and in CometBFT's headers (RPC).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -18,10 +19,13 @@ from typing import Any, Callable
 
 import httpx
 
-from baychain.network.cometbft import TxGossip
+from baychain.network import cometbft
+from baychain.network.cometbft import NodeKeys, TxGossip
+from baychain.network.committee import local_committee
 from baychain.network.create import init_network
-from baychain.network.home import NodeHome
-from baychain.network.manifest import NetworkManifest
+from baychain.network.home import NodeHome, NodeSettings
+from baychain.network.manifest import PORT_NAMES, NetworkManifest
+from baychain.network.ports import free_ports
 from baychain.network.processes import NODE_MODULE, kill_node, log_tail, running_pid, start_node, stop_node, wait_healthy
 from baychain.network.rpc import CometRpc
 from support import eventually, pinned_cometbft
@@ -34,10 +38,11 @@ def cometbft_binary() -> str:
 
 @contextmanager
 def running_network(directory: Path, chain_id: str, validators: int = 4,
-                    tx_gossip: TxGossip = TxGossip.FLOOD) -> Iterator["LocalNetwork"]:
+                    tx_gossip: TxGossip = TxGossip.FLOOD, snapshot_interval: int = 1000) -> Iterator["LocalNetwork"]:
     """A local network started and healthy for the duration of the block; killed after."""
     cometbft_binary()
-    network = LocalNetwork(directory, validators=validators, chain_id=chain_id, tx_gossip=tx_gossip)
+    network = LocalNetwork(directory, validators=validators, chain_id=chain_id, tx_gossip=tx_gossip,
+                           snapshot_interval=snapshot_interval)
     try:
         network.start()
         network.wait_healthy(timeout=90)
@@ -46,15 +51,43 @@ def running_network(directory: Path, chain_id: str, validators: int = 4,
         network.down()
 
 
+def new_node_home(net: "LocalNetwork", path: Path, name: str) -> tuple[NodeHome, NodeKeys, dict[str, int]]:
+    """A node home outside the network's registry: fresh keys, free ports, the network's
+    genesis, every member as a persistent peer, peer filtering on (not started)."""
+    home = NodeHome(path)
+    keys = cometbft.init_home(home.cometbft)
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+    cometbft.set_config(
+        home.cometbft,
+        cometbft.node_settings(moniker=name, ports=ports, filter_peers=True,
+                               persistent_peers=[e.p2p_address for e in net.manifest.nodes]),
+    )
+    shutil.copyfile(net.home(net.names[0]).cometbft / "config" / "genesis.json", home.cometbft / "config" / "genesis.json")
+    home.save(NodeSettings(name=name, api_port=ports["api"]))
+    return home, keys, ports
+
+
+def committee_decides(net: "LocalNetwork", node: str, method: str, **args: Any) -> dict:
+    """The founding committee (whose keys the local network holds) proposes a registry change and
+    votes it through; the proposal's summary (`decided_height`: the block that ran it)."""
+    from baychain.sdk import Client
+    from baychain.sdk.governance import Governance, action
+
+    with Client(net.manifest.node(node).api_url, timeout=20) as client:
+        summary = Governance(client).decide(local_committee(net.directory), [action("network", method, **args)])
+    assert summary["status"] == "executed", summary
+    return summary
+
+
 class LocalNetwork:
     def __init__(
         self, directory: Path, validators: int = 4, chain_id: str = "baychain-net-test",
-        tx_gossip: TxGossip = TxGossip.FLOOD,
+        tx_gossip: TxGossip = TxGossip.FLOOD, snapshot_interval: int = 1000,
     ) -> None:
         self.directory = directory
         self.manifest: NetworkManifest = init_network(
             directory, validators=validators, chain_id=chain_id, log_level="consensus:info,state:info,p2p:error,*:error",
-            tx_gossip=tx_gossip,
+            tx_gossip=tx_gossip, snapshot_interval=snapshot_interval,
         )
         self.clients = {n.name: httpx.Client(base_url=n.api_url, timeout=10) for n in self.manifest.nodes}
 

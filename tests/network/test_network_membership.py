@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -22,18 +21,13 @@ from baychain.cli.main import app as cli_app
 from baychain.contracts.context import contract_key
 from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
-from baychain.network import cometbft
 from baychain.network.cometbft import TxGossip
-from baychain.network.home import NodeHome, NodeSettings
-from baychain.network.committee import local_committee
 from baychain.network.light import ApiRelay, LightClient
-from baychain.network.manifest import PORT_NAMES
-from baychain.network.ports import free_ports
 from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
 from baychain.sdk.governance import Governance, action
-from netsupport import LocalNetwork, kill_strays, running_network
+from netsupport import LocalNetwork, committee_decides, kill_strays, new_node_home, running_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -61,27 +55,9 @@ def validator_set(net: LocalNetwork, name: str, height: int | None = None) -> li
         return sorted(v["address"] for v in rpc.call("validators", **params)["validators"])
 
 
-def committee_decides(net: LocalNetwork, node: str, method: str, **args) -> dict:
-    """The founding committee (whose keys the local network holds) proposes a registry change and
-    votes it through; the proposal's summary (`decided_height`: the block that ran it)."""
-    with Client(net.manifest.node(node).api_url, timeout=20) as client:
-        summary = Governance(client).decide(local_committee(net.directory), [action("network", method, **args)])
-    assert summary["status"] == "executed", summary
-    return summary
-
-
 def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net, tmp_path: Path) -> None:
     gd, hk, mo, reg = net.names
-    outsider = NodeHome(tmp_path / "outsider")
-    keys = cometbft.init_home(outsider.cometbft)
-    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
-    cometbft.set_config(
-        outsider.cometbft,
-        cometbft.node_settings(moniker="outsider", ports=ports, filter_peers=True,
-                               persistent_peers=[e.p2p_address for e in net.manifest.nodes]),
-    )
-    shutil.copyfile(net.home(gd).cometbft / "config" / "genesis.json", outsider.cometbft / "config" / "genesis.json")
-    outsider.save(NodeSettings(name="outsider", api_port=ports["api"]))
+    outsider, keys, ports = new_node_home(net, tmp_path / "outsider", "outsider")
 
     # Nobody registers it directly, and only committee members propose.
     with Client(net.manifest.node(hk).api_url, timeout=20) as client:

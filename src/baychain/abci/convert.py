@@ -9,7 +9,8 @@ speaks `tendermint.abci` protobuf. This module is the only place that knows both
   the block's LastResultsHash together with code and data, so they must be deterministic);
 - events: ordered (key, value) attributes, all marked for indexing;
 - query proofs: the application's opaque proof bytes travel as a single `ProofOp`
-  of type `PROOF_OP_TYPE`.
+  of type `PROOF_OP_TYPE`;
+- state sync: `Snapshot` as is, the results' enums by name.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from collections.abc import Iterable
 
 from baychain.abci.pb import abci_pb, crypto_pb, proof_pb
 from baychain.app.types import (
+    ApplyChunkResult,
     BlockRequest,
     Event,
     FinalizeResult,
     InfoResult,
     InitChainRequest,
     InitChainResult,
+    OfferResult,
     QueryResult,
+    Snapshot,
     TxResult,
     ValidatorUpdate,
 )
@@ -177,3 +181,26 @@ def query_response(result: QueryResult):
             )
         )
     return response
+
+
+def snapshot_from_pb(snapshot) -> Snapshot:
+    return Snapshot(snapshot.height, snapshot.format, snapshot.chunks, bytes(snapshot.hash), bytes(snapshot.metadata))
+
+
+def list_snapshots_response(snapshots: Iterable[Snapshot]):
+    return abci_pb.ResponseListSnapshots(snapshots=[
+        abci_pb.Snapshot(height=s.height, format=s.format, chunks=s.chunks, hash=s.hash, metadata=s.metadata)
+        for s in snapshots
+    ])
+
+
+def offer_snapshot_response(result: OfferResult):
+    return abci_pb.ResponseOfferSnapshot(result=getattr(abci_pb.ResponseOfferSnapshot, result.value))
+
+
+def apply_snapshot_chunk_response(result: ApplyChunkResult):
+    return abci_pb.ResponseApplySnapshotChunk(
+        result=getattr(abci_pb.ResponseApplySnapshotChunk, result.result.value),
+        refetch_chunks=result.refetch,
+        reject_senders=result.reject_senders,
+    )

@@ -19,9 +19,9 @@ The server guarantees:
   exceptions are the read-only CheckTx and Query: their failures are answered with
   code 500 (INTERNAL), so that no client can halt validators with one bad input.
 
-Methods the application does not implement are answered here: Echo, Flush, no-op vote
-extensions (empty extension, always ACCEPT) and state sync (no snapshots offered,
-offers rejected).
+Methods the application does not implement are answered here: Echo, Flush and no-op
+vote extensions (empty extension, always ACCEPT). State sync's four calls go to the
+application (its snapshots, baychain.chain.snapshots).
 """
 
 from __future__ import annotations
@@ -40,13 +40,16 @@ from baychain.abci import convert
 from baychain.abci.codec import MAX_MESSAGE_BYTES, FrameDecoder, FramingError, encode_frame
 from baychain.abci.pb import abci_pb
 from baychain.app.types import (
+    ApplyChunkResult,
     BlockRequest,
     CommitResult,
     FinalizeResult,
     InfoResult,
     InitChainRequest,
     InitChainResult,
+    OfferResult,
     QueryResult,
+    Snapshot,
     TxResult,
 )
 from baychain.errors import Code
@@ -78,6 +81,14 @@ class AbciApplication(Protocol):
     def commit(self) -> CommitResult: ...
 
     def query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult: ...
+
+    def list_snapshots(self) -> list[Snapshot]: ...
+
+    def load_snapshot_chunk(self, height: int, format_: int, index: int) -> bytes: ...
+
+    def offer_snapshot(self, snapshot: Snapshot, app_hash: bytes) -> OfferResult: ...
+
+    def apply_snapshot_chunk(self, index: int, chunk: bytes, sender: str) -> ApplyChunkResult: ...
 
 
 def parse_address(address: str) -> tuple[str, str]:
@@ -473,18 +484,19 @@ class AbciServer:
         return abci_pb.ResponseCommit(retain_height=result.retain_height)
 
     async def _list_snapshots(self, req):
-        return abci_pb.ResponseListSnapshots()
+        return convert.list_snapshots_response(await self._call(self.app.list_snapshots))
 
     async def _offer_snapshot(self, req):
-        return abci_pb.ResponseOfferSnapshot(result=abci_pb.ResponseOfferSnapshot.REJECT)
+        snapshot = convert.snapshot_from_pb(req.snapshot)
+        return convert.offer_snapshot_response(await self._call(self.app.offer_snapshot, snapshot, bytes(req.app_hash)))
 
     async def _load_snapshot_chunk(self, req):
-        return abci_pb.ResponseLoadSnapshotChunk()
+        chunk = await self._call(self.app.load_snapshot_chunk, req.height, req.format, req.chunk)
+        return abci_pb.ResponseLoadSnapshotChunk(chunk=chunk)
 
     async def _apply_snapshot_chunk(self, req):
-        return abci_pb.ResponseApplySnapshotChunk(
-            result=abci_pb.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
-        )
+        result = await self._call(self.app.apply_snapshot_chunk, req.index, bytes(req.chunk), req.sender)
+        return convert.apply_snapshot_chunk_response(result)
 
 
 async def serve(

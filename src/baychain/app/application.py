@@ -10,6 +10,8 @@ Engines drive it through the ABCI-shaped calls in `baychain.app.types`:
     finalize_block  execute a block: per-transaction results and the new app hash
     commit          persist the block, its receipts and the new state atomically
     query           state with Merkle proofs, read-only contract views
+    list_snapshots, load_snapshot_chunk    state-sync snapshots this node serves
+    offer_snapshot, apply_snapshot_chunk   restore a new node from a peer's snapshot
 
 State changes only in finalize_block, from the block's contents and header time,
 and becomes durable only in commit. A transaction that fails before execution
@@ -23,6 +25,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import threading
 from collections import OrderedDict
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -33,20 +36,24 @@ from typing import Any, Callable
 import cbor2
 
 from baychain import __version__, encoding
-from baychain import transactions as txs
 from baychain.app.admission import Checker
 from baychain.app.standing import Standings, recording
 from baychain.app.types import (
+    ApplyChunkResult,
+    ApplyResult,
     BlockRequest,
     CommitResult,
     FinalizeResult,
     InfoResult,
     InitChainRequest,
     InitChainResult,
+    OfferResult,
     QueryResult,
+    Snapshot,
     TxResult,
 )
 from baychain.chain.blockstore import BlockStore, TxRecord
+from baychain.chain.snapshots import FORMAT as SNAPSHOT_FORMAT, Restore, SnapshotError, SnapshotStore
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
 from baychain.contracts.system import audit, dataex, governance, identity, network, policy, system_contracts
@@ -88,7 +95,12 @@ class _PendingBlock:
 class Application:
     """One node's copy of the state machine, persisted in `data_dir`."""
 
-    def __init__(self, data_dir: str | Path, *, keep_versions: int = 100, verify_workers: int = 2) -> None:
+    def __init__(self, data_dir: str | Path, *, keep_versions: int = 100, verify_workers: int = 2,
+                 snapshot_interval: int = 0, snapshot_keep: int = 2) -> None:
+        """`snapshot_interval`: after every block whose height is a multiple of it, write a
+        state-sync snapshot (0: never); the newest `snapshot_keep` are kept and served."""
+        if type(snapshot_interval) is not int or snapshot_interval < 0:
+            raise ValueError("snapshot_interval must be a whole number of blocks >= 0")
         gc.set_threshold(*GC_THRESHOLDS)  # the node process's collector (see GC_THRESHOLDS)
         path = Path(data_dir)
         path.mkdir(parents=True, exist_ok=True)
@@ -121,8 +133,17 @@ class Application:
         # block record would decode every tx hash of that block on every query.
         last = self.blocks.block(self.blocks.last_height) if self.blocks.last_height else None
         self._last_block: tuple[int, int] = (last["height"], last["time_ns"]) if last else (0, 0)
+        if last is None and self.blocks.base:  # restored from a snapshot, no block since
+            self._last_block = self.blocks.base
+        self.snapshot_interval = snapshot_interval
+        self.snapshots = SnapshotStore(path / "snapshots", keep=snapshot_keep)
+        self._snapshot_thread: threading.Thread | None = None
+        self._snapshot_stop = threading.Event()
+        self._restore: Restore | None = None
 
     def close(self) -> None:
+        self._snapshot_stop.set()  # a snapshot being written is abandoned (nothing is left of it)
+        self.finish_snapshot()
         self._close_admission_read()
         self._checker.close()
         self.env.close()
@@ -471,7 +492,120 @@ class Application:
             verified.pop(rec.raw, None)
         for listener in self._listeners:
             listener(pending.record, pending.txs)
+        height = pending.record["height"]
+        if self.snapshot_interval and height % self.snapshot_interval == 0:
+            self._start_snapshot(height, pending.record["time_ns"])
         return CommitResult(retain_height=0)
+
+    # -- state-sync snapshots ------------------------------------------------------------
+
+    def _start_snapshot(self, height: int, time_ns: int) -> None:
+        """Write the snapshot of the state just committed, on a thread of its own: it reads
+        one LMDB snapshot of this version while the next blocks commit."""
+        if self._snapshot_thread is not None and self._snapshot_thread.is_alive():
+            log.warning("snapshot of height %d skipped: the previous one is still being written", height)
+            return
+        items = self.state.latest_items()
+
+        def write() -> None:
+            try:
+                made = self.snapshots.create(height, time_ns, items, self._snapshot_stop.is_set)
+                if made is not None:
+                    log.info("snapshot of height %d written: %d chunk(s)", height, made.chunks)
+            except Exception:
+                log.exception("snapshot of height %d failed", height)
+            finally:
+                items.close()
+
+        self._snapshot_thread = threading.Thread(target=write, name=f"snapshot-{height}", daemon=True)
+        self._snapshot_thread.start()
+
+    def finish_snapshot(self) -> None:
+        """Wait until the snapshot being written, if any, is on disk."""
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join()
+
+    def list_snapshots(self) -> list[Snapshot]:
+        return self.snapshots.list()
+
+    def load_snapshot_chunk(self, height: int, format_: int, index: int) -> bytes:
+        return self.snapshots.chunk(height, format_, index)
+
+    def offer_snapshot(self, snapshot: Snapshot, app_hash: bytes) -> OfferResult:
+        """Accept a snapshot to restore into this empty node. CometBFT's light client vouches
+        for `app_hash`; the chunks are checked against it once they are all in.
+
+        A node already restored from exactly this snapshot, with no block since (it
+        crashed before CometBFT recorded the restore), accepts it again and keeps its state."""
+        self._restore = None
+        if snapshot.format != SNAPSHOT_FORMAT:
+            return OfferResult.REJECT_FORMAT
+        try:
+            restore = Restore.offered(snapshot, app_hash)
+        except SnapshotError as exc:
+            log.warning("snapshot of height %d refused: %s", snapshot.height, exc.message)
+            return OfferResult.REJECT
+        if self.blocks.last_height:
+            base = self.blocks.base
+            if base is not None and base[0] == snapshot.height == self.blocks.last_height and (
+                    app_hash == self.blocks.last_app_hash):
+                restore.applied = len(restore.metadata.chunk_hashes)  # nothing left to apply
+                self._restore = restore
+                return OfferResult.ACCEPT
+            log.warning("snapshot of height %d refused: this node already has state up to height %d",
+                        snapshot.height, self.blocks.last_height)
+            return OfferResult.REJECT
+        self._restore = restore
+        return OfferResult.ACCEPT
+
+    def apply_snapshot_chunk(self, index: int, chunk: bytes, sender: str) -> ApplyChunkResult:
+        """Add one chunk of the accepted snapshot; with the last one, check the whole state
+        against the trusted app hash and commit it as this node's state at that height."""
+        restore = self._restore
+        if restore is None:
+            return ApplyChunkResult(ApplyResult.ABORT)
+        if restore.complete:  # the same snapshot restored before a crash
+            return ApplyChunkResult(ApplyResult.ACCEPT)
+        if not restore.matches(index, chunk):
+            return ApplyChunkResult(ApplyResult.RETRY, refetch=[index], reject_senders=[sender] if sender else [])
+        try:
+            restore.apply(index, chunk)
+            if restore.complete:
+                self._finish_restore(restore)
+        except SnapshotError as exc:
+            self._restore = None
+            log.warning("snapshot of height %d rejected: %s", restore.height, exc.message)
+            return ApplyChunkResult(ApplyResult.REJECT_SNAPSHOT)
+        return ApplyChunkResult(ApplyResult.ACCEPT)
+
+    def _finish_restore(self, restore: Restore) -> None:
+        """Stage the snapshot's state; if its root is the trusted app hash, commit it with
+        the block store's new base in one LMDB transaction."""
+        self._close_admission_read()
+        root = self.state.stage(restore.pairs, restore.height, restoring=True)
+        if root != restore.app_hash:
+            self.state.discard()
+            raise SnapshotError(f"the snapshot's state has root {root.hex()}, the chain's app hash is {restore.app_hash.hex()}")
+        time_ns = restore.metadata.time_ns
+        try:
+            with self.env.begin(write=True) as txn:
+                self.state.write(txn)
+                self.blocks.restored(txn, restore.height, root, time_ns)
+        except BaseException:
+            self.state.discard()
+            raise
+        self.state.committed()
+        self.blocks.committed(restore.height, root, base_time_ns=time_ns)
+        raw_chain_id = self.state.get(KEY_CHAIN_ID)
+        self.chain_id = encoding.decode(raw_chain_id) if raw_chain_id else None
+        self._genesis = {}
+        self._last_block = (restore.height, time_ns)
+        self._standings = Standings(self.state.version)
+        self._nonces.clear()
+        self._mempool_nonces.clear()
+        restore.pairs = {}
+        log.info("state restored from the snapshot of height %d (%d chunk(s), app hash %s)",
+                 restore.height, len(restore.metadata.chunk_hashes), root.hex())
 
     # -- queries -------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ to and from them. The application never learns which engine is driving it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 
 @dataclass(slots=True)
@@ -101,3 +102,38 @@ class QueryResult:
     value: bytes = b""
     proof: bytes = b""  # canonical CBOR of a state proof (see baychain.state.proofs)
     height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A state-sync snapshot as ListSnapshots lists it and OfferSnapshot offers it."""
+
+    height: int
+    format: int
+    chunks: int
+    hash: bytes
+    metadata: bytes
+
+
+class OfferResult(Enum):
+    """The answer to an offered snapshot (ABCI's ResponseOfferSnapshot.Result)."""
+
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"  # not this one; CometBFT offers the next
+    REJECT_FORMAT = "REJECT_FORMAT"  # no snapshot of this format
+
+
+class ApplyResult(Enum):
+    """The answer to one applied chunk (ABCI's ResponseApplySnapshotChunk.Result)."""
+
+    ACCEPT = "ACCEPT"
+    RETRY = "RETRY"  # fetch the chunks in `refetch` again, not from `reject_senders`
+    REJECT_SNAPSHOT = "REJECT_SNAPSHOT"  # the snapshot is bad; CometBFT offers another
+    ABORT = "ABORT"  # no restore under way
+
+
+@dataclass(slots=True)
+class ApplyChunkResult:
+    result: ApplyResult
+    refetch: list[int] = field(default_factory=list)
+    reject_senders: list[str] = field(default_factory=list)

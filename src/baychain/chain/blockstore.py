@@ -14,6 +14,11 @@ Tables (keys big-endian so LMDB's byte order is height order):
                    "<type>.<attr>=<value>\\0" ...    -> (empty)
     chain.signers  address height(8) index(4)       -> (empty)
     chain.meta     b"last"                          -> [height, app_hash]
+                   b"base"                          -> [height, time_ns] (restored from a snapshot)
+
+A node restored from a state-sync snapshot of height H (baychain.chain.snapshots)
+starts its history there: `base` holds H and its block time, and the tables hold only
+the blocks after H.
 
 Records are keyed by position, so they are appended in key order; only the small
 hash and index entries land at random places in their B-trees. Random inserts dirty a
@@ -98,7 +103,9 @@ class BlockStore:
         self._meta = env.open_db(b"chain.meta")
         with env.begin() as txn:
             last = txn.get(b"last", db=self._meta)
+            base = txn.get(b"base", db=self._meta)
         self.last_height, self.last_app_hash = encoding.decode(last) if last else (0, b"")
+        self.base: tuple[int, int] | None = tuple(encoding.decode(base)) if base else None  # (height, time_ns)
 
     # -- writing (inside the caller's transaction) ---------------------------------
 
@@ -141,9 +148,20 @@ class BlockStore:
                 cursor.putmulti(items, append=append)
         put(b"last", encoding.encode([height, block["app_hash"]]), db=self._meta)
 
-    def committed(self, height: int, app_hash: bytes) -> None:
-        """Called after the caller's transaction committed."""
+    def restored(self, txn: lmdb.Transaction, height: int, app_hash: bytes, time_ns: int) -> None:
+        """Record, inside the caller's transaction, that history starts after `height`, whose
+        state a snapshot restored; call `committed(height, app_hash, base_time_ns=time_ns)`
+        after the commit."""
+        if self.last_height:
+            raise ValueError(f"a block store at height {self.last_height} cannot take a snapshot")
+        txn.put(b"base", encoding.encode([height, time_ns]), db=self._meta)
+        txn.put(b"last", encoding.encode([height, app_hash]), db=self._meta)
+
+    def committed(self, height: int, app_hash: bytes, *, base_time_ns: int | None = None) -> None:
+        """Called after the caller's transaction committed (with `base_time_ns` after `restored`)."""
         self.last_height, self.last_app_hash = height, app_hash
+        if base_time_ns is not None:
+            self.base = (height, base_time_ns)
 
     # -- reading -------------------------------------------------------------------
 

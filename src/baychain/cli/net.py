@@ -71,6 +71,8 @@ def init(
     tx_gossip: TxGossip = typer.Option(TxGossip.FLOOD, "--tx-gossip",
                                        help="How nodes relay transactions: flood (to every peer, fewest hops) or ring "
                                             "(to the next node and one more: less CometBFT CPU, more hops, a longer latency tail)"),
+    snapshot_interval: int = typer.Option(1000, "--snapshot-interval", min=0,
+                                          help="Every node makes a state-sync snapshot every N blocks, for nodes joining later (0: never)"),
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of
@@ -90,6 +92,7 @@ def init(
         manifest = init_network(
             directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
             require_certificates=require_certificates, cometbft_metrics=cometbft_metrics, tx_gossip=tx_gossip,
+            snapshot_interval=snapshot_interval,
         )
     except FileExistsError as exc:
         raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None

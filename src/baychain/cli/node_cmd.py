@@ -7,6 +7,9 @@
     baychain node show  --home DIR     the node's public identity card (share it)
     baychain node join  --home DIR --genesis FILE --peer ID@HOST:PORT ...
                                        adopt the network's genesis and peers
+    baychain node state-sync --home DIR --rpc URL --rpc URL
+                                       start from a snapshot instead of block 1 (a node
+                                       joining a running network; before its first start)
 
 Node processes always run with PYTHONHASHSEED=0: `start` re-executes itself with it
 when the environment says otherwise.
@@ -82,6 +85,7 @@ def init(
     prometheus_port: int = typer.Option(26660, help="CometBFT Prometheus port (loopback)"),
     api_host: str = typer.Option("127.0.0.1", help="HTTP API listen address"),
     api_port: int = typer.Option(8545, help="HTTP API port"),
+    snapshot_interval: int = typer.Option(1000, min=0, help="Make a state-sync snapshot every N blocks (0: never)"),
 ) -> None:
     """Create a node home with fresh keys for a network spanning several machines."""
     from baychain.network import cometbft
@@ -109,7 +113,7 @@ def init(
         ),
     )
     node_home.save(NodeSettings(name=name, organisation=organisation, jurisdiction=jurisdiction, role=role,
-                                api_host=api_host, api_port=api_port))
+                                api_host=api_host, api_port=api_port, snapshot_interval=snapshot_interval))
     card = NodeCard.from_keys(member, keys, f"{external_host}:{p2p_port}")
     card.save(node_home.path / "node-card.json")
     _show_card(ctx, card, node_home.path / "node-card.json")
@@ -171,6 +175,31 @@ def join(
     else:
         kv([("chain id", chain_id), ("validator", "yes" if is_validator else "no (not in genesis)"),
             ("peers", ", ".join(peers) or "-"), ("relays transactions to", successor or "every peer (flood)")])
+        typer.echo(f"start it with: baychain node start --home {home}")
+
+
+@app.command("state-sync")
+def state_sync(
+    ctx: typer.Context,
+    home: Path = HomeOpt,
+    rpc: list[str] = typer.Option(..., "--rpc", help="CometBFT RPC URL of a member (at least two; the first is "
+                                                     "the light client's primary, the others its witnesses)"),
+    trust_period: str = typer.Option("168h0m0s", "--trust-period", help="How long the trust anchor stays usable"),
+) -> None:
+    """Start this node from the members' latest snapshot instead of block 1. The trust
+    anchor is a header the light client verifies from the genesis; run after `join`,
+    before the node's first start."""
+    from baychain.network import statesync
+    from baychain.network.home import NodeHome
+
+    node_home = NodeHome(home)
+    if not node_home.exists():
+        raise BaychainError(Code.NOT_FOUND, f"{home} is not a node home")
+    anchor = statesync.enable(node_home, rpc, trust_period=trust_period)
+    if settings(ctx).json:
+        emit_json({"trust_height": anchor.height, "trust_hash": anchor.hash, "rpc_servers": rpc})
+    else:
+        kv([("trust height", anchor.height), ("trust hash", anchor.hash), ("rpc servers", ", ".join(rpc))])
         typer.echo(f"start it with: baychain node start --home {home}")
 
 

@@ -32,13 +32,16 @@ from typing import IO, Any
 from baychain import transactions as txs
 from baychain.app.application import Application
 from baychain.app.types import (
+    ApplyChunkResult,
     BlockRequest,
     CommitResult,
     FinalizeResult,
     InfoResult,
     InitChainRequest,
     InitChainResult,
+    OfferResult,
     QueryResult,
+    Snapshot,
     TxResult,
 )
 from baychain.errors import Code
@@ -105,6 +108,20 @@ class LockedApplication:
     def query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
         with self.lock:
             return self.app.query(path, data, height, prove)
+
+    def list_snapshots(self) -> list[Snapshot]:
+        return self.app.list_snapshots()  # finished snapshots are read-only files: no lock
+
+    def load_snapshot_chunk(self, height: int, format_: int, index: int) -> bytes:
+        return self.app.load_snapshot_chunk(height, format_, index)
+
+    def offer_snapshot(self, snapshot: Snapshot, app_hash: bytes) -> OfferResult:
+        with self.lock:
+            return self.app.offer_snapshot(snapshot, app_hash)
+
+    def apply_snapshot_chunk(self, index: int, chunk: bytes, sender: str) -> ApplyChunkResult:
+        with self.lock:
+            return self.app.apply_snapshot_chunk(index, chunk, sender)
 
 
 class RpcMempool:

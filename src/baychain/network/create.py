@@ -57,13 +57,15 @@ def init_network(
     require_certificates: bool = False,
     cometbft_metrics: bool = True,
     tx_gossip: cometbft.TxGossip = cometbft.TxGossip.FLOOD,
+    snapshot_interval: int = NodeSettings.snapshot_interval,
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest. Without an
     explicit `committee`, one committee key per member is made in `directory/keys`.
     `cometbft_metrics=False` leaves every CometBFT's Prometheus endpoint off (see
     `cometbft.node_settings`): on a small machine that no one scrapes, the four
     processes then commit ~14 % more transactions per second. `tx_gossip` is how nodes
-    relay transactions (`cometbft.TxGossip`)."""
+    relay transactions (`cometbft.TxGossip`). Every node makes a state-sync snapshot
+    each `snapshot_interval` blocks (0: none), for nodes that join later."""
     directory = Path(directory)
     members = members or default_members(validators)
     if len({m.name for m in members}) != len(members):
@@ -122,6 +124,7 @@ def init_network(
                 name=entry.name, organisation=entry.member.organisation, jurisdiction=entry.member.jurisdiction,
                 role=entry.member.role, api_host=host, api_port=entry.ports["api"],
                 admission_workers=0,  # every node shares this machine: worker processes would only add hand-offs
+                snapshot_interval=snapshot_interval,
             )
         )
 

@@ -37,12 +37,21 @@ class NodeSettings:
     # subscriptions that match on attributes). The node serves them itself (/v1/events,
     # its event stream); CometBFT's copy costs ~12 % of a four-validator network's CPU.
     cometbft_events: bool = False
+    # State-sync snapshots this node makes and serves to nodes that join later (see
+    # baychain.chain.snapshots): one after every block whose height is a multiple of
+    # `snapshot_interval` (0: none), the newest `snapshot_keep` kept.
+    snapshot_interval: int = 1000
+    snapshot_keep: int = 2
 
     def __post_init__(self) -> None:
         if type(self.admission_workers) is not int or self.admission_workers < 0:
             raise ValueError(f"admission_workers must be a whole number >= 0, not {self.admission_workers!r}")
         if type(self.cometbft_events) is not bool:
             raise ValueError(f"cometbft_events must be true or false, not {self.cometbft_events!r}")
+        if type(self.snapshot_interval) is not int or self.snapshot_interval < 0:
+            raise ValueError(f"snapshot_interval must be a whole number of blocks >= 0, not {self.snapshot_interval!r}")
+        if type(self.snapshot_keep) is not int or self.snapshot_keep < 1:
+            raise ValueError(f"snapshot_keep must be a whole number >= 1, not {self.snapshot_keep!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

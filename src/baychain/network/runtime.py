@@ -112,7 +112,8 @@ async def _run(home: NodeHome, binary: str | None) -> int:
     if cometbft.read_config(home.cometbft).get("filter_peers"):
         log.info("filter_peers is on: peers are limited to the nodes of the on-chain registry (contract `network`)")
         node_id = cometbft.read_keys(home.cometbft).node_id
-    options: dict[str, int] = {"verify_workers": settings.admission_workers}
+    options: dict[str, int] = {"verify_workers": settings.admission_workers,
+                               "snapshot_interval": settings.snapshot_interval, "snapshot_keep": settings.snapshot_keep}
     if settings.keep_versions is not None:
         options["keep_versions"] = settings.keep_versions
     app = Application(home.data, **options)

@@ -299,6 +299,12 @@ class StateStore:
 
             yield get
 
+    def latest_items(self) -> "LatestItems":
+        """Every (key, value) of the latest committed version in key order, from a read
+        snapshot opened now: it may be read later, from another thread, while newer
+        versions are committed (an LMDB reader keeps seeing the version it began at)."""
+        return LatestItems(self._env.begin(db=self._flat))
+
     def scan(self, prefix: bytes, *, start_after: bytes | None = None, limit: int = 100) -> list[tuple[bytes, bytes]]:
         """latest committed entries whose key starts with prefix, in key byte order"""
         if type(prefix) is not bytes or (start_after is not None and type(start_after) is not bytes):
@@ -357,15 +363,19 @@ class StateStore:
             return Proof(key, None, steps)
 
     # -- one block: stage -> write -> committed ------------------------------------
-    def stage(self, changes: dict[bytes, bytes | None], version: int) -> bytes:
+    def stage(self, changes: dict[bytes, bytes | None], version: int, *, restoring: bool = False) -> bytes:
         """Compute the root of `version` (must be self.version + 1) = committed state + changes.
 
         None deletes; deleting a missing key is a no-op. Nothing is persisted.
         Returns the new root. Calling stage again replaces the previous staged batch
-        (a block may be re-executed).
+        (a block may be re-executed). `restoring` stages a snapshot's whole state into an
+        empty store as any version >= 1 (state sync: the versions below it never exist here).
         """
         self._staged = None
-        if type(version) is not int or version != self._version + 1:
+        if restoring:
+            if self._version != 0 or self._root_ref is not None or type(version) is not int or version < 1:
+                raise BaychainError(Code.INTERNAL, f"cannot restore version {version!r} into a store at version {self._version}")
+        elif type(version) is not int or version != self._version + 1:
             raise BaychainError(Code.INTERNAL, f"cannot stage version {version!r}: the next version is {self._version + 1}")
         cache = self._cache
         with self._env.begin(db=self._flat) as txn:
@@ -494,6 +504,23 @@ class StateStore:
         cursor_delete = cursor.delete
         for _ in repeat(None, len(keys)):
             cursor_delete()
+
+
+class LatestItems:
+    """`StateStore.latest_items`: iterate once, then `close()` (ends the read snapshot)."""
+
+    def __init__(self, txn: lmdb.Transaction) -> None:
+        self._txn: lmdb.Transaction | None = txn
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        if self._txn is None:
+            raise BaychainError(Code.INTERNAL, "the state snapshot was closed")
+        return self._txn.cursor().iternext()
+
+    def close(self) -> None:
+        if self._txn is not None:
+            self._txn.abort()
+            self._txn = None
 
 
 def _child(raw: bytes, nib: int) -> Ref | None:

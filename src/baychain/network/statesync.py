@@ -1,0 +1,66 @@
+"""State sync for a node that joins a running network: start from a recent snapshot of the
+members' state instead of replaying every block since the genesis.
+
+CometBFT does the fetching (docs/NETWORK.md, "Joining a running network"): it asks its
+peers for their snapshots, offers one to the application, downloads its chunks, and
+checks the restored app hash with its own light client against a trust anchor, a
+(height, header hash) pair in `[statesync]` of config.toml. This module finds that
+anchor without trusting any one member: baychain's light client verifies the header from
+the genesis validators onwards, following every validator-set change, and compares it
+with the other members' headers of the same height (a fork is refused).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from baychain.errors import BaychainError, Code
+from baychain.network import cometbft
+from baychain.network.home import NodeHome
+from baychain.network.light import LightClient, header_hash
+from baychain.network.rpc import CometRpc
+
+TRUST_PERIOD = "168h0m0s"
+"""How long the anchor stays usable: a week, CometBFT's default."""
+_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    height: int
+    hash: str  # the header's hash, upper-case hex as CometBFT prints it
+
+
+def trust_anchor(genesis: Path, rpc_urls: list[str]) -> Anchor:
+    """The latest header of the first RPC server, verified from the genesis, with the
+    others as witnesses."""
+    with CometRpc(rpc_urls[0]) as rpc:
+        latest = int(rpc.status()["sync_info"]["latest_block_height"])
+    if latest < 1:
+        raise BaychainError(Code.HEIGHT_UNAVAILABLE, f"{rpc_urls[0]} has no blocks yet: nothing to sync")
+    with LightClient(rpc_urls[0], genesis, witnesses=rpc_urls[1:]) as light:
+        header = light.verified_header(latest)
+    return Anchor(latest, header_hash(header).hex().upper())
+
+
+def enable(home: NodeHome, rpc_urls: list[str], *, trust_period: str = TRUST_PERIOD) -> Anchor:
+    """Configure a node that has never run to start from a snapshot: CometBFT's light
+    client and snapshot fetching use `rpc_urls` (at least two members' CometBFT RPC)."""
+    urls = [u.strip().rstrip("/") for u in rpc_urls if u.strip()]
+    if len(set(urls)) < 2:
+        raise BaychainError(Code.BAD_REQUEST, "state sync needs the CometBFT RPC of at least two members (--rpc, twice)")
+    if not _DURATION.match(trust_period) or trust_period in ("", "0s"):
+        raise BaychainError(Code.BAD_REQUEST, f"trust period {trust_period!r}: expected a duration such as 168h0m0s")
+    if (home.cometbft / "data" / "state.db").exists():
+        raise BaychainError(Code.BAD_REQUEST, f"{home.path} has run before: state sync only starts a node with no blocks")
+    anchor = trust_anchor(home.cometbft / "config" / "genesis.json", urls)
+    cometbft.set_config(home.cometbft, {
+        ("statesync", "enable"): True,
+        ("statesync", "rpc_servers"): ",".join(urls),
+        ("statesync", "trust_height"): anchor.height,
+        ("statesync", "trust_hash"): anchor.hash,
+        ("statesync", "trust_period"): trust_period,
+    })
+    return anchor

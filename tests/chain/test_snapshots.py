@@ -1,0 +1,194 @@
+"""State-sync snapshots on real applications (LMDB, the native trie): a node makes them
+every N blocks, identically on every node; a new node restores one chunk by chunk,
+trusting only the app hash, and then executes the next blocks exactly as the others do."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from baychain import encoding
+from baychain.app.application import Application
+from baychain.app.types import ApplyResult, BlockRequest, InitChainRequest, OfferResult, Snapshot
+from baychain.chain.snapshots import FORMAT, Metadata
+from baychain.contracts.context import contract_key
+from baychain.errors import BaychainError, Code
+from baychain.runtime.contracts import notary_record_key
+from support import Signer
+
+CHAIN = "snap-chain"
+
+
+def make_app(path, **kwargs) -> Application:
+    app = Application(path, **kwargs)
+    app.init_chain(InitChainRequest(CHAIN, 0, 1, [], b"{}"))
+    return app
+
+
+def run(app: Application, blocks: dict[int, list[bytes]]) -> list[bytes]:
+    hashes = []
+    for height, raws in sorted(blocks.items()):
+        hashes.append(app.finalize_block(BlockRequest(height, height * 1_000_000_000, bytes(32), b"p", raws)).app_hash)
+        app.commit()
+        app.finish_snapshot()
+    return hashes
+
+
+def workload(first: int, last: int, signer: Signer) -> dict[int, list[bytes]]:
+    return {h: [signer.tx("notary", "notarize", digest=bytes([h, i]) * 16).raw for i in range(4)]
+            for h in range(first, last + 1)}
+
+
+def restore(node: Application, source: Application, snapshot: Snapshot) -> list[ApplyResult]:
+    assert node.offer_snapshot(snapshot, source.state.root(snapshot.height)) is OfferResult.ACCEPT
+    return [node.apply_snapshot_chunk(i, source.load_snapshot_chunk(snapshot.height, FORMAT, i), "peer").result
+            for i in range(snapshot.chunks)]
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """A node with snapshots every 3 blocks and small chunks, after 6 blocks of notarizations."""
+    blocks = workload(1, 6, Signer(CHAIN, bytes(32)))
+    source = make_app(tmp_path / "source", snapshot_interval=3)
+    source.snapshots.chunk_bytes = 600  # several chunks from a small state
+    run(source, blocks)
+    yield source, blocks
+    source.close()
+
+
+def test_a_restored_node_has_the_snapshots_state_and_executes_the_next_blocks_like_the_others(chain, tmp_path) -> None:
+    source, blocks = chain
+    assert [s.height for s in source.list_snapshots()] == [3, 6]
+    snapshot = source.list_snapshots()[0]
+    assert snapshot.chunks > 2
+
+    replay = make_app(tmp_path / "replay")  # a node that replayed from height 1, for comparison
+    run(replay, {h: blocks[h] for h in (1, 2, 3)})
+    fresh = Application(tmp_path / "fresh")
+    assert restore(fresh, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
+    assert (fresh.info().last_height, fresh.info().last_app_hash) == (3, replay.info().last_app_hash)
+    assert fresh.chain_id == CHAIN
+    items = fresh.state.latest_items()
+    assert list(items) == list(replay.state.latest_items())
+    items.close()
+
+    # History starts after the snapshot; the state from before it is there, with proofs.
+    assert fresh.blocks.block(3) is None and fresh.blocks.base == (3, 3_000_000_000)
+    key = contract_key("notary", notary_record_key(bytes([2, 0]) * 16))
+    assert fresh.state.get(key) == replay.state.get(key) is not None
+    assert fresh.query("/store", key, 0, True).proof == replay.query("/store", key, 0, True).proof
+
+    # The next blocks (the signer's nonces carry on from the snapshot's state) agree.
+    later = {h: blocks[h] for h in (4, 5, 6)}
+    assert run(fresh, later) == run(replay, later) == [source.state.root(h) for h in (4, 5, 6)]
+    assert [fresh.blocks.tx(h).code for h in fresh.blocks.block(5)["txs"]] == [0, 0, 0, 0]
+
+    fresh.close()  # restarted, it knows where its history starts
+    again = Application(tmp_path / "fresh")
+    assert (again.info().last_height, again.blocks.base) == (6, (3, 3_000_000_000))
+    again.close()
+    replay.close()
+
+
+def test_every_node_cuts_the_same_snapshot_and_keeps_the_newest(chain, tmp_path) -> None:
+    source, blocks = chain
+    other = make_app(tmp_path / "other", snapshot_interval=2, snapshot_keep=2)
+    other.snapshots.chunk_bytes = 600
+    run(other, blocks)
+    assert [s.height for s in other.list_snapshots()] == [4, 6]  # 2 pruned
+    assert other.list_snapshots()[-1] == source.list_snapshots()[-1]  # same chunks, hash and metadata
+    snapshot = other.list_snapshots()[-1]
+    assert Metadata.decode(snapshot.metadata).time_ns == 6_000_000_000
+    assert snapshot.hash == hashlib.sha256(snapshot.metadata).digest()
+    assert other.load_snapshot_chunk(2, FORMAT, 0) == b""  # pruned
+    assert other.load_snapshot_chunk(6, FORMAT, snapshot.chunks) == b""
+    assert other.load_snapshot_chunk(6, FORMAT + 1, 0) == b""
+    other.close()
+
+
+def test_a_chunk_that_does_not_match_its_hash_is_fetched_again_from_another_peer(chain, tmp_path) -> None:
+    source, _ = chain
+    snapshot = source.list_snapshots()[-1]
+    fresh = Application(tmp_path / "fresh")
+    assert fresh.offer_snapshot(snapshot, source.state.root(6)) is OfferResult.ACCEPT
+    good = source.load_snapshot_chunk(6, FORMAT, 0)
+    bad = fresh.apply_snapshot_chunk(0, good[:-1] + bytes([good[-1] ^ 1]), "liar")
+    assert (bad.result, bad.refetch, bad.reject_senders) == (ApplyResult.RETRY, [0], ["liar"])
+    for i in range(snapshot.chunks):
+        assert fresh.apply_snapshot_chunk(i, source.load_snapshot_chunk(6, FORMAT, i), "honest").result is ApplyResult.ACCEPT
+    assert fresh.info().last_app_hash == source.state.root(6)
+    fresh.close()
+
+
+def test_a_snapshot_whose_state_is_not_the_trusted_app_hash_is_rejected_and_nothing_is_kept(chain, tmp_path) -> None:
+    source, _ = chain
+    snapshot = source.list_snapshots()[-1]
+    fresh = Application(tmp_path / "fresh")
+    assert fresh.offer_snapshot(snapshot, bytes([0x11]) * 32) is OfferResult.ACCEPT
+    results = [fresh.apply_snapshot_chunk(i, source.load_snapshot_chunk(6, FORMAT, i), "p").result
+               for i in range(snapshot.chunks)]
+    assert results == [ApplyResult.ACCEPT] * (snapshot.chunks - 1) + [ApplyResult.REJECT_SNAPSHOT]
+    assert (fresh.info().last_height, fresh.state.version, fresh.blocks.base) == (0, 0, None)
+    assert fresh.apply_snapshot_chunk(0, b"", "p").result is ApplyResult.ABORT  # nothing under way now
+    assert restore(fresh, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks  # the honest one still works
+    fresh.close()
+
+
+def crafted(chunks: list[bytes], height: int = 5) -> Snapshot:
+    metadata = Metadata([hashlib.sha256(c).digest() for c in chunks], 1).encode()
+    return Snapshot(height, FORMAT, len(chunks), hashlib.sha256(metadata).digest(), metadata)
+
+
+@pytest.mark.parametrize("chunks", [
+    [encoding.encode([[b"b", b"1"]]), encoding.encode([[b"a", b"2"]])],  # keys out of order across chunks
+    [encoding.encode([[b"a", b"1"], [b"a", b"2"]])],  # a key twice
+    [encoding.encode({"a": b"1"})],  # not an array of pairs
+    [encoding.encode([[b"a", "text"]])],  # a value that is not bytes
+    [encoding.encode([[b"", b"1"]])],  # an empty key
+    [b"\xff\x00"],  # not CBOR
+])
+def test_a_snapshot_that_is_malformed_behind_matching_hashes_is_rejected(tmp_path, chunks) -> None:
+    fresh = Application(tmp_path / "fresh")
+    assert fresh.offer_snapshot(crafted(chunks), bytes(32)) is OfferResult.ACCEPT
+    results = [fresh.apply_snapshot_chunk(i, c, "p").result for i, c in enumerate(chunks)]
+    assert results[-1] is ApplyResult.REJECT_SNAPSHOT and set(results[:-1]) <= {ApplyResult.ACCEPT}
+    assert fresh.info().last_height == 0
+    fresh.close()
+
+
+def test_offers_a_node_cannot_take_are_refused(chain, tmp_path) -> None:
+    source, _ = chain
+    snapshot = source.list_snapshots()[-1]
+    fresh = Application(tmp_path / "fresh")
+    root = source.state.root(6)
+    assert fresh.offer_snapshot(Snapshot(6, FORMAT + 1, snapshot.chunks, snapshot.hash, snapshot.metadata), root) is OfferResult.REJECT_FORMAT
+    assert fresh.offer_snapshot(Snapshot(6, FORMAT, snapshot.chunks + 1, snapshot.hash, snapshot.metadata), root) is OfferResult.REJECT
+    assert fresh.offer_snapshot(Snapshot(6, FORMAT, 1, b"", b"\xa0"), root) is OfferResult.REJECT  # metadata without chunks
+    assert fresh.offer_snapshot(Snapshot(0, FORMAT, snapshot.chunks, snapshot.hash, snapshot.metadata), root) is OfferResult.REJECT
+    assert fresh.offer_snapshot(snapshot, root[:31]) is OfferResult.REJECT
+    # A node with blocks of its own takes no snapshot: it would lose them.
+    assert source.offer_snapshot(source.list_snapshots()[0], source.state.root(3)) is OfferResult.REJECT
+    assert source.info().last_height == 6
+    fresh.close()
+
+
+def test_a_node_that_crashed_right_after_restoring_accepts_the_same_snapshot_again(chain, tmp_path) -> None:
+    source, _ = chain
+    snapshot = source.list_snapshots()[-1]
+    fresh = Application(tmp_path / "fresh")
+    restore(fresh, source, snapshot)
+    fresh.close()  # CometBFT had not recorded the restore: it offers snapshots again
+    again = Application(tmp_path / "fresh")
+    older = source.list_snapshots()[0]
+    assert again.offer_snapshot(older, source.state.root(3)) is OfferResult.REJECT
+    assert restore(again, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
+    assert (again.info().last_height, again.info().last_app_hash) == (6, source.state.root(6))
+    again.close()
+
+
+def test_the_state_store_restores_only_into_an_empty_store(chain) -> None:
+    source, _ = chain
+    with pytest.raises(BaychainError) as refused:
+        source.state.stage({b"k": b"v"}, 100, restoring=True)
+    assert refused.value.code == Code.INTERNAL

@@ -1,0 +1,88 @@
+"""State sync with four real validators on 127.0.0.1: a node the committee adds to a running
+network starts from the members' latest snapshot (its trust anchor verified by the light
+client from the genesis), never executes the blocks before it, and then agrees with every
+member on every block it executes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from baychain.network import statesync
+from baychain.network.processes import start_node, stop_node
+from baychain.network.rpc import CometRpc
+from baychain.sdk import Client, Key
+from netsupport import committee_decides, kill_strays, new_node_home, running_network
+from support import Signer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+CHAIN_ID = "baychain-statesync-test"
+INTERVAL = 50  # ~17 s of blocks: a snapshot outlives the joiner's 15 s of snapshot discovery
+
+
+def snapshot_heights(net, name: str) -> list[int]:
+    directory = net.home(name).data / "snapshots"
+    return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit()) if directory.exists() else []
+
+
+def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_member(tmp_path) -> None:
+    with running_network(tmp_path / "net", CHAIN_ID, snapshot_interval=INTERVAL) as net:
+        gd, hk, mo, reg = net.names
+        # State written before the snapshot reaches the new node only through it.
+        signer = Signer(CHAIN_ID)
+        raws = [signer.tx("notary", "notarize", digest=bytes([i]) * 32, metadata={"n": i}).raw for i in range(8)]
+        results = net.post(gd, "/v1/txs/batch", {"txs": [r.hex() for r in raws]})["results"]
+        assert [r["code"] for r in results] == [0] * len(raws), results
+        first = results[0]["hash"]
+        net.wait_for(lambda: net.clients[gd].get(f"/v1/txs/{results[-1]['hash']}/receipt").status_code == 200,
+                     "the notarizations to commit", 30)
+
+        joiner, keys, ports = new_node_home(net, tmp_path / "joiner", "joiner")
+        decided = committee_decides(net, hk, "add_node", node_id=keys.node_id, name="joiner",
+                                    organisation="Macao Cold Chain Ltd", jurisdiction="MO", role="member")
+        snapshot = (decided["decided_height"] // INTERVAL + 1) * INTERVAL
+        net.wait_for(lambda: all(snapshot in snapshot_heights(net, n) for n in net.names),
+                     f"every member's snapshot of height {snapshot}", 90)
+
+        rpcs = [net.manifest.node(hk).rpc_url, net.manifest.node(mo).rpc_url, net.manifest.node(reg).rpc_url]
+        anchor = statesync.enable(joiner, rpcs)
+        assert anchor.height >= snapshot
+        start_node(joiner)
+        try:
+            with CometRpc(f"http://127.0.0.1:{ports['rpc']}") as rpc:
+                def synced() -> bool:
+                    info = rpc.status()["sync_info"]
+                    return not info["catching_up"] and int(info["latest_block_height"]) > anchor.height + 3
+
+                net.wait_for(synced, "the joiner to restore a snapshot and catch up", 150)
+                earliest = int(rpc.status()["sync_info"]["earliest_block_height"])
+            log = joiner.log_file.read_text(errors="replace")
+            assert "state restored from the snapshot of height" in log, log[-3000:]
+            assert snapshot < earliest <= anchor.height + 1  # CometBFT, too, holds no block below the snapshot
+
+            url = f"http://127.0.0.1:{ports['api']}"
+            with Client(url, timeout=20) as client:
+                record = client.view("notary", "lookup", {"digest": bytes([0]) * 32})
+                assert record["metadata"] == {"n": 0}  # state from before the snapshot
+                assert client.status()["height"] > anchor.height
+            # History from before the snapshot is not here (it is on the members).
+            assert httpx.get(f"{url}/v1/txs/{first}/receipt").status_code == 404
+            assert net.clients[gd].get(f"/v1/txs/{first}/receipt").status_code == 200
+
+            # Every block the joiner executed has the members' block hash and app hash.
+            tip = min(int(v) for v in net.heights().values())
+            for height in range(earliest, tip + 1):
+                mine = httpx.get(f"{url}/v1/blocks/{height}").json()
+                theirs = net.api(gd, f"/v1/blocks/{height}")
+                assert (mine["hash"], mine["app_hash"]) == (theirs["hash"], theirs["app_hash"]), height
+
+            # And it takes part: a transaction sent to it commits on every member.
+            with Client(url, timeout=20) as client:
+                receipt = client.call(Key.generate(), "notary", "notarize", {"digest": bytes([99]) * 32})
+                assert receipt.ok
+            net.wait_for(lambda: all(net.clients[n].get(f"/v1/txs/{receipt.hash}/receipt").status_code == 200
+                                     for n in net.names), "the joiner's transaction on every member", 30)
+        finally:
+            stop_node(joiner)
+            kill_strays(joiner.path)
