@@ -198,9 +198,20 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
                     "--peer", peers[0])
     assert self_peer.returncode == 1 and "itself" in self_peer.stderr
 
+    # State sync needs two members' RPC, a duration, and members that answer (none run here).
+    sync = ("baychain.cli.node_cmd", "state-sync", "--home", str(tmp_path / "sz-supplier"))
+    one = run(*sync, "--rpc", "http://127.0.0.1:9")
+    assert one.returncode == 1 and "BAD_REQUEST" in one.stderr and "at least two" in one.stderr
+    period = run(*sync, "--rpc", "http://127.0.0.1:9", "--rpc", "http://127.0.0.1:10", "--trust-period", "a week")
+    assert period.returncode == 1 and "BAD_REQUEST" in period.stderr and "trust period" in period.stderr
+    down = run(*sync, "--rpc", "http://127.0.0.1:9", "--rpc", "http://127.0.0.1:10")
+    assert down.returncode == 1 and "UNAVAILABLE" in down.stderr and "Traceback" not in down.stderr
+    assert config(tmp_path / "sz-supplier")["statesync"]["enable"] is False  # nothing written
+
     settings_file = tmp_path / "gd-bank" / "node.json"
     settings = json.loads(settings_file.read_text())
     assert (settings["admission_workers"], settings["cometbft_events"]) == (2, False)  # a node of its own
+    assert (settings["snapshot_interval"], settings["snapshot_keep"]) == (1000, 2)  # snapshots for nodes joining later
     settings_file.write_text(json.dumps({**settings, "admission_workers": -1}))
     bad = run("baychain.cli.node_cmd", "start", "--home", str(tmp_path / "gd-bank"))
     assert bad.returncode == 1 and "BAD_REQUEST" in bad.stderr and "admission_workers" in bad.stderr

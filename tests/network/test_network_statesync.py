@@ -8,7 +8,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from baychain.network import statesync
+from baychain.errors import BaychainError, Code
+from baychain.network import cometbft, statesync
+from baychain.network.home import NodeHome
 from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
@@ -46,6 +48,11 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
                      f"every member's snapshot of height {snapshot}", 90)
 
         rpcs = [net.manifest.node(hk).rpc_url, net.manifest.node(mo).rpc_url, net.manifest.node(reg).rpc_url]
+        stranger = NodeHome(tmp_path / "stranger")  # `cometbft init`'s own genesis: another chain
+        cometbft.init_home(stranger.cometbft)
+        with pytest.raises(BaychainError) as refused:
+            statesync.enable(stranger, rpcs)
+        assert refused.value.code == Code.WRONG_CHAIN_ID
         anchor = statesync.enable(joiner, rpcs)
         assert anchor.height >= snapshot
         start_node(joiner)
@@ -83,6 +90,10 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
                 assert receipt.ok
             net.wait_for(lambda: all(net.clients[n].get(f"/v1/txs/{receipt.hash}/receipt").status_code == 200
                                      for n in net.names), "the joiner's transaction on every member", 30)
+            stop_node(joiner)
+            with pytest.raises(BaychainError) as refused:  # it has run: its state is its own now
+                statesync.enable(joiner, rpcs)
+            assert refused.value.code == Code.BAD_REQUEST and "has run before" in refused.value.message
         finally:
             stop_node(joiner)
             kill_strays(joiner.path)

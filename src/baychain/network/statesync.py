@@ -12,6 +12,7 @@ with the other members' headers of the same height (a fork is refused).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from baychain.errors import BaychainError, Code
 from baychain.network import cometbft
 from baychain.network.home import NodeHome
 from baychain.network.light import LightClient, header_hash
-from baychain.network.rpc import CometRpc
+from baychain.network.rpc import CometRpc, RpcError
 
 TRUST_PERIOD = "168h0m0s"
 """How long the anchor stays usable: a week, CometBFT's default."""
@@ -36,8 +37,16 @@ class Anchor:
 def trust_anchor(genesis: Path, rpc_urls: list[str]) -> Anchor:
     """The latest header of the first RPC server, verified from the genesis, with the
     others as witnesses."""
-    with CometRpc(rpc_urls[0]) as rpc:
-        latest = int(rpc.status()["sync_info"]["latest_block_height"])
+    try:
+        with CometRpc(rpc_urls[0]) as rpc:
+            status = rpc.status()
+    except RpcError as exc:
+        raise BaychainError(Code.UNAVAILABLE, f"cannot read the latest height from {rpc_urls[0]}: {exc}") from None
+    chain_id = json.loads(genesis.read_text())["chain_id"]
+    if status["node_info"]["network"] != chain_id:
+        raise BaychainError(Code.WRONG_CHAIN_ID, f"{rpc_urls[0]} serves chain {status['node_info']['network']!r}, this "
+                                                 f"node's genesis is {chain_id!r}: adopt the network's genesis first (`node join`)")
+    latest = int(status["sync_info"]["latest_block_height"])
     if latest < 1:
         raise BaychainError(Code.HEIGHT_UNAVAILABLE, f"{rpc_urls[0]} has no blocks yet: nothing to sync")
     with LightClient(rpc_urls[0], genesis, witnesses=rpc_urls[1:]) as light:
