@@ -167,23 +167,40 @@ def test_offers_a_node_cannot_take_are_refused(chain, tmp_path) -> None:
     assert fresh.offer_snapshot(Snapshot(6, FORMAT, 1, b"", b"\xa0"), root) is OfferResult.REJECT  # metadata without chunks
     assert fresh.offer_snapshot(Snapshot(0, FORMAT, snapshot.chunks, snapshot.hash, snapshot.metadata), root) is OfferResult.REJECT
     assert fresh.offer_snapshot(snapshot, root[:31]) is OfferResult.REJECT
+    assert fresh.offer_snapshot(Snapshot(6, FORMAT, snapshot.chunks, bytes(32), snapshot.metadata), root) is OfferResult.REJECT
     # A node with blocks of its own takes no snapshot: it would lose them.
     assert source.offer_snapshot(source.list_snapshots()[0], source.state.root(3)) is OfferResult.REJECT
     assert source.info().last_height == 6
     fresh.close()
 
 
-def test_a_node_that_crashed_right_after_restoring_accepts_the_same_snapshot_again(chain, tmp_path) -> None:
-    source, _ = chain
-    snapshot = source.list_snapshots()[-1]
+def test_a_restore_no_block_built_on_takes_the_same_snapshot_again_or_gives_way_to_another(chain, tmp_path) -> None:
+    """What a node finds after a crash between the restore and its first block: CometBFT
+    runs state sync again and offers the same snapshot or a newer one."""
+    source, blocks = chain
+    older, newer = source.list_snapshots()
     fresh = Application(tmp_path / "fresh")
-    restore(fresh, source, snapshot)
-    fresh.close()  # CometBFT had not recorded the restore: it offers snapshots again
+    restore(fresh, source, newer)
+    fresh.close()
+
     again = Application(tmp_path / "fresh")
-    older = source.list_snapshots()[0]
-    assert again.offer_snapshot(older, source.state.root(3)) is OfferResult.REJECT
-    assert restore(again, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
+    assert again.restored_only
+    assert restore(again, source, newer) == [ApplyResult.ACCEPT] * newer.chunks  # the same: kept as it is
     assert (again.info().last_height, again.info().last_app_hash) == (6, source.state.root(6))
+    assert restore(again, source, older) == [ApplyResult.ACCEPT] * older.chunks  # another: it replaces the first
+    assert (again.info().last_height, again.info().last_app_hash, again.blocks.base) == (3, source.state.root(3), (3, 3_000_000_000))
+    assert again.state.get(contract_key("notary", notary_record_key(bytes([5, 0]) * 16))) is None  # nothing of height 6 left
+
+    # A bad snapshot offered to it erases the restore too, and leaves an empty node (the
+    # good ones can be fetched again); once a block is built on a restore, it stays.
+    assert again.offer_snapshot(newer, bytes([0x11]) * 32) is OfferResult.ACCEPT
+    assert again.apply_snapshot_chunk(0, source.load_snapshot_chunk(6, FORMAT, 0), "p").result is ApplyResult.ACCEPT
+    assert (again.info().last_height, again.blocks.base, again.state.version) == (0, None, 0)
+    restore(again, source, older)
+    assert run(again, {4: blocks[4]}) == [source.state.root(4)]
+    assert not again.restored_only
+    assert again.offer_snapshot(newer, source.state.root(6)) is OfferResult.REJECT
+    assert again.info().last_height == 4
     again.close()
 
 

@@ -11,7 +11,7 @@ import pytest
 from baychain.app.types import TxResult
 from baychain.engine.cometbft import CometEngine, LockedApplication, cometbft_environment
 from baychain.errors import Code
-from baychain.network import cometbft
+from baychain.network import cometbft, statesync
 from baychain.network.card import NodeCard, genesis_from_cards
 from baychain.network.home import NodeHome, NodeSettings
 from baychain.network.members import FOUNDING_MEMBERS, Member, default_members
@@ -241,3 +241,23 @@ def test_node_settings_default_to_admission_workers_and_refuse_bad_counts(tmp_pa
         home.settings_file.write_text(json.dumps({**doc, field: bad}))
         with pytest.raises(ValueError, match=field):
             home.load()
+
+
+def test_a_restore_without_a_block_on_it_makes_cometbft_sync_again_keeping_its_double_sign_guard(tmp_path: Path) -> None:
+    home = NodeHome(tmp_path / "node")
+    data = home.cometbft / "data"
+    (home.cometbft / "config").mkdir(parents=True)
+    (home.cometbft / "config" / "config.toml").write_text('[statesync]\nenable = false\n')
+    data.mkdir()
+    for name in ("state.db", "blockstore.db", "evidence.db", "cs.wal"):
+        (data / name).mkdir()
+        (data / name / "000001.log").write_bytes(b"x")
+    (data / "priv_validator_state.json").write_text('{"height": "0"}')
+
+    assert not statesync.sync_again_if_unfinished(home, restored_only=True)  # state sync off: CometBFT's own business
+    cometbft.set_config(home.cometbft, {("statesync", "enable"): True})
+    assert not statesync.sync_again_if_unfinished(home, restored_only=False)  # blocks on the restore: a plain restart
+    assert (data / "state.db").exists()
+    assert statesync.sync_again_if_unfinished(home, restored_only=True)
+    assert sorted(p.name for p in data.iterdir()) == ["priv_validator_state.json"]
+    assert not statesync.sync_again_if_unfinished(home, restored_only=True)  # nothing left to clear

@@ -23,6 +23,7 @@ never be replayed.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import threading
@@ -105,7 +106,20 @@ class Application:
         path = Path(data_dir)
         path.mkdir(parents=True, exist_ok=True)
         self.env = open_env(path / "chain")
-        self.state = StateStore(self.env, keep_versions=keep_versions)
+        self._keep_versions = keep_versions
+        self._load()
+        self._checker = Checker(verify_workers)
+        self._listeners: list[CommitListener] = []
+        self.snapshot_interval = snapshot_interval
+        self.snapshots = SnapshotStore(path / "snapshots", keep=snapshot_keep)
+        self._snapshot_thread: threading.Thread | None = None
+        self._snapshot_stop = threading.Event()
+        self._restore: Restore | None = None
+
+    def _load(self) -> None:
+        """Read what the application keeps from its LMDB environment, and start every
+        cache afresh (at start, and after a restore that no block built on is erased)."""
+        self.state = StateStore(self.env, keep_versions=self._keep_versions)
         self.blocks = BlockStore(self.env)
         if self.state.version != self.blocks.last_height:
             raise RuntimeError(
@@ -127,19 +141,12 @@ class Application:
         self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
         self._admission_snapshot: AbstractContextManager[Callable[[bytes], bytes | None]] | None = None
         self._admission_read: Callable[[bytes], bytes | None] | None = None  # see _open_admission_read
-        self._checker = Checker(verify_workers)
-        self._listeners: list[CommitListener] = []
         # (height, time) of the last committed block, for views: reading them from the
         # block record would decode every tx hash of that block on every query.
         last = self.blocks.block(self.blocks.last_height) if self.blocks.last_height else None
         self._last_block: tuple[int, int] = (last["height"], last["time_ns"]) if last else (0, 0)
         if last is None and self.blocks.base:  # restored from a snapshot, no block since
             self._last_block = self.blocks.base
-        self.snapshot_interval = snapshot_interval
-        self.snapshots = SnapshotStore(path / "snapshots", keep=snapshot_keep)
-        self._snapshot_thread: threading.Thread | None = None
-        self._snapshot_stop = threading.Event()
-        self._restore: Restore | None = None
 
     def close(self) -> None:
         self._snapshot_stop.set()  # a snapshot being written is abandoned (nothing is left of it)
@@ -531,32 +538,53 @@ class Application:
     def load_snapshot_chunk(self, height: int, format_: int, index: int) -> bytes:
         return self.snapshots.chunk(height, format_, index)
 
+    @property
+    def restored_only(self) -> bool:
+        """Whether this node's state is a restored snapshot that no block has built on yet."""
+        base = self.blocks.base
+        return base is not None and base[0] == self.blocks.last_height
+
     def offer_snapshot(self, snapshot: Snapshot, app_hash: bytes) -> OfferResult:
         """Accept a snapshot to restore into this empty node. CometBFT's light client vouches
         for `app_hash`; the chunks are checked against it once they are all in.
 
-        A node already restored from exactly this snapshot, with no block since (it
-        crashed before CometBFT recorded the restore), accepts it again and keeps its state."""
+        A node whose state is a restore no block has built on (it stopped before CometBFT
+        recorded the restore, or before its first block) loses nothing to another restore:
+        offered the same snapshot it keeps its state and accepts the chunks without work;
+        offered another, it erases its restore and takes the new one."""
         self._restore = None
         if snapshot.format != SNAPSHOT_FORMAT:
             return OfferResult.REJECT_FORMAT
+        if snapshot.hash != hashlib.sha256(snapshot.metadata).digest():
+            return OfferResult.REJECT
         try:
             restore = Restore.offered(snapshot, app_hash)
         except SnapshotError as exc:
             log.warning("snapshot of height %d refused: %s", snapshot.height, exc.message)
             return OfferResult.REJECT
         if self.blocks.last_height:
-            base = self.blocks.base
-            if base is not None and base[0] == snapshot.height == self.blocks.last_height and (
-                    app_hash == self.blocks.last_app_hash):
+            if not self.restored_only:
+                log.warning("snapshot of height %d refused: this node has executed blocks up to height %d",
+                            snapshot.height, self.blocks.last_height)
+                return OfferResult.REJECT
+            if (snapshot.height, app_hash) == (self.blocks.last_height, self.blocks.last_app_hash):
                 restore.applied = len(restore.metadata.chunk_hashes)  # nothing left to apply
                 self._restore = restore
                 return OfferResult.ACCEPT
-            log.warning("snapshot of height %d refused: this node already has state up to height %d",
-                        snapshot.height, self.blocks.last_height)
-            return OfferResult.REJECT
+            log.info("erasing the state restored at height %d for the snapshot of height %d",
+                     self.blocks.last_height, snapshot.height)
+            self._erase()
         self._restore = restore
         return OfferResult.ACCEPT
+
+    def _erase(self) -> None:
+        """Delete all state and history (a restore no block built on, about to be replaced),
+        in one LMDB transaction: a crash leaves either it or an empty node."""
+        self._close_admission_read()
+        with self.env.begin(write=True) as txn:
+            self.state.erase(txn)
+            self.blocks.erase(txn)
+        self._load()
 
     def apply_snapshot_chunk(self, index: int, chunk: bytes, sender: str) -> ApplyChunkResult:
         """Add one chunk of the accepted snapshot; with the last one, check the whole state

@@ -157,6 +157,11 @@ class BlockStore:
         txn.put(b"base", encoding.encode([height, time_ns]), db=self._meta)
         txn.put(b"last", encoding.encode([height, app_hash]), db=self._meta)
 
+    def erase(self, txn: lmdb.Transaction) -> None:
+        """Empty every table inside the caller's write transaction; open a new BlockStore after the commit."""
+        for db in (self._blocks, self._hashes, self._txs, self._txhash, self._events, self._signers, self._meta):
+            txn.drop(db, delete=False)
+
     def committed(self, height: int, app_hash: bytes, *, base_time_ns: int | None = None) -> None:
         """Called after the caller's transaction committed (with `base_time_ns` after `restored`)."""
         self.last_height, self.last_app_hash = height, app_hash

@@ -18,7 +18,8 @@ SIGTERM or SIGINT stops everything in reverse: CometBFT first (it may still be c
 the application), then the ABCI server, the API, and finally the application's store.
 A SIGKILL at any instant is safe too: the application commits each block atomically,
 CometBFT replays what the application lacks on the next start, and the CometBFT child
-dies with the node process.
+dies with the node process. A node killed between a state-sync restore and its first
+block syncs again (`statesync.sync_again_if_unfinished`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, Iterator
 from baychain.abci.server import AbciServer
 from baychain.app.application import Application
 from baychain.engine.cometbft import CometbftProcess, CometEngine
-from baychain.network import cometbft, outsiders
+from baychain.network import cometbft, outsiders, statesync
 from baychain.network.home import NodeHome, NodeSettings
 
 log = logging.getLogger("baychain.node")
@@ -135,6 +136,7 @@ async def _run(home: NodeHome, binary: str | None) -> int:
             log.error("cannot listen for ABCI on %s: %s", abci_address, exc)
             return 2
         api_task = asyncio.create_task(api_server.serve(sockets=[api_socket]), name="api")
+        statesync.sync_again_if_unfinished(home, app.restored_only)
         await child.start()
         log.info(
             "node %s (%s, %s) running: chain %s at height %d; API http://%s:%d, CometBFT RPC %s, ABCI %s",
@@ -158,6 +160,7 @@ async def _run(home: NodeHome, binary: str | None) -> int:
                         ", ".join(watch_task.result()))
             child_task.cancel()
             await child.stop()
+            statesync.sync_again_if_unfinished(home, app.restored_only)
             await child.start()
             child_task = asyncio.create_task(child.wait(), name="cometbft")
             watch_task = asyncio.create_task(outsiders.watch(engine, node_id), name="outsiders")

@@ -13,7 +13,9 @@ with the other members' headers of the same height (a fork is refused).
 from __future__ import annotations
 
 import json
+import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,11 @@ from baychain.network import cometbft
 from baychain.network.home import NodeHome
 from baychain.network.light import LightClient, header_hash
 from baychain.network.rpc import CometRpc, RpcError
+
+log = logging.getLogger("baychain.statesync")
+
+COMETBFT_STORES = ("blockstore.db", "state.db", "evidence.db", "tx_index.db", "cs.wal")
+"""What CometBFT keeps under cometbft/data besides its double-sign guard (priv_validator_state.json)."""
 
 TRUST_PERIOD = "168h0m0s"
 """How long the anchor stays usable: a week, CometBFT's default."""
@@ -73,3 +80,28 @@ def enable(home: NodeHome, rpc_urls: list[str], *, trust_period: str = TRUST_PER
         ("statesync", "trust_period"): trust_period,
     })
     return anchor
+
+
+def sync_again_if_unfinished(home: NodeHome, restored_only: bool) -> bool:
+    """Before CometBFT starts: if state sync is on and the application's state is a restore
+    no block has been executed on, clear CometBFT's own stores so that it syncs again.
+
+    A node stopped between the restore and its first block cannot start otherwise:
+    CometBFT v0.38 records the restored height in its state store before its block store
+    holds a block, and then refuses to start (cometbft/cometbft#1077). Syncing again loses
+    nothing: the application accepts the same snapshot without work, or a newer one in its
+    place (`Application.offer_snapshot`); the double-sign guard is kept."""
+    if not restored_only or not cometbft.read_config(home.cometbft).get("statesync", {}).get("enable"):
+        return False
+    data = home.cometbft / "data"
+    found = [data / name for name in COMETBFT_STORES if (data / name).exists()]
+    if not found:
+        return False
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    log.warning("the state restored from a snapshot has no block on it yet: cleared CometBFT's stores (%s) to sync again",
+                ", ".join(p.name for p in found))
+    return True

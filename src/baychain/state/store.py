@@ -443,6 +443,12 @@ class StateStore:
         """Drop a staged batch (e.g. the txn failed)."""
         self._staged = None
 
+    def erase(self, txn: lmdb.Transaction) -> None:
+        """Empty every table inside the caller's write transaction; open a new StateStore
+        after the commit (this one's version and caches are stale)."""
+        for db in (self._meta, self._roots, self._nodes, self._leaves, self._stale, self._flat):
+            txn.drop(db, delete=False)
+
     # -- internals -----------------------------------------------------------------
     def _root_at(self, txn: lmdb.Transaction, version: int) -> Ref | None:
         if type(version) is not int or version < 0 or version > self._version:
