@@ -80,6 +80,8 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
             assert snapshot < earliest and (earliest - 1) % INTERVAL == 0
 
             url = f"http://127.0.0.1:{ports['api']}"
+            status = httpx.get(f"{url}/v1/status").json()
+            assert status["earliest_height"] == earliest and status["block_time_ns"] > 0
             with Client(url, timeout=20) as client:
                 record = client.view("notary", "lookup", {"digest": bytes([0]) * 32})
                 assert record["metadata"] == {"n": 0}  # state from before the snapshot

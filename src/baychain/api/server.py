@@ -218,12 +218,13 @@ def create_api(node: ApiNode) -> FastAPI:
 
     @api.get("/v1/status", summary="Chain and node status")
     def status() -> dict[str, Any]:
-        latest = app_.blocks.block(app_.height) or {}
+        base = app_.blocks.base
         return {
             "chain_id": app_.chain_id,
             "height": app_.height,
+            "earliest_height": base[0] + 1 if base else 1,  # a node restored from a snapshot has no block before
             "app_hash": app_.blocks.last_app_hash.hex(),
-            "block_time_ns": latest.get("time_ns", 0),
+            "block_time_ns": app_.last_block[1],
             "mempool_txs": len(engine.mempool),
             "engine": getattr(engine, "name", "solo"),
             "cometbft_rpc": cometbft_rpc.url if cometbft_rpc is not None else None,

@@ -163,6 +163,11 @@ class Application:
     def height(self) -> int:
         return self.blocks.last_height
 
+    @property
+    def last_block(self) -> tuple[int, int]:
+        """(height, time in ns) of the last committed block, or of the snapshot restored."""
+        return self._last_block
+
     # -- handshake and genesis ---------------------------------------------------------
 
     def info(self) -> InfoResult:
