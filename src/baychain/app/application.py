@@ -619,23 +619,14 @@ class Application:
         if root != restore.app_hash:
             self.state.discard()
             raise SnapshotError(f"the snapshot's state has root {root.hex()}, the chain's app hash is {restore.app_hash.hex()}")
-        time_ns = restore.metadata.time_ns
         try:
             with self.env.begin(write=True) as txn:
                 self.state.write(txn)
-                self.blocks.restored(txn, restore.height, root, time_ns)
+                self.blocks.restored(txn, restore.height, root, restore.metadata.time_ns)
         except BaseException:
             self.state.discard()
             raise
-        self.state.committed()
-        self.blocks.committed(restore.height, root, base_time_ns=time_ns)
-        raw_chain_id = self.state.get(KEY_CHAIN_ID)
-        self.chain_id = encoding.decode(raw_chain_id) if raw_chain_id else None
-        self._genesis = {}
-        self._last_block = (restore.height, time_ns)
-        self._standings = Standings(self.state.version)
-        self._nonces.clear()
-        self._mempool_nonces.clear()
+        self._load()  # everything as the next start will find it (chain id from the state)
         restore.pairs = {}
         log.info("state restored from the snapshot of height %d (%d chunk(s), app hash %s)",
                  restore.height, len(restore.metadata.chunk_hashes), root.hex())

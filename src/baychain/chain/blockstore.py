@@ -150,8 +150,7 @@ class BlockStore:
 
     def restored(self, txn: lmdb.Transaction, height: int, app_hash: bytes, time_ns: int) -> None:
         """Record, inside the caller's transaction, that history starts after `height`, whose
-        state a snapshot restored; call `committed(height, app_hash, base_time_ns=time_ns)`
-        after the commit."""
+        state a snapshot restored; open a new BlockStore after the commit."""
         if self.last_height:
             raise ValueError(f"a block store at height {self.last_height} cannot take a snapshot")
         txn.put(b"base", encoding.encode([height, time_ns]), db=self._meta)
@@ -162,11 +161,9 @@ class BlockStore:
         for db in (self._blocks, self._hashes, self._txs, self._txhash, self._events, self._signers, self._meta):
             txn.drop(db, delete=False)
 
-    def committed(self, height: int, app_hash: bytes, *, base_time_ns: int | None = None) -> None:
-        """Called after the caller's transaction committed (with `base_time_ns` after `restored`)."""
+    def committed(self, height: int, app_hash: bytes) -> None:
+        """Called after the caller's transaction committed."""
         self.last_height, self.last_app_hash = height, app_hash
-        if base_time_ns is not None:
-            self.base = (height, base_time_ns)
 
     # -- reading -------------------------------------------------------------------
 
