@@ -9,7 +9,6 @@ block store (API) and in CometBFT's headers (RPC).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -19,13 +18,11 @@ from typing import Any, Callable
 
 import httpx
 
-from baychain.network import cometbft
-from baychain.network.cometbft import NodeKeys, TxGossip
+from baychain.network.cometbft import TxGossip
 from baychain.network.committee import local_committee
 from baychain.network.create import init_network
-from baychain.network.home import NodeHome, NodeSettings
-from baychain.network.manifest import PORT_NAMES, NetworkManifest
-from baychain.network.ports import free_ports
+from baychain.network.home import NodeHome
+from baychain.network.manifest import NetworkManifest
 from baychain.network.processes import NODE_MODULE, kill_node, log_tail, running_pid, start_node, stop_node, wait_healthy
 from baychain.network.rpc import CometRpc
 from support import eventually, pinned_cometbft
@@ -49,22 +46,6 @@ def running_network(directory: Path, chain_id: str, validators: int = 4,
         yield network
     finally:
         network.down()
-
-
-def new_node_home(net: "LocalNetwork", path: Path, name: str) -> tuple[NodeHome, NodeKeys, dict[str, int]]:
-    """A node home outside the network's registry: fresh keys, free ports, the network's
-    genesis, every member as a persistent peer, peer filtering on (not started)."""
-    home = NodeHome(path)
-    keys = cometbft.init_home(home.cometbft)
-    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
-    cometbft.set_config(
-        home.cometbft,
-        cometbft.node_settings(moniker=name, ports=ports, filter_peers=True,
-                               persistent_peers=[e.p2p_address for e in net.manifest.nodes]),
-    )
-    shutil.copyfile(net.home(net.names[0]).cometbft / "config" / "genesis.json", home.cometbft / "config" / "genesis.json")
-    home.save(NodeSettings(name=name, api_port=ports["api"]))
-    return home, keys, ports
 
 
 def committee_decides(net: "LocalNetwork", node: str, method: str, **args: Any) -> dict:

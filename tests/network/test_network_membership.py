@@ -22,12 +22,15 @@ from baychain.contracts.context import contract_key
 from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
 from baychain.network.cometbft import TxGossip
+from baychain.network.create import new_member_home
+from baychain.network.home import NodeHome
 from baychain.network.light import ApiRelay, LightClient
+from baychain.network.members import Member
 from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
 from baychain.sdk.governance import Governance, action
-from netsupport import LocalNetwork, committee_decides, kill_strays, new_node_home, running_network
+from netsupport import LocalNetwork, committee_decides, kill_strays, running_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -57,11 +60,12 @@ def validator_set(net: LocalNetwork, name: str, height: int | None = None) -> li
 
 def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net, tmp_path: Path) -> None:
     gd, hk, mo, reg = net.names
-    outsider, keys, ports = new_node_home(net, tmp_path / "outsider", "outsider")
+    entry = new_member_home(net.directory, Member("outsider", "Shenzhen Fintech Ltd", "GD"))  # not registered
+    outsider, ports = NodeHome(net.directory / entry.home), entry.ports
 
     # Nobody registers it directly, and only committee members propose.
     with Client(net.manifest.node(hk).api_url, timeout=20) as client:
-        args = {"node_id": keys.node_id, "name": "outsider", "organisation": "Shenzhen Fintech Ltd", "jurisdiction": "GD"}
+        args = {"node_id": entry.node_id, "name": "outsider", "organisation": "Shenzhen Fintech Ltd", "jurisdiction": "GD"}
         with pytest.raises(BaychainError) as refused:
             client.call(Key.generate(), "network", "add_node", args)
         assert refused.value.code == Code.GOVERNED_METHOD
@@ -82,23 +86,23 @@ def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net,
             deadline = time.monotonic() + 5  # a few redial rounds: every member refuses it
             while time.monotonic() < deadline:
                 for member in member_rpcs:
-                    assert keys.node_id not in {p["node_info"]["id"] for p in member.net_info()["peers"]}
+                    assert entry.node_id not in {p["node_info"]["id"] for p in member.net_info()["peers"]}
                 time.sleep(0.3)
             assert int(rpc.status()["sync_info"]["latest_block_height"]) == 0
             for member in member_rpcs:
-                answer = member.call("abci_query", path=f"/p2p/filter/id/{keys.node_id}")["response"]
+                answer = member.call("abci_query", path=f"/p2p/filter/id/{entry.node_id}")["response"]
                 assert answer["code"] == int(Code.NOT_AUTHORIZED), answer
 
             # The registry changes on chain: every member now accepts it, and it syncs.
-            decided = committee_decides(net, gd, "add_node", node_id=keys.node_id, name="outsider",
+            decided = committee_decides(net, gd, "add_node", node_id=entry.node_id, name="outsider",
                                         organisation="Shenzhen Fintech Ltd", jurisdiction="GD", role="member")
             net.wait_for(  # each member answers from its own state, once it has committed that block
-                lambda: all(m.call("abci_query", path=f"/p2p/filter/id/{keys.node_id}")["response"].get("code", 0) == 0
+                lambda: all(m.call("abci_query", path=f"/p2p/filter/id/{entry.node_id}")["response"].get("code", 0) == 0
                             for m in member_rpcs),
                 "every member's registry to list the added node", 30,
             )
             net.wait_for(
-                lambda: all(keys.node_id in {p["node_info"]["id"] for p in m.net_info()["peers"]} for m in member_rpcs),
+                lambda: all(entry.node_id in {p["node_info"]["id"] for p in m.net_info()["peers"]} for m in member_rpcs),
                 "every member to accept the added node", 60,
             )
             net.wait_for(lambda: int(rpc.status()["sync_info"]["latest_block_height"]) > decided["decided_height"],
@@ -106,13 +110,13 @@ def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net,
             # Not in the founders' ring, it is an ordinary peer to them: it gets every transaction.
             net.wait_for(lambda: all(net.gossip(n) == (4, 3) for n in net.names),
                          "every founder relaying to the added node as well", 30)
-            assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": keys.node_id}})["value"]["name"] == "outsider"
+            assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": entry.node_id}})["value"]["name"] == "outsider"
             assert validator_set(net, gd) == sorted(e.validator.address for e in net.manifest.nodes)  # a member, not a validator
 
             # The committee removes it again. CometBFT filters peers only as they connect, so
             # each member restarts its cometbft in turn to cut the open connection; the node
             # is then refused like any outsider and falls behind.
-            removed = committee_decides(net, hk, "remove_node", node_id=keys.node_id)
+            removed = committee_decides(net, hk, "remove_node", node_id=entry.node_id)
             net.wait_for(lambda: int(rpc.net_info()["n_peers"]) == 0, "every member to cut the removed node's connection", 90)
             for name in net.names:
                 assert "restarting cometbft to cut their connections" in net.home(name).log_file.read_text(errors="replace")
@@ -120,7 +124,7 @@ def test_a_node_outside_the_registry_is_refused_until_the_committee_adds_it(net,
             net.wait_height(net.names, max(stalled, removed["decided_height"]) + 3, timeout=60)
             assert int(rpc.net_info()["n_peers"]) == 0 and int(rpc.status()["sync_info"]["latest_block_height"]) == stalled
             for member in member_rpcs:
-                assert keys.node_id not in {p["node_info"]["id"] for p in member.net_info()["peers"]}
+                assert entry.node_id not in {p["node_info"]["id"] for p in member.net_info()["peers"]}
             net.assert_agree(net.names)
     finally:
         for member in member_rpcs:

@@ -1,9 +1,15 @@
-"""State sync with four real validators on 127.0.0.1: a node the committee adds to a running
-network starts from the members' latest snapshot (its trust anchor verified by the light
-client from the genesis), never executes the blocks before it, survives a kill -9 right
-after the restore, and then agrees with every member on every block it executes."""
+"""State sync with four real validators on 127.0.0.1: `baychain net join` adds a node to the
+running network (its home, the committee's vote, a trust anchor the light client verified
+from the genesis); it starts from the members' latest snapshot, never executes the blocks
+before it, survives a kill -9 right after the restore, and then agrees with every member
+on every block it executes."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -14,7 +20,8 @@ from baychain.network.home import NodeHome
 from baychain.network.processes import kill_node, start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
-from netsupport import committee_decides, kill_strays, new_node_home, running_network
+from baychain.network.manifest import NetworkManifest
+from netsupport import kill_strays, running_network
 from support import Signer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -40,23 +47,34 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
         net.wait_for(lambda: net.clients[gd].get(f"/v1/txs/{results[-1]['hash']}/receipt").status_code == 200,
                      "the notarizations to commit", 30)
 
-        joiner, keys, ports = new_node_home(net, tmp_path / "joiner", "joiner")
-        decided = committee_decides(net, hk, "add_node", node_id=keys.node_id, name="joiner",
-                                    organisation="Macao Cold Chain Ltd", jurisdiction="MO", role="member")
-        snapshot = (decided["decided_height"] // INTERVAL + 1) * INTERVAL
+        height = net.api(gd, f"/v1/txs/{results[-1]['hash']}/receipt")["height"]
+        snapshot = (height // INTERVAL + 1) * INTERVAL  # the first snapshot that holds them
         net.wait_for(lambda: all(snapshot in snapshot_heights(net, n) for n in net.names),
                      f"every member's snapshot of height {snapshot}", 90)
 
-        rpcs = [net.manifest.node(hk).rpc_url, net.manifest.node(mo).rpc_url, net.manifest.node(reg).rpc_url]
+        rpcs = [net.manifest.node(n).rpc_url for n in (hk, mo, reg)]
         stranger = NodeHome(tmp_path / "stranger")  # `cometbft init`'s own genesis: another chain
         cometbft.init_home(stranger.cometbft)
         with pytest.raises(BaychainError) as refused:
             statesync.enable(stranger, rpcs)
         assert refused.value.code == Code.WRONG_CHAIN_ID
-        anchor = statesync.enable(joiner, rpcs)
-        assert anchor.height >= snapshot
-        start_node(joiner)
+
+        # One command: the home, the committee's vote, the trust anchor, the start.
+        out = subprocess.run([sys.executable, "-m", "baychain.cli.net", "join", "--dir", str(net.directory), "--name", "joiner",
+                              "--organisation", "Macao Cold Chain Ltd", "--jurisdiction", "MO", "--json"],
+                             capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONHASHSEED="0"))
+        assert out.returncode == 0, out.stderr
+        joined = json.loads(out.stdout)
+        anchor_height = joined["trust_height"]
+        assert anchor_height >= snapshot
+        entry = NetworkManifest.load(net.directory).node("joiner")  # `net up/down/status` manage it from now on
+        joiner, ports = NodeHome(net.directory / entry.home), entry.ports
         try:
+            assert net.post(gd, "/v1/contracts/network/node/query", {"args": {"node_id": entry.node_id}})["value"]["name"] == "joiner"
+            again = subprocess.run([sys.executable, "-m", "baychain.cli.net", "join", "--dir", str(net.directory), "--name",
+                                    "joiner", "--organisation", "X", "--jurisdiction", "MO"], capture_output=True, text=True, timeout=60)
+            assert again.returncode == 1 and "ALREADY_EXISTS" in again.stderr
+
             # Killed with -9 the moment its application has restored the snapshot, then
             # restarted: it goes on without a manual reset. With no block on the restore
             # yet, the node clears CometBFT's stores (which v0.38 could not start from) and
@@ -69,7 +87,7 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
             with CometRpc(f"http://127.0.0.1:{ports['rpc']}") as rpc:
                 def synced() -> bool:
                     info = rpc.status()["sync_info"]
-                    return not info["catching_up"] and int(info["latest_block_height"]) > anchor.height + 3
+                    return not info["catching_up"] and int(info["latest_block_height"]) > anchor_height + 3
 
                 net.wait_for(synced, "the joiner to restore a snapshot and catch up", 150)
                 earliest = int(rpc.status()["sync_info"]["earliest_block_height"])
@@ -85,7 +103,7 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
             with Client(url, timeout=20) as client:
                 record = client.view("notary", "lookup", {"digest": bytes([0]) * 32})
                 assert record["metadata"] == {"n": 0}  # state from before the snapshot
-                assert client.status()["height"] > anchor.height
+                assert client.status()["height"] > anchor_height
             # History from before the snapshot is not here (it is on the members).
             assert httpx.get(f"{url}/v1/txs/{first}/receipt").status_code == 404
             assert net.clients[gd].get(f"/v1/txs/{first}/receipt").status_code == 200

@@ -16,6 +16,9 @@ on one machine:
    for a few validators and, with `tx_gossip=RING`, its place in the transaction
    gossip ring (`cometbft.TxGossip`);
 4. `network.json` (the manifest) records all of it for `net up`, `net status` and tests.
+
+`new_member_home` prepares one more node for a running local network (`baychain net
+join`): the same steps for a single node, against the genesis the network already has.
 """
 
 from __future__ import annotations
@@ -142,3 +145,45 @@ def remove_network(directory: Path) -> None:
     shutil.rmtree(directory / KEYS_DIR, ignore_errors=True)
     shutil.rmtree(directory / CA_DIR, ignore_errors=True)
     (directory / MANIFEST_FILE).unlink()
+
+
+def new_member_home(directory: Path, member: Member, *, power: int = 0, binary: str | None = None) -> NodeEntry:
+    """A home for one more node of the local network in `directory`: fresh keys, free
+    ports, the network's genesis, its founders' settings, and every node of the manifest as
+    a persistent peer. Neither registered on chain nor in the manifest: the caller does
+    both once the committee has agreed (`baychain net join`)."""
+    directory = Path(directory)
+    manifest = NetworkManifest.load(directory)
+    home = NodeHome(directory / "nodes" / member.name)
+    if member.name in manifest.names or home.path.exists():
+        raise FileExistsError(f"the network already has a node named {member.name!r}")
+    binary = cometbft.check_binary(binary)
+    founder = NodeHome(manifest.home(manifest.names[0]))
+    host = manifest.nodes[0].host
+    keys = cometbft.init_home(home.cometbft, binary)
+    entry = NodeEntry(
+        member=member,
+        node_id=keys.node_id,
+        validator=Validator(keys.validator_address, keys.validator_pub_key, power),
+        home=str(home.path.relative_to(directory)),
+        ports=dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES), host))),
+        host=host,
+    )
+    config = cometbft.read_config(founder.cometbft)
+    cometbft.set_config(
+        home.cometbft,
+        cometbft.node_settings(
+            moniker=member.name, host=host, ports=entry.ports, persistent_peers=[e.p2p_address for e in manifest.nodes],
+            filter_peers=bool(config.get("filter_peers")), log_level=config["log_level"],
+            cometbft_metrics=bool(config["instrumentation"]["prometheus"]),
+        ),
+    )
+    shutil.copyfile(founder.cometbft / "config" / "genesis.json", home.cometbft / "config" / "genesis.json")
+    settings = founder.load()
+    home.save(NodeSettings(
+        name=member.name, organisation=member.organisation, jurisdiction=member.jurisdiction, role=member.role,
+        api_host=host, api_port=entry.ports["api"], admission_workers=settings.admission_workers,
+        snapshot_interval=settings.snapshot_interval, snapshot_keep=settings.snapshot_keep,
+    ))
+    card(entry).save(home.path / "node-card.json")
+    return entry
