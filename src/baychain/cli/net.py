@@ -18,7 +18,6 @@ See docs/NETWORK.md.
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import time
@@ -339,60 +338,31 @@ def join(
     """A new organisation's node joins the running local network: its home (fresh keys, free
     ports, the network's genesis), the local committee's vote to register it, with
     --state-sync the trust anchor for a snapshot, and its start."""
-    import shutil
-
-    from baychain.network import statesync
     from baychain.network.cometbft import CometbftNotFound
-    from baychain.network.committee import local_committee
-    from baychain.network.create import new_member_home
-    from baychain.network.home import NodeHome
+    from baychain.network.create import join_network
     from baychain.network.members import Member
-    from baychain.network.processes import running_pid, start_node
-    from baychain.sdk import Client
-    from baychain.sdk.governance import Governance, action
 
-    manifest = _manifest(directory)
-    running = [n for n in manifest.names if running_pid(NodeHome(manifest.home(n))) is not None]
-    if len(running) < 2:
-        raise BaychainError(Code.BAD_REQUEST, "a node joins a running network: start at least two of its nodes "
-                                              "(`baychain net up`) first")
-    keys = local_committee(directory)
-    if not keys:
-        raise BaychainError(Code.NOT_FOUND, f"{directory} holds no local committee keys: propose the node with "
-                                            "`net add-node --key` and let the members vote")
     try:
-        entry = new_member_home(directory, Member(name, organisation, jurisdiction, role), power=power)
+        member = Member(name, organisation, jurisdiction, role)
+        joined = join_network(directory, member, power=power, state_sync=state_sync)
     except FileExistsError as exc:
         raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
+    except FileNotFoundError as exc:
+        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
     except CometbftNotFound as exc:
         raise BaychainError(Code.NOT_FOUND, str(exc)) from None
     except ValueError as exc:
         raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
-    home = NodeHome(directory / entry.home)
-    try:  # the anchor first: nothing is decided on chain for a node that cannot sync
-        anchor = statesync.enable(home, [manifest.node(n).rpc_url for n in running]) if state_sync else None
-        args = {"node_id": entry.node_id, "name": name, "organisation": organisation, "jurisdiction": jurisdiction,
-                "role": role, "validator_pub_key": base64.b64decode(entry.validator.pub_key), "power": power}
-        with Client(manifest.node(running[0]).api_url, timeout=20) as client:
-            summary = Governance(client).decide(keys, [action("network", "add_node", **args)])
-        if summary["status"] != "executed":
-            raise BaychainError(Code.PROPOSAL_CLOSED, f"the committee's proposal {summary['id']} {summary['status']}: "
-                                                      f"{summary.get('error')}")
-    except BaseException:
-        shutil.rmtree(home.path, ignore_errors=True)
-        raise
-    manifest.nodes.append(entry)
-    manifest.save()
-    pid = start_node(home)
-    result = {"name": name, "node_id": entry.node_id, "api": entry.api_url, "rpc": entry.rpc_url, "pid": pid,
-              "registered_height": summary["decided_height"], "trust_height": anchor.height if anchor else None}
+    entry = joined.entry
+    result = {"name": name, "node_id": entry.node_id, "api": entry.api_url, "rpc": entry.rpc_url, "pid": joined.pid,
+              "registered_height": joined.registered_height, "trust_height": joined.trust_height}
     if settings(ctx).json:
         emit_json(result)
         return
     kv([("node", f"{name} ({organisation}, {jurisdiction})"), ("node id", entry.node_id), ("API", entry.api_url),
-        ("registered at height", summary["decided_height"]),
-        ("starts from", f"the members' latest snapshot (trust anchor: height {anchor.height})" if anchor
-         else "block 1 (replays the chain)"), ("pid", pid)])
+        ("registered at height", joined.registered_height),
+        ("starts from", f"the members' latest snapshot (trust anchor: height {joined.trust_height})"
+         if joined.trust_height else "block 1 (replays the chain)"), ("pid", joined.pid)])
     typer.echo(f"follow it with: baychain net status --dir {directory}")
 
 

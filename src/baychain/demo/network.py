@@ -44,6 +44,9 @@ CHAIN_ID = "baychain-gba-demo"
 DEFAULT_DIR = Path(".baychain/demo")
 MARKER = "demo.json"  # marks a directory the demo made (and may replace)
 COMETBFT, SOLO = "cometbft", "solo"
+SNAPSHOT_INTERVAL = 50
+"""Blocks between state-sync snapshots in the demo network (~17 s): the walkthrough's last
+step has a node join from one (docs/NETWORK.md: a snapshot must outlive the joiner's search)."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ def start_cometbft(directory: Path, *, progress: Callable[[str], Any]) -> Networ
     directory = Path(directory)
     try:
         manifest = init_network(directory, members=_members(), chain_id=CHAIN_ID, require_certificates=True,
-                                log_level="consensus:info,state:info,p2p:error,*:error")
+                                log_level="consensus:info,state:info,p2p:error,*:error",
+                                snapshot_interval=SNAPSHOT_INTERVAL)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)  # `clear` emptied it: all of it is ours
         raise

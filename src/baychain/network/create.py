@@ -17,13 +17,16 @@ on one machine:
    gossip ring (`cometbft.TxGossip`);
 4. `network.json` (the manifest) records all of it for `net up`, `net status` and tests.
 
-`new_member_home` prepares one more node for a running local network (`baychain net
-join`): the same steps for a single node, against the genesis the network already has.
+`join_network` adds one more organisation's node to a running local network (`baychain
+net join`): the same steps for a single node, against the genesis the network already
+has (`new_member_home`), then the committee's vote, state sync and its start.
 """
 
 from __future__ import annotations
 
+import base64
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -187,3 +190,54 @@ def new_member_home(directory: Path, member: Member, *, power: int = 0, binary: 
     ))
     card(entry).save(home.path / "node-card.json")
     return entry
+
+
+@dataclass(frozen=True)
+class Joined:
+    entry: NodeEntry
+    pid: int
+    registered_height: int  # the block that added the node to the registry
+    trust_height: int | None  # the state-sync anchor (None: the node replays from height 1)
+
+
+def join_network(directory: Path, member: Member, *, power: int = 0, state_sync: bool = True) -> Joined:
+    """Add a node for `member` to the running local network in `directory` and start it:
+    its home (`new_member_home`), with `state_sync` the trust anchor from the running
+    nodes' RPC (`statesync.enable`), the local committee's vote registering it on chain,
+    its entry in the manifest. If the anchor or the vote fails, the home is deleted and
+    nothing is registered. Raises ValueError when fewer than two nodes run or the
+    directory holds no committee keys, FileExistsError for a name the network has."""
+    from baychain.errors import BaychainError, Code
+    from baychain.network import statesync
+    from baychain.network.committee import local_committee
+    from baychain.network.processes import running_pid, start_node
+    from baychain.sdk import Client
+    from baychain.sdk.governance import Governance, action
+
+    directory = Path(directory)
+    manifest = NetworkManifest.load(directory)
+    running = [n for n in manifest.names if running_pid(NodeHome(manifest.home(n))) is not None]
+    if len(running) < 2:
+        raise ValueError("a node joins a running network: start at least two of its nodes (`baychain net up`) first")
+    keys = local_committee(directory)
+    if not keys:
+        raise ValueError(f"{directory} holds no local committee keys: propose the node with `net add-node --key` "
+                         "and let the members vote")
+    entry = new_member_home(directory, member, power=power)
+    home = NodeHome(directory / entry.home)
+    try:  # the anchor first: nothing is decided on chain for a node that cannot sync
+        anchor = statesync.enable(home, [manifest.node(n).rpc_url for n in running]) if state_sync else None
+        args = {"node_id": entry.node_id, "name": member.name, "organisation": member.organisation,
+                "jurisdiction": member.jurisdiction, "role": member.role,
+                "validator_pub_key": base64.b64decode(entry.validator.pub_key), "power": power}
+        with Client(manifest.node(running[0]).api_url, timeout=20) as client:
+            summary = Governance(client).decide(keys, [action("network", "add_node", **args)])
+        if summary["status"] != "executed":
+            raise BaychainError(Code.PROPOSAL_CLOSED, f"the committee's proposal {summary['id']} {summary['status']}: "
+                                                      f"{summary.get('error')}")
+    except BaseException:
+        shutil.rmtree(home.path, ignore_errors=True)
+        raise
+    manifest.nodes.append(entry)
+    manifest.save()
+    return Joined(entry, start_node(home), summary["decided_height"], anchor.height if anchor else None)
