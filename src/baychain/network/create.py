@@ -204,9 +204,10 @@ def join_network(directory: Path, member: Member, *, power: int = 0, state_sync:
     """Add a node for `member` to the running local network in `directory` and start it:
     its home (`new_member_home`), with `state_sync` the trust anchor from the running
     nodes' RPC (`statesync.enable`), the local committee's vote registering it on chain,
-    its entry in the manifest. If the anchor or the vote fails, the home is deleted and
-    nothing is registered. Raises ValueError when fewer than two nodes run or the
-    directory holds no committee keys, FileExistsError for a name the network has."""
+    its entry in the manifest. The anchor comes first, so a node that cannot sync is
+    never registered; if the anchor or the vote fails, the new home is deleted. Raises
+    ValueError when fewer than two nodes run or the directory holds no committee keys,
+    FileExistsError for a name the network has."""
     from baychain.errors import BaychainError, Code
     from baychain.network import statesync
     from baychain.network.committee import local_committee
