@@ -125,6 +125,24 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
             with pytest.raises(BaychainError) as refused:  # it has run: its state is its own now
                 statesync.enable(joiner, rpcs)
             assert refused.value.code == Code.BAD_REQUEST and "has run before" in refused.value.message
+
+            # `--replay` instead: a node that executes every block from height 1 reaches the
+            # same state as the one that restored the snapshot.
+            out = subprocess.run([sys.executable, "-m", "baychain.cli.net", "join", "--dir", str(net.directory), "--name",
+                                  "replayer", "--organisation", "Zhuhai Port Ltd", "--jurisdiction", "GD", "--replay", "--json"],
+                                 capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONHASHSEED="0"))
+            assert out.returncode == 0, out.stderr
+            assert json.loads(out.stdout)["trust_height"] is None
+            replayer = NetworkManifest.load(net.directory).node("replayer")
+            target = tip + 2
+            net.wait_for(lambda: httpx.get(f"{replayer.api_url}/v1/status").json()["height"] >= target,
+                         "the replaying node to catch up", 120)
+            assert httpx.get(f"{replayer.api_url}/v1/status").json()["earliest_height"] == 1
+            assert httpx.get(f"{replayer.api_url}/v1/txs/{first}/receipt").status_code == 200  # it has all the history
+            assert httpx.get(f"{replayer.api_url}/v1/blocks/{target}").json()["app_hash"] == net.api(gd, f"/v1/blocks/{target}")["app_hash"]
         finally:
             stop_node(joiner)
             kill_strays(joiner.path)
+            replayer_home = NodeHome(net.directory / "nodes" / "replayer")
+            stop_node(replayer_home)
+            kill_strays(replayer_home.path)
