@@ -159,7 +159,8 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
     ):
         home = tmp_path / name
         out = run("baychain.cli.node_cmd", "init", "--home", str(home), "--name", name, "--organisation", org,
-                  "--jurisdiction", jurisdiction, "--external-host", f"node{i}.example", "--json")
+                  "--jurisdiction", jurisdiction, "--external-host", f"node{i}.example", "--json",
+                  *(["--rpc-host", "0.0.0.0"] if name == "sz-supplier" else []))
         assert out.returncode == 0, out.stderr
         card = json.loads(out.stdout)
         assert card["p2p_address"] == f"node{i}.example:26656" and len(card["node_id"]) == 40
@@ -207,6 +208,7 @@ def test_node_cards_make_a_genesis_for_members_on_separate_machines(tmp_path) ->
     down = run(*sync, "--rpc", "http://127.0.0.1:9", "--rpc", "http://127.0.0.1:10")
     assert down.returncode == 1 and "UNAVAILABLE" in down.stderr and "Traceback" not in down.stderr
     assert config(tmp_path / "sz-supplier")["statesync"]["enable"] is False  # nothing written
+    assert config(tmp_path / "sz-supplier")["rpc"]["laddr"] == "tcp://0.0.0.0:26657"  # reachable by the members
 
     settings_file = tmp_path / "gd-bank" / "node.json"
     settings = json.loads(settings_file.read_text())

@@ -80,7 +80,9 @@ def init(
     role: str = typer.Option("member", help="member, regulator or auditor"),
     external_host: str = typer.Option(..., help="Host name or IP other members dial for p2p"),
     p2p_port: int = typer.Option(26656, help="p2p port (the only port other members need)"),
-    rpc_port: int = typer.Option(26657, help="CometBFT RPC port (loopback)"),
+    rpc_port: int = typer.Option(26657, help="CometBFT RPC port (loopback unless --rpc-host)"),
+    rpc_host: str = typer.Option("127.0.0.1", help="Address CometBFT's RPC listens on: 0.0.0.0 lets other members "
+                                                   "reach it (state sync of nodes joining later); firewall it to them"),
     abci_port: int = typer.Option(26658, help="ABCI port (loopback)"),
     prometheus_port: int = typer.Option(26660, help="CometBFT Prometheus port (loopback)"),
     api_host: str = typer.Option("127.0.0.1", help="HTTP API listen address"),
@@ -108,7 +110,7 @@ def init(
     cometbft.set_config(
         node_home.cometbft,
         cometbft.node_settings(
-            moniker=name, ports=ports, persistent_peers=[], p2p_listen="0.0.0.0",
+            moniker=name, ports=ports, persistent_peers=[], p2p_listen="0.0.0.0", rpc_listen=rpc_host,
             external_host=external_host, one_host=False, filter_peers=True,
         ),
     )

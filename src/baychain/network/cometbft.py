@@ -210,6 +210,7 @@ def node_settings(
     persistent_peers: list[str],
     host: str = "127.0.0.1",
     p2p_listen: str | None = None,
+    rpc_listen: str | None = None,
     external_host: str | None = None,
     one_host: bool = True,
     filter_peers: bool = False,
@@ -220,7 +221,8 @@ def node_settings(
     """config.toml settings for one node.
 
     RPC, ABCI and Prometheus listen on `host` (loopback by default: only the node's
-    own process and its operator talk to them). The p2p port listens on `p2p_listen`
+    own process and its operator talk to them; `rpc_listen` moves the RPC elsewhere, e.g.
+    so that members can reach it to anchor a joining node's state sync). The p2p port listens on `p2p_listen`
     (default `host`) and is announced as `external_host` (default `host`). With
     `one_host` — every node of the network on one machine — CometBFT must accept
     several peers from one IP and non-routable addresses. `cometbft_metrics` serves
@@ -233,7 +235,7 @@ def node_settings(
         ("", "proxy_app"): f"tcp://{host}:{ports['abci']}",
         ("", "log_level"): log_level,
         ("", "filter_peers"): filter_peers,
-        ("rpc", "laddr"): f"tcp://{host}:{ports['rpc']}",
+        ("rpc", "laddr"): f"tcp://{rpc_listen or host}:{ports['rpc']}",
         ("rpc", "max_request_batch_size"): 1000,
         ("rpc", "max_body_bytes"): 64 * 1024 * 1024,
         ("p2p", "laddr"): f"tcp://{p2p_listen or host}:{ports['p2p']}",
