@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -48,6 +50,21 @@ def _manifest(directory: Path):
         return NetworkManifest.load(directory)
     except FileNotFoundError as exc:
         raise BaychainError(Code.NOT_FOUND, str(exc)) from None
+
+
+@contextmanager
+def _as_codes() -> Iterator[None]:
+    """The network builders' exceptions as stable codes."""
+    from baychain.network.cometbft import CometbftNotFound
+
+    try:
+        yield
+    except FileExistsError as exc:
+        raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
+    except (FileNotFoundError, CometbftNotFound) as exc:
+        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
+    except ValueError as exc:
+        raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
 
 
 def _names(manifest, nodes: Optional[list[str]]) -> list[str]:
@@ -79,7 +96,6 @@ def init(
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of
     them) and the consortium CA with one organisation CA per member (in --dir/ca)."""
-    from baychain.network.cometbft import CometbftNotFound
     from baychain.network.create import init_network
     from baychain.network.home import NodeHome
     from baychain.network.manifest import MANIFEST_FILE, NetworkManifest
@@ -90,18 +106,12 @@ def init(
         up = [n for n in old.names if running_pid(NodeHome(old.home(n))) is not None]
         if up:
             raise BaychainError(Code.BAD_REQUEST, f"nodes still running: {', '.join(up)}; run `baychain net down` first")
-    try:
+    with _as_codes():
         manifest = init_network(
             directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
             require_certificates=require_certificates, cometbft_metrics=cometbft_metrics, tx_gossip=tx_gossip,
             snapshot_interval=snapshot_interval,
         )
-    except FileExistsError as exc:
-        raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
-    except CometbftNotFound as exc:
-        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
-    except ValueError as exc:
-        raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
     if settings(ctx).json:
         emit_json({"directory": str(directory), **manifest.to_json()})
         return
@@ -338,21 +348,11 @@ def join(
     """A new organisation's node joins the running local network: its home (fresh keys, free
     ports, the network's genesis), the local committee's vote to register it, with
     --state-sync the trust anchor for a snapshot, and its start."""
-    from baychain.network.cometbft import CometbftNotFound
     from baychain.network.create import join_network
     from baychain.network.members import Member
 
-    try:
-        member = Member(name, organisation, jurisdiction, role)
-        joined = join_network(directory, member, power=power, state_sync=state_sync)
-    except FileExistsError as exc:
-        raise BaychainError(Code.ALREADY_EXISTS, str(exc)) from None
-    except FileNotFoundError as exc:
-        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
-    except CometbftNotFound as exc:
-        raise BaychainError(Code.NOT_FOUND, str(exc)) from None
-    except ValueError as exc:
-        raise BaychainError(Code.BAD_REQUEST, str(exc)) from None
+    with _as_codes():
+        joined = join_network(directory, Member(name, organisation, jurisdiction, role), power=power, state_sync=state_sync)
     entry = joined.entry
     result = {"name": name, "node_id": entry.node_id, "api": entry.api_url, "rpc": entry.rpc_url, "pid": joined.pid,
               "registered_height": joined.registered_height, "trust_height": joined.trust_height}
