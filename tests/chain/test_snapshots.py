@@ -11,7 +11,7 @@ import pytest
 from baychain import encoding
 from baychain.app.application import Application
 from baychain.app.types import ApplyResult, BlockRequest, InitChainRequest, OfferResult, Snapshot
-from baychain.chain.snapshots import FORMAT, Metadata
+from baychain.chain.snapshots import FORMAT, Metadata, SnapshotStore
 from baychain.contracts.context import contract_key
 from baychain.errors import BaychainError, Code
 from baychain.runtime.contracts import notary_record_key
@@ -209,3 +209,18 @@ def test_the_state_store_restores_only_into_an_empty_store(chain) -> None:
     with pytest.raises(BaychainError) as refused:
         source.state.stage({b"k": b"v"}, 100, restoring=True)
     assert refused.value.code == Code.INTERNAL
+
+
+def test_a_snapshot_cut_short_leaves_nothing_behind(tmp_path) -> None:
+    """Stopped while writing (the node shutting down), or killed (a leftover temporary
+    directory, removed at the next start): no incomplete snapshot is ever listed."""
+    store = SnapshotStore(tmp_path / "snapshots", chunk_bytes=100)
+    items = [(bytes([i]) * 8, bytes(60)) for i in range(1, 20)]
+    assert store.create(7, 1, iter(items), stop=lambda: True) is None
+    assert store.list() == [] and list(store.directory.iterdir()) == []
+    (store.directory / ".9.tmp").mkdir()
+    (store.directory / ".9.tmp" / "0").write_bytes(b"partial")
+    again = SnapshotStore(tmp_path / "snapshots", chunk_bytes=100)
+    assert list(again.directory.iterdir()) == []
+    made = again.create(7, 1, iter(items))
+    assert made.chunks > 2 and again.list() == [made]

@@ -23,7 +23,6 @@ never be replayed.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 import threading
@@ -560,8 +559,6 @@ class Application:
         self._restore = None
         if snapshot.format != SNAPSHOT_FORMAT:
             return OfferResult.REJECT_FORMAT
-        if snapshot.hash != hashlib.sha256(snapshot.metadata).digest():
-            return OfferResult.REJECT
         try:
             restore = Restore.offered(snapshot, app_hash)
         except SnapshotError as exc:

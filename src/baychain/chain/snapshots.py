@@ -179,6 +179,8 @@ class Restore:
     def offered(cls, snapshot: Snapshot, app_hash: bytes) -> "Restore":
         if type(snapshot.height) is not int or snapshot.height < 1:
             raise SnapshotError(f"snapshot height {snapshot.height!r} is not a block height")
+        if snapshot.hash != _sha256(snapshot.metadata):
+            raise SnapshotError("the snapshot's hash is not the SHA-256 of its metadata")
         metadata = Metadata.decode(snapshot.metadata)
         if len(metadata.chunk_hashes) != snapshot.chunks:
             raise SnapshotError(f"snapshot says {snapshot.chunks} chunks, its metadata lists {len(metadata.chunk_hashes)}")
