@@ -56,3 +56,18 @@ def test_responses_without_events_differ_only_in_their_events() -> None:
         assert not without.events
         del (with_events := convert.check_tx_response(r)).events[:]
         assert without == with_events
+
+
+def test_a_blocks_evidence_reaches_the_application_with_its_kind_by_name() -> None:
+    from baychain.app.types import Misbehavior
+
+    req = abci_pb.RequestFinalizeBlock(height=9, txs=[b"t"])
+    req.time.FromNanoseconds(9_000_000_001)
+    for kind, address in ((abci_pb.DUPLICATE_VOTE, b"a" * 20), (abci_pb.LIGHT_CLIENT_ATTACK, b"b" * 20), (7, b"c" * 20)):
+        m = req.misbehavior.add(type=kind, height=8, total_voting_power=40)
+        m.time.FromNanoseconds(8_000_000_002)
+        m.validator.address, m.validator.power = address, 10
+    block = convert.block_request_from_pb(abci_pb.RequestFinalizeBlock.FromString(req.SerializeToString()))
+    assert block.misbehavior == [Misbehavior(kind, addr, 10, 8, 8_000_000_002, 40) for kind, addr in (
+        ("duplicate_vote", b"a" * 20), ("light_client_attack", b"b" * 20), ("unknown", b"c" * 20))]
+    assert convert.block_request_from_pb(abci_pb.RequestFinalizeBlock(height=1)).misbehavior == []

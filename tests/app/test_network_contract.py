@@ -244,3 +244,41 @@ def test_a_chain_without_a_registry_accepts_every_peer_and_nobody_can_add_nodes(
                            ) == [Code.GOVERNED_METHOD, Code.NOT_A_MEMBER]
     finally:
         chain.app.close()
+
+
+def test_committed_evidence_becomes_a_regulator_alert_naming_the_node(chain, admin) -> None:
+    from baychain.app.types import Misbehavior
+
+    chain.block()
+    faulty = sha256(pub_key(2))[:20]
+    unknown = bytes(20)
+    height = chain.app.height + 1
+    evidence = [Misbehavior("duplicate_vote", faulty, 10, height - 1, (height - 1) * 10**9, 40),
+                Misbehavior("light_client_attack", unknown, 5, height - 1, (height - 1) * 10**9, 40)]
+    result = chain.app.finalize_block(BlockRequest(height, height * 10**9, sha256(b"%d" % height), b"p", [],
+                                                   evidence))
+    chain.app.commit()
+
+    # The block's own events, in finalize_block's answer and in its record.
+    assert [e.type for e in result.events] == ["network.alert", "network.alert"]
+    block = chain.app.blocks.block(height)
+    assert [e["attributes"]["validator"] for e in block["events"]] == [faulty.hex(), unknown.hex()]
+    # The audit log, provable like any state: node named when its key is registered.
+    alerts = chain.app.view("audit", "alerts", {"kind": "validator_misbehavior"})["alerts"]
+    assert [(a["contract"], a["height"], a["tx"], a["signer"]) for a in alerts] == [("network", height, b"", "")] * 2
+    first, second = (a["attributes"] for a in alerts)
+    assert first == {"misbehavior": "duplicate_vote", "validator": faulty.hex(), "node_id": node_id(2),
+                     "name": "org-2", "organisation": "Organisation 2", "jurisdiction": "MO",
+                     "evidence_height": str(height - 1), "evidence_time_ns": str((height - 1) * 10**9),
+                     "power": "10", "total_power": "40"}
+    assert second["misbehavior"] == "light_client_attack" and second["node_id"] == "" and second["name"] == ""
+    # Nothing else changes: the validator keeps its power until the committee decides.
+    assert chain.view("node", node_id=node_id(2))["power"] == 10
+    assert result.validator_updates == []
+
+
+def test_a_block_without_evidence_records_no_block_events(chain) -> None:
+    result = chain.block()
+    assert result.events == []
+    assert "events" not in chain.app.blocks.block(chain.app.height)
+    assert chain.app.view("audit", "alerts", {})["count"] == 0

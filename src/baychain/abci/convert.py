@@ -10,7 +10,8 @@ speaks `tendermint.abci` protobuf. This module is the only place that knows both
 - events: ordered (key, value) attributes, all marked for indexing;
 - query proofs: the application's opaque proof bytes travel as a single `ProofOp`
   of type `PROOF_OP_TYPE`;
-- state sync: `Snapshot` as is, the results' enums by name.
+- state sync: `Snapshot` as is, the results' enums by name;
+- evidence: `Misbehavior` (its type by name: DUPLICATE_VOTE -> "duplicate_vote").
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from baychain.app.types import (
     InfoResult,
     InitChainRequest,
     InitChainResult,
+    Misbehavior,
     OfferResult,
     QueryResult,
     Snapshot,
@@ -111,6 +113,21 @@ def block_request_from_pb(req) -> BlockRequest:
         hash=req.hash,
         proposer=req.proposer_address,
         txs=list(req.txs),
+        misbehavior=[misbehavior_from_pb(m) for m in req.misbehavior],
+    )
+
+
+_MISBEHAVIOR_KINDS = {abci_pb.DUPLICATE_VOTE: "duplicate_vote", abci_pb.LIGHT_CLIENT_ATTACK: "light_client_attack"}
+
+
+def misbehavior_from_pb(m) -> Misbehavior:
+    return Misbehavior(
+        kind=_MISBEHAVIOR_KINDS.get(m.type, "unknown"),
+        validator=m.validator.address,
+        power=m.validator.power,
+        height=m.height,
+        time_ns=timestamp_ns(m.time),
+        total_power=m.total_voting_power,
     )
 
 

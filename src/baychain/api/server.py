@@ -306,6 +306,9 @@ def create_api(node: ApiNode) -> FastAPI:
     async def stream(request: Request, type: str | None = None) -> StreamingResponse:
         queue = hub.subscribe()
 
+        def wanted(event_type: str) -> bool:
+            return type is None or event_type == type or ("*" in type and fnmatch.fnmatchcase(event_type, type))
+
         async def gen() -> AsyncIterator[str]:
             try:
                 yield ": subscribed\n\n"
@@ -323,9 +326,12 @@ def create_api(node: ApiNode) -> FastAPI:
                     block, records = item
                     head = {"height": block["height"], "hash": block["hash"].hex(), "app_hash": block["app_hash"].hex(), "num_txs": len(records)}
                     yield f"event: block\ndata: {json.dumps(head)}\n\n"
+                    for ev in block.get("events", ()):  # the block's own: evidence of validator misbehaviour
+                        if wanted(ev["type"]):
+                            yield f"event: block_event\ndata: {json.dumps({'height': block['height'], **ev})}\n\n"
                     for rec in records:
                         for ev in rec.events:
-                            if type is None or ev.type == type or ("*" in type and fnmatch.fnmatchcase(ev.type, type)):
+                            if wanted(ev.type):
                                 data = {"tx": rec.hash.hex(), "height": rec.height, **ev.to_dict()}
                                 yield f"event: tx_event\ndata: {json.dumps(data)}\n\n"
             finally:

@@ -406,6 +406,10 @@ class Application:
         resolve = self.resolve  # one bound method for every call of the block
         with self.state.latest_reader(overlay) as read:  # one read snapshot for the whole block, overlay first
             self._reader = read  # contracts deployed earlier in this block resolve at once
+            block_alerts = network.misbehavior_alerts(block.misbehavior, read)  # evidence the block commits
+            if block_alerts:
+                audit.record(overlay, read, block_alerts, height=height, time_ns=block.time_ns, tx_hash=b"",
+                             signer="", failed=False)
             for index, (raw, tx) in enumerate(zip(block.txs, decoded)):
                 if isinstance(tx, BaychainError):
                     result = TxResult(int(tx.code), tx.message)
@@ -428,9 +432,11 @@ class Application:
             "app_hash": app_hash,
             "txs": [r.hash for r in records],
         }
+        if block_alerts:
+            record["events"] = [e.to_dict() for e in block_alerts]
         self._pending = _PendingBlock(record, records, overlay)
         updates = network.validator_updates(overlay, self._genesis, self.state.get)  # power changes of this block
-        return FinalizeResult(tx_results=results, events=[], validator_updates=updates, app_hash=app_hash)
+        return FinalizeResult(tx_results=results, events=block_alerts, validator_updates=updates, app_hash=app_hash)
 
     def _deliver(self, tx: Transaction, block: BlockRequest, overlay: dict[bytes, bytes | None],
                  read: Callable[[bytes], bytes | None], resolve: Callable[[str, str], tuple[Contract, Method]]) -> TxResult:

@@ -70,6 +70,23 @@ class InfoResult:
     app_version: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Misbehavior:
+    """Evidence of a validator's fault that the block commits (CometBFT verified it).
+
+    `kind` is "duplicate_vote" (two different votes for one height and round) or
+    "light_client_attack" (signatures on a header that conflicts with the chain);
+    `validator` is the faulty validator's 20-byte address; `height` and `time_ns` are
+    of the block the fault concerns; the powers are those of that height's set."""
+
+    kind: str
+    validator: bytes
+    power: int
+    height: int
+    time_ns: int
+    total_power: int
+
+
 @dataclass(slots=True)
 class BlockRequest:
     """What finalize_block (and process_proposal) receive about a block."""
@@ -79,6 +96,7 @@ class BlockRequest:
     hash: bytes
     proposer: bytes
     txs: list[bytes]
+    misbehavior: list[Misbehavior] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -189,11 +189,11 @@ def header_hash(header: dict[str, Any]) -> bytes:
     return merkle_root(fields)
 
 
-def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict[str, Any], timestamp: str) -> bytes:
-    """What a validator signs for a precommit for `block_id` (length-delimited CanonicalVote)."""
-    vote = canonical_pb2.CanonicalVote(
-        type=types_pb2.SIGNED_MSG_TYPE_PRECOMMIT, height=height, round=round_, chain_id=chain_id
-    )
+def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict[str, Any], timestamp: str,
+                    type_: int = types_pb2.SIGNED_MSG_TYPE_PRECOMMIT) -> bytes:
+    """What a validator signs for a vote for `block_id` (length-delimited CanonicalVote);
+    a precommit unless `type_` says otherwise."""
+    vote = canonical_pb2.CanonicalVote(type=type_, height=height, round=round_, chain_id=chain_id)
     vote.block_id.hash = _hex(block_id["hash"])
     vote.block_id.part_set_header.SetInParent()
     vote.block_id.part_set_header.total = int(block_id["parts"]["total"])

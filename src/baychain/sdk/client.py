@@ -248,8 +248,10 @@ class Client:
         return self.request("GET", "/v1/txs", params=params)["txs"]
 
     def stream_events(self, type: str | None = None, *, read_timeout: float = 60.0) -> Iterator[StreamEvent]:
-        """Follow the node's server-sent event stream: a "block" per commit and a
-        "tx_event" per transaction event (only of `type`, if given). Close the
+        """Follow the node's server-sent event stream: a "block" per commit, a
+        "block_event" per event of the block itself (evidence of a validator's
+        misbehaviour it commits) and a "tx_event" per transaction event (events only of
+        `type`, if given). Close the
         generator to hang up; an "overflow" event means the node dropped a slow reader."""
         params = {"type": type} if type else {}
         timeout = httpx.Timeout(self.timeout, read=read_timeout)

@@ -8,6 +8,11 @@ the regulator reads one numbered, Merkle-proven log instead of trusting a node's
 The same alerts appear as `<contract>.alert` events in the transaction's receipt and
 on the API's `/v1/regulator/alerts` stream.
 
+A block raises alerts of its own: evidence of a validator's misbehaviour that it
+commits (`network.misbehavior_alerts`). They come first in the block's alerts, with
+`tx` empty and `signer` "", and appear as the block's events (`/v1/blocks/<height>`,
+`block_event` on the event stream).
+
 Storage (state keys `c/audit/<key>`):
 
     count              the number of alerts recorded

@@ -29,6 +29,15 @@ Storage of the contract (state keys `c/network/<key>`):
     power/<pub key hex>   the voting power of a validator key; absent = not a validator
     total_power           the sum of all powers (never 0: a chain needs a validator)
 
+**Misbehaviour.** When a block commits evidence of a validator's fault (CometBFT
+detects a validator voting twice, or a light client submits a conflicting header the
+validators signed, and verifies either before a proposer may include it), the
+application turns each piece into a regulator alert (`misbehavior_alerts`, kind
+`validator_misbehavior`, raised by `network`) recorded in the audit log. The fault is
+proved; what follows is the committee's decision (`set_power` to 0 removes the
+validator), not an automatic penalty: in a consortium the operator is a known member
+under contract, and removing a validator by itself could halt a small network.
+
 The `power/` entries are the validator set. finalize_block compares them at the end
 of the block with their values at its start: one update per key whose power changed,
 whatever happened in between, so an update list never holds a key twice (CometBFT
@@ -44,7 +53,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from baychain import encoding
-from baychain.app.types import QueryResult, ValidatorUpdate
+from baychain.app.types import Event, Misbehavior, QueryResult, ValidatorUpdate
 from baychain.contracts.base import Contract, governed, view
 from baychain.contracts.context import Context, contract_key
 from baychain.crypto.hashing import sha256
@@ -271,6 +280,35 @@ def validator_updates(overlay: Mapping[bytes, bytes | None], genesis: Mapping[by
         power = encoding.decode(after, Code.INTERNAL) if after is not None else 0
         updates.append(ValidatorUpdate(KEY_TYPE, bytes.fromhex(skey[len(_POWER_PREFIX):].decode()), power))
     return updates
+
+
+MISBEHAVIOR_ALERT = "validator_misbehavior"
+
+
+def misbehavior_alerts(misbehavior: list[Misbehavior], read: Reader) -> list[Event]:
+    """One `network.alert` of kind `validator_misbehavior` per piece of evidence a block
+    commits, naming the registered node whose validator key it is (if it is still in
+    the registry). Evidence is rare and the registry small: the key's node is found by
+    walking the sorted registry, the same on every node."""
+    if not misbehavior:
+        return []
+    raw = read(contract_key(NAME, "nodes"))
+    by_address: dict[bytes, dict[str, Any]] = {}
+    for node_id in encoding.decode(raw, Code.INTERNAL) if raw is not None else []:
+        node = encoding.decode(read(contract_key(NAME, _node_key(node_id))), Code.INTERNAL)
+        if node["validator_pub_key"]:
+            by_address[_address(node["validator_pub_key"])] = node
+    alerts = []
+    for m in misbehavior:
+        node = by_address.get(m.validator, {})
+        alerts.append(Event(f"{NAME}.alert", [
+            ("kind", MISBEHAVIOR_ALERT), ("misbehavior", m.kind), ("validator", m.validator.hex()),
+            ("node_id", node.get("node_id", "")), ("name", node.get("name", "")),
+            ("organisation", node.get("organisation", "")), ("jurisdiction", node.get("jurisdiction", "")),
+            ("evidence_height", str(m.height)), ("evidence_time_ns", str(m.time_ns)),
+            ("power", str(m.power)), ("total_power", str(m.total_power)),
+        ]))
+    return alerts
 
 
 def filter_query(path: str, read: Reader) -> QueryResult:
