@@ -16,6 +16,9 @@ def test_a_solo_node_has_no_cometbft_headers(client):
     assert status["earliest_height"] == 1  # it has every block (a state-synced node starts later)
     resp = client.get("/v1/cometbft/commit", params={"height": 1})
     assert resp.status_code == 404 and resp.json()["code"] == Code.NOT_FOUND
+    resp = client.post("/v1/cometbft/evidence", json={"evidence": {"type": "tendermint/DuplicateVoteEvidence"}})
+    assert resp.status_code == 404 and "no evidence pool" in resp.json()["message"]
+    assert client.post("/v1/cometbft/evidence", json={"evidence": "not an object"}).status_code == 400
 
 
 class FakeRpc:

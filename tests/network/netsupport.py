@@ -8,6 +8,9 @@ block store (API) and in CometBFT's headers (RPC).
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
 import os
 import signal
 import time
@@ -21,7 +24,9 @@ import httpx
 from baychain.network.cometbft import TxGossip
 from baychain.network.committee import local_committee
 from baychain.network.create import init_network
+from baychain.crypto.suites import ED25519
 from baychain.network.home import NodeHome
+from baychain.network.light import header_hash, vote_sign_bytes
 from baychain.network.manifest import NetworkManifest
 from baychain.network.processes import NODE_MODULE, kill_node, log_tail, running_pid, start_node, stop_node, wait_healthy
 from baychain.network.rpc import CometRpc
@@ -200,6 +205,44 @@ class LocalNetwork:
                     )
         return upto
 
+
+
+def validator_seed(home: NodeHome) -> tuple[str, bytes]:
+    """(address in upper-case hex, Ed25519 seed) of the node's validator key."""
+    doc = json.loads((home.cometbft / "config" / "priv_validator_key.json").read_text())
+    return doc["address"].upper(), base64.b64decode(doc["priv_key"]["value"])[:32]
+
+
+class ForkingWitness:
+    """A byzantine witness: serves `signed` as the header of its height, anything else
+    from a real node."""
+
+    def __init__(self, rpc: CometRpc, signed: dict) -> None:
+        self.url = "forking-witness"
+        self.rpc = rpc
+        self.signed = signed
+
+    def call(self, method: str, **params):
+        if method == "commit" and int(params["height"]) == int(self.signed["header"]["height"]):
+            return {"signed_header": self.signed}
+        return self.rpc.call(method, **params)
+
+
+def conflicting_header(signed: dict, net: LocalNetwork, *, sign: bool) -> dict:
+    """The same height with another app hash; with `sign`, precommitted again by every
+    validator's real key, as validators signing twice would."""
+    forged = copy.deepcopy(signed)
+    forged["header"]["app_hash"] = "AB" * 32
+    forged["commit"]["block_id"]["hash"] = header_hash(forged["header"]).hex().upper()
+    if sign:
+        keys = dict(validator_seed(net.home(name)) for name in net.names)
+        commit = forged["commit"]
+        for sig in commit["signatures"]:
+            if sig["block_id_flag"] == 2:
+                message = vote_sign_bytes(forged["header"]["chain_id"], int(commit["height"]), int(commit["round"]),
+                                          commit["block_id"], sig["timestamp"])
+                sig["signature"] = base64.b64encode(ED25519.sign(keys[sig["validator_address"].upper()], message)).decode()
+    return forged
 
 
 def group_alive(pgid: int) -> list[int]:

@@ -41,6 +41,7 @@ class Chain:
     def __init__(self, sets: dict[int, list[Val]], top: int) -> None:
         self.sets, self.top = sets, top
         self.calls: list[str] = []
+        self.evidence: list[dict] = []
         self.signed = {h: self._signed(h) for h in range(1, top + 1)}
 
     def set_at(self, h: int) -> list[Val]:
@@ -70,6 +71,9 @@ class Chain:
 
     def call(self, method: str, **params) -> dict:
         self.calls.append(method)
+        if method == "broadcast_evidence":  # kept for the test to read, as a node's pool would
+            self.evidence.append(params["evidence"])
+            return {"hash": "AA=="}
         h = int(params["height"])
         if h > self.top:
             raise RpcError(f"height {h} must be less than or equal to the current blockchain height {self.top}")
@@ -159,6 +163,18 @@ def test_a_witness_whose_history_verifies_along_other_validator_sets_is_a_fork_a
         with pytest.raises(LightError) as fork:
             light.verified_header(18)
         assert fork.value.code == Code.FORK_DETECTED and "witness forked" in fork.value.message
+    # Each side got the other's header of height 12, the first after the common height 11:
+    # signed by A (header 18 of the fork is signed by a set the chain never had), all of A named.
+    for chain, conflicting in ((honest, forked), (forked, honest)):
+        (proof,) = chain.evidence
+        value = proof["value"]
+        assert proof["type"] == "tendermint/LightClientAttackEvidence"
+        assert value["ConflictingBlock"]["signed_header"] == conflicting.signed[12]
+        assert (value["CommonHeight"], value["Timestamp"]) == ("11", honest.signed[11]["header"]["time"])
+        assert sorted(v["address"] for v in value["ByzantineValidators"]) == sorted(v.address.hex().upper() for v in A)
+    assert [(r.node, r.height, r.accepted) for r in light.evidence_reports] == [("honest", 12, True), ("forked", 12, True)]
+    honest.evidence.clear()
+    forked.evidence.clear()
     # The same from the other side: the witness tells the truth, the sources the fork.
     with LightClient(forked, genesis(), witnesses=[honest]) as light:
         with pytest.raises(LightError) as fork:

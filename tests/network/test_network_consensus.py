@@ -20,12 +20,11 @@ import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from baychain.contracts.context import contract_key
 from baychain.runtime.contracts import notary_record_key as record_key
 from baychain.errors import BaychainError, Code
-from baychain.network.light import ApiRelay, LightClient, LightError, header_hash, verify_signed_header, vote_sign_bytes
+from baychain.network.light import ApiRelay, LightClient, LightError, verify_signed_header
 from baychain.network import cometbft
 from baychain.network.home import NodeHome, NodeSettings
 from baychain.network.manifest import PORT_NAMES
@@ -33,7 +32,7 @@ from baychain.network.ports import free_ports
 from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
-from netsupport import LocalNetwork, kill_strays, running_network, wait_group_gone
+from netsupport import ForkingWitness, LocalNetwork, conflicting_header, kill_strays, running_network, wait_group_gone
 from support import Signer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -358,40 +357,6 @@ def test_light_client_trusts_an_app_hash_only_with_two_thirds_of_validator_signa
             verify_signed_header(CHAIN_ID, signed, light.validators[:3])
 
 
-class ForkingWitness:
-    """A byzantine witness: serves `signed` as the header of its height, anything else
-    from a real node."""
-
-    def __init__(self, rpc: CometRpc, signed: dict) -> None:
-        self.url = "forking-witness"
-        self.rpc = rpc
-        self.signed = signed
-
-    def call(self, method: str, **params):
-        if method == "commit" and int(params["height"]) == int(self.signed["header"]["height"]):
-            return {"signed_header": self.signed}
-        return self.rpc.call(method, **params)
-
-
-def _conflicting(signed: dict, net: LocalNetwork, *, sign: bool) -> dict:
-    """The same height with another app hash; with `sign`, precommitted again by every
-    validator's real key, as validators signing twice would."""
-    forged = copy.deepcopy(signed)
-    forged["header"]["app_hash"] = "AB" * 32
-    forged["commit"]["block_id"]["hash"] = header_hash(forged["header"]).hex().upper()
-    if sign:
-        keys = {}
-        for name in net.names:
-            doc = json.loads((net.home(name).cometbft / "config" / "priv_validator_key.json").read_text())
-            keys[doc["address"].upper()] = Ed25519PrivateKey.from_private_bytes(base64.b64decode(doc["priv_key"]["value"])[:32])
-        commit = forged["commit"]
-        for sig in commit["signatures"]:
-            if sig["block_id_flag"] == 2:
-                message = vote_sign_bytes(CHAIN_ID, int(commit["height"]), int(commit["round"]), commit["block_id"], sig["timestamp"])
-                sig["signature"] = base64.b64encode(keys[sig["validator_address"].upper()].sign(message)).decode()
-    return forged
-
-
 def test_light_client_witnesses_expose_a_fork_and_set_aside_a_lying_witness(all_up) -> None:
     """Headers are compared with witnesses': the same header passes, a different one
     without valid signatures marks its witness faulty, and a different one that more than
@@ -411,13 +376,13 @@ def test_light_client_witnesses_expose_a_fork_and_set_aside_a_lying_witness(all_
             assert light.faulty_witnesses == []
         signed = rpc.call("commit", height=str(height + 1))["signed_header"]
 
-        liar = ForkingWitness(rpc, _conflicting(signed, net, sign=False))
+        liar = ForkingWitness(rpc, conflicting_header(signed, net, sign=False))
         with LightClient(rpc, genesis, witnesses=[liar]) as light:
             assert light.verified_app_hash(height) == expected  # the sources' header stands
             (faulty,) = light.faulty_witnesses
             assert faulty.startswith(f"forking-witness at height {height + 1}: bad precommit signature")
 
-        fork = ForkingWitness(rpc, _conflicting(signed, net, sign=True))
+        fork = ForkingWitness(rpc, conflicting_header(signed, net, sign=True))
         verify_signed_header(CHAIN_ID, fork.signed, LightClient(rpc, genesis).validators)  # the forged header verifies alone
         with LightClient(rpc, genesis, witnesses=[fork]) as light:
             with pytest.raises(LightError) as forked:

@@ -6,6 +6,11 @@ both votes) goes to one node's RPC; CometBFT verifies it, gossips it and a propo
 commits it; every node's application then records one `validator_misbehavior` alert
 naming the registered node, in the same block, in the audit log the regulator reads,
 and streams it to a regulator watching live.
+
+Validators that sign a header conflicting with the chain are caught by a light client:
+shown that header by a witness, it refuses with FORK_DETECTED and submits the fork as
+`LightClientAttackEvidence` through a node's API; the chain commits it and every node
+names each validator that signed.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from baychain.crypto.hashing import sha256
 from baychain.crypto.suites import ED25519
 from baychain.network.cometbft import read_keys
 from baychain.network.home import NodeHome
-from baychain.network.light import vote_sign_bytes
+from baychain.errors import Code
+from baychain.network.light import ApiRelay, LightClient, LightError, vote_sign_bytes
 from baychain.network.rpc import CometRpc, RpcError
 from baychain.sdk import Client
 from baychain.sdk.governance import Governance
-from netsupport import LocalNetwork, running_network
+from netsupport import ForkingWitness, LocalNetwork, conflicting_header, running_network, validator_seed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -43,9 +49,7 @@ def double_sign(home: NodeHome, rpc: CometRpc, height: int, *, forge: bool = Fal
     """Duplicate-vote evidence against the validator of `home` at `height`: two prevotes
     it signs for two different blocks, in CometBFT's JSON (`forge`: the second signature
     is another key's)."""
-    key = json.loads((home.cometbft / "config" / "priv_validator_key.json").read_text())
-    seed = base64.b64decode(key["priv_key"]["value"])[:32]
-    address = key["address"].upper()
+    address, seed = validator_seed(home)
     header_time = rpc.call("block", height=str(height))["block"]["header"]["time"]
     validators = rpc.call("validators", height=str(height), per_page="100")["validators"]
     index = [v["address"] for v in validators].index(address)
@@ -76,9 +80,14 @@ def test_a_validator_signing_twice_is_recorded_on_every_node_and_streamed(net: L
     net.wait_height(net.names, 3)
     height = net.height(net.names[0]) - 1
 
-    # Evidence whose second vote another key signed is refused by CometBFT: nothing recorded.
+    # Evidence whose second vote another key signed is refused by CometBFT, through the RPC or a
+    # node's API relay: nothing is recorded.
+    forged = double_sign(net.home(faulty), rpc, height, forge=True)
     with pytest.raises(RpcError, match="(?i)signature"):
-        rpc.call("broadcast_evidence", evidence=double_sign(net.home(faulty), rpc, height, forge=True))
+        rpc.call("broadcast_evidence", evidence=forged)
+    refused = net.clients[net.names[2]].post("/v1/cometbft/evidence", json={"evidence": forged})
+    assert refused.status_code == 400 and refused.json()["code"] == Code.BAD_REQUEST
+    assert refused.json()["message"].startswith("evidence refused:") and "signature" in refused.json()["message"].lower()
 
     streamed: queue.Queue = queue.Queue()
 
@@ -126,3 +135,42 @@ def test_a_validator_signing_twice_is_recorded_on_every_node_and_streamed(net: L
     net.wait_height(net.names, committed + 2)
     net.assert_agree()
     rpc.close()
+
+
+def test_a_light_client_reports_a_fork_and_every_node_names_the_validators_that_signed_it(net: LocalNetwork) -> None:
+    gd, hk, mo, reg = net.names
+    genesis = json.loads((net.home(gd).cometbft / "config" / "genesis.json").read_text())
+    height = net.height(gd)
+    net.wait_height([hk], height + 1)
+    with CometRpc(net.manifest.node(hk).rpc_url) as rpc:
+        signed = rpc.call("commit", height=str(height + 1))["signed_header"]
+        fork = ForkingWitness(rpc, conflicting_header(signed, net, sign=True))  # all four signed a second header
+        source = ApiRelay(net.manifest.node(mo).api_url)  # the chain, reached through a node's API only
+        with LightClient(source, genesis, witnesses=[fork]) as light:
+            with pytest.raises(LightError) as forked:
+                light.verified_app_hash(height)
+            reports = light.evidence_reports
+        source.close()
+    assert forked.value.code == Code.FORK_DETECTED
+    assert "evidence accepted by 1 of 2 node(s)" in forked.value.message
+    to_chain, to_witness = reports
+    assert (to_chain.node, to_chain.height, to_chain.accepted) == (source.url, height + 1, True)
+    # The witness's side is the real chain here: the sources' header is its own, so it refuses.
+    assert to_witness.node == "forking-witness" and not to_witness.accepted
+    assert "matches the evidence's conflicting header" in to_witness.detail
+
+    def attack_alerts(name: str) -> list[dict]:
+        alerts = net.api(name, "/v1/regulator/alerts", kind="validator_misbehavior")["alerts"]
+        return [a for a in alerts if a["attributes"]["misbehavior"] == "light_client_attack"]
+
+    named = {n: net.wait_for(lambda n=n: attack_alerts(n), f"{n} to record the attack", 60) for n in net.names}
+    assert all(alerts == named[gd] for alerts in named.values()), named
+    # Each validator whose signature is on the conflicting commit is named once, at the common height.
+    signers = {sig["validator_address"].lower() for sig in fork.signed["commit"]["signatures"] if sig["block_id_flag"] == 2}
+    assert len(signers) >= 3
+    assert sorted(a["attributes"]["validator"] for a in named[gd]) == sorted(signers)
+    by_address = {read_keys(net.home(n).cometbft).validator_address.lower(): n for n in net.names}
+    assert sorted(a["attributes"]["name"] for a in named[gd]) == sorted(by_address[v] for v in signers)
+    assert {a["attributes"]["evidence_height"] for a in named[gd]} == {str(height)}
+    assert len({a["height"] for a in named[gd]}) == 1  # all in the block that committed the evidence
+    net.assert_agree()

@@ -62,6 +62,10 @@ class BatchRequest(BaseModel):
     txs: list[str] = Field(max_length=MAX_BATCH, description="Signed transactions, hex")
 
 
+class EvidenceRequest(BaseModel):
+    evidence: dict[str, Any] = Field(description="CometBFT evidence JSON: {\"type\": \"tendermint/...Evidence\", \"value\": {...}}")
+
+
 class ViewRequest(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     height: int = Field(0, ge=0, description="0 = latest committed")
@@ -248,6 +252,19 @@ def create_api(node: ApiNode) -> FastAPI:
         except RpcError as exc:
             code = Code.HEIGHT_UNAVAILABLE if "must be less than or equal" in str(exc) else Code.UNAVAILABLE
             raise BaychainError(code, str(exc)) from None
+
+    @api.post("/v1/cometbft/evidence", summary="Submit evidence of validator misbehaviour to CometBFT (broadcast_evidence)")
+    def submit_evidence(body: EvidenceRequest) -> dict[str, Any]:
+        # Nothing here is trusted either: CometBFT verifies the evidence against its own blocks.
+        if cometbft_rpc is None:
+            raise BaychainError(Code.NOT_FOUND, "this node runs the solo engine: there is no evidence pool")
+        try:
+            result = cometbft_rpc.call("broadcast_evidence", evidence=body.evidence)
+        except RpcError as exc:
+            text = str(exc)
+            code = Code.UNAVAILABLE if "unreachable" in text else Code.BAD_REQUEST
+            raise BaychainError(code, f"evidence refused: {text}" if code == Code.BAD_REQUEST else text) from None
+        return {"hash": result.get("hash", "")}
 
     # -- state ---------------------------------------------------------------------------
 

@@ -45,6 +45,13 @@ different header is verified as the client verifies any: from the trust anchor,
 following the validator-set changes the witness serves. If that fails the witness is
 set aside as faulty (`faulty_witnesses`) and verification goes on; if it succeeds, two
 histories verify and the client refuses with FORK_DETECTED rather than pick a side.
+Before refusing it reports the fork (unless `report_forks=False`), as CometBFT's light
+client does: each side's signed header goes to the other side's nodes as
+`LightClientAttackEvidence` (baychain.network.evidence) through `broadcast_evidence`,
+with the last height both histories share as the common height. The nodes of the real
+chain verify the evidence against their own blocks and commit it, and every baychain
+node records the validators at fault as regulator alerts; the answers are kept in
+`evidence_reports`.
 
     light = LightClient("http://127.0.0.1:26657", "genesis.json")
     app_hash = light.verified_app_hash(height)             # app hash after block `height`
@@ -72,9 +79,12 @@ from baychain.abci.proto_gen.tendermint.types import canonical_pb2, types_pb2, v
 from baychain.abci.proto_gen.tendermint.version import types_pb2 as version_pb2
 from baychain.crypto.suites import ED25519
 from baychain.errors import BaychainError, Code
+from baychain.network import evidence
 from baychain.network.rpc import CometRpc, RpcError
 
 BLOCK_ID_FLAG_COMMIT = 2
+EVIDENCE_WAIT = 15.0
+"""Seconds a fork's evidence waits for the node to commit the block after the fork's height."""
 
 
 class LightError(BaychainError):
@@ -246,7 +256,7 @@ def verify_signed_header(chain_id: str, signed_header: dict[str, Any], validator
 
 # -- sources ------------------------------------------------------------------------------------
 
-RELAYED = ("commit", "header", "validators")
+RELAYED = ("commit", "header", "validators", "broadcast_evidence")
 
 
 class ApiRelay:
@@ -254,7 +264,9 @@ class ApiRelay:
 
     A node's CometBFT RPC usually listens on loopback only; its API relays these
     three calls unchanged (`GET /v1/cometbft/<method>`), and nothing it relays needs to
-    be trusted: the light client checks every signature itself.
+    be trusted: the light client checks every signature itself. Fork evidence goes the
+    other way (`POST /v1/cometbft/evidence`, CometBFT's `broadcast_evidence`), and CometBFT
+    verifies it before it counts.
     """
 
     def __init__(self, api_url: str, *, timeout: float = 10.0) -> None:
@@ -269,7 +281,10 @@ class ApiRelay:
         if method not in RELAYED:
             raise RpcError(f"the API relays only {', '.join(RELAYED)}")
         try:
-            resp = self._http.get(f"/v1/cometbft/{method}", params=params)
+            if method == "broadcast_evidence":
+                resp = self._http.post("/v1/cometbft/evidence", json={"evidence": params["evidence"]})
+            else:
+                resp = self._http.get(f"/v1/cometbft/{method}", params=params)
             doc = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise RpcError(f"baychain API at {self.url} unreachable: {exc or type(exc).__name__}") from None
@@ -279,6 +294,16 @@ class ApiRelay:
 
     def close(self) -> None:
         self._http.close()
+
+
+@dataclass(frozen=True)
+class EvidenceReport:
+    """One submission of fork evidence: to whom, for which height, and CometBFT's answer."""
+
+    node: str
+    height: int
+    accepted: bool
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -303,26 +328,30 @@ class LightClient:
         *,
         witnesses: list[CometRpc | ApiRelay | str] | None = None,
         poll: float = 0.1,
+        report_forks: bool = True,
     ) -> None:
         if isinstance(genesis, (str, Path)):
             genesis = json.loads(Path(genesis).read_text())
         validators = validators_from_genesis(genesis)
-        self._init(sources, genesis["chain_id"], int(genesis.get("initial_height") or 1), validators, poll, witnesses)
+        self._init(sources, genesis["chain_id"], int(genesis.get("initial_height") or 1), validators, poll, witnesses,
+                   report_forks)
 
     @classmethod
     def from_trusted(
         cls, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], *,
-        witnesses: list[CometRpc | ApiRelay | str] | None = None, poll: float = 0.1,
+        witnesses: list[CometRpc | ApiRelay | str] | None = None, poll: float = 0.1, report_forks: bool = True,
     ) -> "LightClient":
         """Anchor on a validator set checked out of band: the set that signs `height`."""
         client = cls.__new__(cls)
-        client._init(sources, chain_id, height, validators, poll, witnesses)
+        client._init(sources, chain_id, height, validators, poll, witnesses, report_forks)
         return client
 
     def _init(self, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], poll: float,
-              witnesses: list[CometRpc | ApiRelay | str] | None) -> None:
+              witnesses: list[CometRpc | ApiRelay | str] | None, report_forks: bool) -> None:
         self.chain_id = chain_id
         self.poll = poll
+        self.report_forks = report_forks
+        self._reports: list[EvidenceReport] = []
         items = sources if isinstance(sources, list) else [sources]
         if not items:
             raise ValueError("a light client needs at least one source of headers")
@@ -354,6 +383,11 @@ class LightClient:
         return list(self._trusted)
 
     @property
+    def evidence_reports(self) -> list[EvidenceReport]:
+        """Every submission of fork evidence so far (see `report_forks`), oldest first."""
+        return list(self._reports)
+
+    @property
     def faulty_witnesses(self) -> list[str]:
         """Each time a witness served a header that differs and does not verify: who, which
         height, why."""
@@ -373,17 +407,17 @@ class LightClient:
             claimed = _hex(signed["header"].get("validators_hash", ""))
             if claimed == trusted.hash:
                 header = verify_signed_header(self.chain_id, signed, list(trusted.validators))
-                self._cross_check(height, header)
+                self._cross_check(height, signed)
                 return header
             self._advance(trusted, height)
         raise LightError(f"too many validator-set changes before height {height}")
 
-    def _cross_check(self, height: int, header: dict[str, Any]) -> None:
+    def _cross_check(self, height: int, signed: dict[str, Any]) -> None:
         """Compare a verified header with every witness's header of the same height. A
         different one is verified the way this client verifies: from the trust anchor,
         following the validator-set changes the witness itself serves, so that a witness
         telling the truth about a history the sources hid is not mistaken for a liar."""
-        ours = header_hash(header)
+        ours = header_hash(signed["header"])
         anchor = self._trusted[0]
         for witness in self.witnesses:
             try:
@@ -406,10 +440,78 @@ class LightClient:
                 why = exc.message if isinstance(exc, LightError) else f"malformed header ({exc!r})"
                 self._faulty.append(f"{witness.url} at height {height}: {why}")
                 continue
+            reported = self._report_fork(height, signed, theirs, witness, replay) if self.report_forks else []
+            accepted = [r for r in reported if r.accepted]
             raise LightError(
                 f"fork detected at height {height}: witness {witness.url} serves header "
                 f"{their_hash.hex()}, the sources {ours.hex()}; each verifies from the trust anchor "
-                "(validators signed conflicting headers)", Code.FORK_DETECTED)
+                f"(validators signed conflicting headers); evidence accepted by {len(accepted)} of "
+                f"{len(reported)} node(s) it was submitted to", Code.FORK_DETECTED)
+
+    def _report_fork(self, height: int, ours: dict[str, Any], theirs: dict[str, Any], witness: Any,
+                     replay: "LightClient") -> list["EvidenceReport"]:
+        """Submit each side's header to the other side as a light-client attack, as
+        CometBFT's light client does: the client cannot tell which history is the chain's,
+        and the nodes of each can (CometBFT verifies the evidence against its own blocks and
+        commits it, naming the validators at fault). The headers submitted are those of
+        the first height after the common one, which the common set signed (a later one
+        may be signed only by a set the other side never had)."""
+        reports: list[EvidenceReport] = []
+        first = height
+        try:
+            common = self._common_height(witness, height)
+            first = common + 1  # where the histories part: the headers CometBFT can check against the common set
+            if first != height:
+                ours, theirs = self._signed_header(first, 0.0), _signed_header_of(witness, first)
+            our_set, their_set = self._trusted_at(first).validators, replay._trusted_at(first).validators
+            verify_signed_header(self.chain_id, ours, list(our_set))
+            verify_signed_header(self.chain_id, theirs, list(their_set))
+            common_time = self._header(common)["time"]
+            common_set = list(self._trusted_at(common).validators)
+            against_witness = evidence.light_client_attack(theirs, list(their_set), ours, common, common_time, common_set)
+            against_sources = evidence.light_client_attack(ours, list(our_set), theirs, common, common_time, common_set)
+        except (LightError, RpcError, KeyError, TypeError, ValueError) as exc:
+            why = exc.message if isinstance(exc, LightError) else f"{type(exc).__name__}: {exc}"
+            reports.append(EvidenceReport(witness.url, first, False, f"no evidence could be built: {why}"))
+            self._reports.extend(reports)
+            return reports
+        for target, proof in [*((s, against_witness) for s in self.sources), (witness, against_sources)]:
+            reports.append(self._submit(target, proof, first))
+        self._reports.extend(reports)
+        return reports
+
+    def _submit(self, target: Any, proof: dict[str, Any], height: int) -> "EvidenceReport":
+        """One submission. CometBFT checks a conflicting header against the commit of its
+        own block of that height, which it stores with the next block: a fork at the
+        newest height waits for that block (up to EVIDENCE_WAIT seconds)."""
+        deadline = time.monotonic() + EVIDENCE_WAIT
+        while True:
+            try:
+                answer = target.call("broadcast_evidence", evidence=proof)
+                return EvidenceReport(target.url, height, True, f"evidence hash {answer.get('hash', '')}")
+            except RpcError as exc:
+                if "don't have commit at height" not in str(exc) or time.monotonic() >= deadline:
+                    return EvidenceReport(target.url, height, False, str(exc))
+            time.sleep(max(self.poll, 0.2))
+
+    def _common_height(self, witness: Any, height: int) -> int:
+        """The last height below `height` where the witness's header is the sources' (the
+        histories agree up to it and differ from it on: each header names the previous)."""
+        def agree(h: int) -> bool:
+            return header_hash(self._header(h)) == header_hash(_header_of(witness, h))
+
+        low, high = self._trusted[0].height, height
+        if high - 1 > low and agree(high - 1):  # the usual case: they part at `height`
+            return high - 1
+        if not agree(low):
+            raise LightError(f"the witness's history differs already at the trust anchor (height {low})")
+        while high - low > 1:
+            mid = (low + high) // 2
+            if agree(mid):
+                low = mid
+            else:
+                high = mid
+        return low
 
     def verified_app_hash(self, height: int, *, wait: float = 10.0) -> bytes:
         """The app hash after block `height`, from the verified header of `height + 1`
@@ -485,6 +587,20 @@ class LightClient:
             except (KeyError, TypeError, ValueError):
                 raise LightError(f"malformed validators answer for height {height}") from None
             page += 1
+
+
+def _header_of(source: Any, height: int) -> dict[str, Any]:
+    try:
+        return source.call("header", height=str(height))["header"]
+    except (KeyError, TypeError):
+        raise LightError(f"malformed header answer for height {height} from {source.url}") from None
+
+
+def _signed_header_of(source: Any, height: int) -> dict[str, Any]:
+    try:
+        return source.call("commit", height=str(height))["signed_header"]
+    except (KeyError, TypeError):
+        raise LightError(f"malformed commit answer for height {height} from {source.url}") from None
 
 
 def _source(source: CometRpc | ApiRelay | str) -> CometRpc | ApiRelay:
