@@ -15,6 +15,7 @@ from baychain.chain.snapshots import FORMAT, Metadata, SnapshotStore
 from baychain.contracts.context import contract_key
 from baychain.errors import BaychainError, Code
 from baychain.runtime.contracts import notary_record_key
+from baychain.state.proofs import EMPTY_ROOT
 from support import Signer
 
 CHAIN = "snap-chain"
@@ -121,10 +122,13 @@ def test_a_chunk_that_does_not_match_its_hash_is_fetched_again_from_another_peer
     fresh.close()
 
 
-def test_a_snapshot_whose_state_is_not_the_trusted_app_hash_is_rejected_and_nothing_is_kept(chain, tmp_path) -> None:
+@pytest.mark.parametrize("part_bytes", [64 << 20, 1], ids=["one part", "a part per chunk"])
+def test_a_snapshot_whose_state_is_not_the_trusted_app_hash_is_rejected_and_nothing_is_kept(chain, tmp_path,
+                                                                                            part_bytes) -> None:
     source, _ = chain
     snapshot = source.list_snapshots()[-1]
     fresh = Application(tmp_path / "fresh")
+    fresh.restore_batch_bytes = part_bytes  # with parts, all but the last are on disk when the root is checked
     assert fresh.offer_snapshot(snapshot, bytes([0x11]) * 32) is OfferResult.ACCEPT
     results = [fresh.apply_snapshot_chunk(i, source.load_snapshot_chunk(6, FORMAT, i), "p").result
                for i in range(snapshot.chunks)]
@@ -224,3 +228,54 @@ def test_a_snapshot_cut_short_leaves_nothing_behind(tmp_path) -> None:
     assert list(again.directory.iterdir()) == []
     made = again.create(7, 1, iter(items))
     assert made.chunks > 2 and again.list() == [made]
+
+
+def test_a_restore_written_in_parts_is_the_same_trie_and_outlives_pruning(chain, tmp_path) -> None:
+    """Each chunk staged and committed on its own (as a large state is, in parts of
+    `restore_batch_bytes`): the nodes later parts rewrite under the same version are
+    replaced in place, never recorded as stale, so pruning old versions keeps them."""
+    source, _ = chain
+    snapshot = source.list_snapshots()[-1]
+    fresh = Application(tmp_path / "fresh", keep_versions=1)
+    fresh.restore_batch_bytes = 1
+    assert restore(fresh, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
+    assert fresh.info().last_app_hash == source.state.root(6)
+    later = workload(7, 12, Signer(CHAIN, bytes([7]) * 32))
+    assert run(fresh, later) == run(source, later)  # versions up to 11 pruned on the restored node
+    items = source.state.latest_items()
+    pairs = list(items)
+    items.close()
+    assert len(pairs) > 20
+    for key, value in pairs:  # every key, through the trie of the latest version, with the same proof
+        answer = fresh.query("/store", key, 0, True)
+        assert (answer.value, answer.proof) == (value, source.query("/store", key, 0, True).proof)
+    fresh.close()
+
+
+def test_a_restore_cut_short_is_erased_by_the_next_offer_or_the_next_start(chain, tmp_path) -> None:
+    source, _ = chain
+    snapshot = source.list_snapshots()[-1]
+    half = snapshot.chunks // 2
+    assert half >= 1
+
+    def begin(app: Application) -> None:
+        app.restore_batch_bytes = 1
+        assert app.offer_snapshot(snapshot, source.state.root(6)) is OfferResult.ACCEPT
+        for i in range(half):
+            assert app.apply_snapshot_chunk(i, source.load_snapshot_chunk(6, FORMAT, i), "p").result is ApplyResult.ACCEPT
+        assert (app.state.version, app.blocks.last_height, app.blocks.base) == (6, 0, None)  # parts on disk, no base
+
+    offered_again = Application(tmp_path / "offered")
+    begin(offered_again)
+    assert restore(offered_again, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
+    assert offered_again.info().last_app_hash == source.state.root(6)
+    offered_again.close()
+
+    restarted = Application(tmp_path / "restarted")
+    begin(restarted)
+    restarted.close()  # as a crash would leave it
+    restarted = Application(tmp_path / "restarted")
+    assert (restarted.state.version, restarted.info().last_height, restarted.state.root()) == (0, 0, EMPTY_ROOT)
+    assert restore(restarted, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
+    assert restarted.info().last_app_hash == source.state.root(6)
+    restarted.close()

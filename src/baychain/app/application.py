@@ -53,7 +53,7 @@ from baychain.app.types import (
     TxResult,
 )
 from baychain.chain.blockstore import BlockStore, TxRecord
-from baychain.chain.snapshots import FORMAT as SNAPSHOT_FORMAT, Restore, SnapshotError, SnapshotStore
+from baychain.chain.snapshots import FORMAT as SNAPSHOT_FORMAT, RESTORE_BATCH_BYTES, Restore, SnapshotError, SnapshotStore
 from baychain.contracts.base import Contract, Method
 from baychain.contracts.context import Context
 from baychain.contracts.system import audit, dataex, governance, identity, network, policy, system_contracts
@@ -114,12 +114,20 @@ class Application:
         self._snapshot_thread: threading.Thread | None = None
         self._snapshot_stop = threading.Event()
         self._restore: Restore | None = None
+        self.restore_batch_bytes = RESTORE_BATCH_BYTES
+        """A restore stages and writes the chunks received in parts of about this size."""
 
     def _load(self) -> None:
         """Read what the application keeps from its LMDB environment, and start every
         cache afresh (at start, and after a restore that no block built on is erased)."""
         self.state = StateStore(self.env, keep_versions=self._keep_versions)
         self.blocks = BlockStore(self.env)
+        if self.state.version and not self.blocks.last_height:  # a restore cut short by a crash
+            log.warning("erasing the parts of a state-sync restore that did not finish (state version %d)",
+                        self.state.version)
+            with self.env.begin(write=True) as txn:
+                self.state.erase(txn)
+            self.state = StateStore(self.env, keep_versions=self._keep_versions)
         if self.state.version != self.blocks.last_height:
             raise RuntimeError(
                 f"state version {self.state.version} differs from block height {self.blocks.last_height}"
@@ -563,6 +571,7 @@ class Application:
         offered the same snapshot it keeps its state and accepts the chunks without work;
         offered another, it erases its restore and takes the new one."""
         self._restore = None
+        self._erase_unfinished_restore()  # the parts of a snapshot CometBFT gave up on
         if snapshot.format != SNAPSHOT_FORMAT:
             return OfferResult.REJECT_FORMAT
         try:
@@ -594,9 +603,16 @@ class Application:
             self.blocks.erase(txn)
         self._load()
 
+    def _erase_unfinished_restore(self) -> None:
+        if self.state.version and not self.blocks.last_height:
+            log.info("erasing the parts of an unfinished restore (state version %d)", self.state.version)
+            self._erase()
+
     def apply_snapshot_chunk(self, index: int, chunk: bytes, sender: str) -> ApplyChunkResult:
-        """Add one chunk of the accepted snapshot; with the last one, check the whole state
-        against the trusted app hash and commit it as this node's state at that height."""
+        """Add one chunk of the accepted snapshot. Chunks are staged and written in parts
+        of about `restore_batch_bytes`, so a restore holds one part in memory, not the
+        whole state; with the last one, the whole state's root must be the trusted app
+        hash, and the state becomes this node's at that height (else it is erased)."""
         restore = self._restore
         if restore is None:
             return ApplyChunkResult(ApplyResult.ABORT)
@@ -606,31 +622,39 @@ class Application:
             return ApplyChunkResult(ApplyResult.RETRY, refetch=[index], reject_senders=[sender] if sender else [])
         try:
             restore.apply(index, chunk)
-            if restore.complete:
-                self._finish_restore(restore)
+            if restore.complete or restore.batch_bytes >= self.restore_batch_bytes:
+                self._write_restore_part(restore)
         except SnapshotError as exc:
             self._restore = None
             log.warning("snapshot of height %d rejected: %s", restore.height, exc.message)
+            self._erase_unfinished_restore()
             return ApplyChunkResult(ApplyResult.REJECT_SNAPSHOT)
         return ApplyChunkResult(ApplyResult.ACCEPT)
 
-    def _finish_restore(self, restore: Restore) -> None:
-        """Stage the snapshot's state; if its root is the trusted app hash, commit it with
-        the block store's new base in one LMDB transaction."""
+    def _write_restore_part(self, restore: Restore) -> None:
+        """Stage the pairs received since the last part onto the state restored so far, as
+        version H, and commit them. With the last part the root must be the trusted app
+        hash: then the block store's new base goes into the same LMDB transaction. Until
+        then there is no base, so a crash leaves parts that the next start (or the next
+        offer) erases."""
         self._close_admission_read()
-        root = self.state.stage(restore.pairs, restore.height, restoring=True)
-        if root != restore.app_hash:
+        final = restore.complete
+        root = self.state.stage(restore.take_batch(), restore.height, restoring=True)
+        if final and root != restore.app_hash:
             self.state.discard()
             raise SnapshotError(f"the snapshot's state has root {root.hex()}, the chain's app hash is {restore.app_hash.hex()}")
         try:
             with self.env.begin(write=True) as txn:
                 self.state.write(txn)
-                self.blocks.restored(txn, restore.height, root, restore.metadata.time_ns)
+                if final:
+                    self.blocks.restored(txn, restore.height, root, restore.metadata.time_ns)
         except BaseException:
             self.state.discard()
             raise
+        if not final:
+            self.state.committed()
+            return
         self._load()  # everything as the next start will find it (chain id from the state)
-        restore.pairs = {}
         log.info("state restored from the snapshot of height %d (%d chunk(s), app hash %s)",
                  restore.height, len(restore.metadata.chunk_hashes), root.hex())
 

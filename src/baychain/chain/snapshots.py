@@ -13,7 +13,9 @@ What a restoring node trusts: CometBFT's light client hands the offer the app ha
 height H (from the header of H+1, signed by more than 2/3 of the validators). The
 metadata comes from a peer: each chunk is checked against its hash there as it arrives
 (a chunk that does not match is fetched again, from another peer), and the state the
-chunks make up is kept only if its Merkle root is that app hash. The block time in the
+chunks make up is kept only if its Merkle root is that app hash. The restoring node
+writes the state in parts as the chunks arrive (`Restore.take_batch`), so it never
+holds the whole state in memory. The block time in the
 metadata is not covered by the app hash; the node uses it only until its first block
 (admission's expiry checks and read-only views), never in a block's execution.
 
@@ -39,6 +41,8 @@ from baychain.state.store import MAX_KEY_BYTES
 FORMAT = 1
 CHUNK_BYTES = 4 << 20
 """A chunk closes once its pairs pass this size (CometBFT's p2p limit for one chunk is 16 MB)."""
+RESTORE_BATCH_BYTES = 64 << 20
+"""A restoring node stages and writes the pairs of its chunks in parts of about this size."""
 
 
 class SnapshotError(BaychainError):
@@ -171,7 +175,9 @@ class Restore:
     height: int
     app_hash: bytes
     metadata: Metadata
-    pairs: dict[bytes, bytes] = field(default_factory=dict)
+    batch: dict[bytes, bytes] = field(default_factory=dict)
+    """The pairs received and not yet taken (`take_batch`) to be written."""
+    batch_bytes: int = 0
     applied: int = 0
     last_key: bytes = b""
 
@@ -202,14 +208,20 @@ class Restore:
         if index != self.applied:
             raise SnapshotError(f"snapshot chunk {index} arrived before chunk {self.applied}")
         last = self.last_key
-        pairs = self.pairs
+        batch = self.batch
         for key, value in chunk_pairs(chunk):
             if key <= last:
                 raise SnapshotError("snapshot keys are not in strictly increasing order")
-            pairs[key] = value
+            batch[key] = value
             last = key
         self.last_key = last
+        self.batch_bytes += len(chunk)
         self.applied += 1
+
+    def take_batch(self) -> dict[bytes, bytes]:
+        """The pairs received since the last call (keys after every earlier part's)."""
+        batch, self.batch, self.batch_bytes = self.batch, {}, 0
+        return batch
 
 
 def _sha256(data: bytes) -> bytes:

@@ -136,6 +136,7 @@ class _Staged:
     node_keys: Sequence[bytes] = ()  # new internal nodes (sorted), ...
     node_raws: Sequence[bytes] = ()  # ... and their stored bytes, aligned
     stale_keys: Sequence[bytes] = ()  # state.stale entries (sorted): the nodes and leaves replaced
+    restoring: bool = False  # part of a snapshot's restore: records may sort before existing ones
     written: bool = False
 
 
@@ -234,6 +235,7 @@ class StateStore:
         self._values = _Cache(cache_keys)
         self._paths = _Cache(cache_keys)
         self._staged: _Staged | None = None
+        self._restoring: int | None = None  # the version a restore in progress writes in parts
 
     # -- reading -------------------------------------------------------------------
     @property
@@ -368,12 +370,17 @@ class StateStore:
 
         None deletes; deleting a missing key is a no-op. Nothing is persisted.
         Returns the new root. Calling stage again replaces the previous staged batch
-        (a block may be re-executed). `restoring` stages a snapshot's whole state into an
-        empty store as any version >= 1 (state sync: the versions below it never exist here).
+        (a block may be re-executed). `restoring` stages part of a snapshot's state as
+        version H >= 1: the first part into an empty store, each next one (written and
+        committed in turn) onto the version H the previous parts made, until the state
+        is whole (state sync; the versions below H never exist here).
         """
         self._staged = None
+        continuing = False
         if restoring:
-            if self._version != 0 or self._root_ref is not None or type(version) is not int or version < 1:
+            continuing = self._restoring == version and self._version == version
+            empty = self._version == 0 and self._root_ref is None
+            if not (continuing or empty) or type(version) is not int or version < 1:
                 raise BaychainError(Code.INTERNAL, f"cannot restore version {version!r} into a store at version {self._version}")
         elif type(version) is not int or version != self._version + 1:
             raise BaychainError(Code.INTERNAL, f"cannot stage version {version!r}: the next version is {self._version + 1}")
@@ -398,7 +405,12 @@ class StateStore:
             )
         if staged is None:
             _raise_first_invalid(changes)
-        self._staged = _Staged(version, *staged)
+        self._staged = _Staged(version, *staged, restoring=restoring)
+        if continuing:
+            # A node the previous part wrote under this same version is rewritten in place
+            # (same version, same path: same key), not superseded: it must not be pruned.
+            this = _ver8(version)
+            self._staged.stale_keys = [k for k in self._staged.stale_keys if k[8:9] != b"N" or k[9:17] != this]
         return EMPTY_ROOT if self._staged.root_ref is None else self._staged.root_ref[2]
 
     def write(self, txn: lmdb.Transaction) -> None:
@@ -409,16 +421,19 @@ class StateStore:
         staged = self._staged
         if staged is None:
             raise BaychainError(Code.INTERNAL, "nothing staged to write")
-        _append_sorted(txn, self._nodes, zip(staged.node_keys, staged.node_raws), len(staged.node_keys))
-        _append_sorted(txn, self._leaves, zip(staged.leaf_keys, staged.leaf_records), len(staged.leaf_keys))
-        _append_sorted(txn, self._stale, zip(staged.stale_keys, repeat(b"")), len(staged.stale_keys))
+        put = _put_sorted if staged.restoring else _append_sorted  # a restore's parts share one version
+        put(txn, self._nodes, zip(staged.node_keys, staged.node_raws), len(staged.node_keys))
+        put(txn, self._leaves, zip(staged.leaf_keys, staged.leaf_records), len(staged.leaf_keys))
+        put(txn, self._stale, zip(staged.stale_keys, repeat(b"")), len(staged.stale_keys))
         flat_db = self._flat
         if staged.flat_keys:
             with txn.cursor(db=flat_db) as cursor:
                 cursor.putmulti(zip(staged.flat_keys, staged.flat_values))
         for key in staged.flat_deletes:
             txn.delete(key, db=flat_db)
-        if not txn.put(_ver8(staged.version), _encode_root(staged.root_ref), db=self._roots, append=True):
+        if staged.restoring:
+            txn.put(_ver8(staged.version), _encode_root(staged.root_ref), db=self._roots)
+        elif not txn.put(_ver8(staged.version), _encode_root(staged.root_ref), db=self._roots, append=True):
             raise BaychainError(Code.INTERNAL, f"state version {staged.version} already exists")
         self._prune(txn, staged.version - self.keep_versions)
         staged.written = True
@@ -430,8 +445,12 @@ class StateStore:
             raise BaychainError(Code.INTERNAL, "committed() without a written staged version")
         self._version = staged.version
         self._root_ref = staged.root_ref
+        self._restoring = staged.version if staged.restoring else None
         keys = staged.node_keys
         self._cache.put_many(zip(keys, staged.node_raws), len(keys), len(keys))  # all new keys
+        if staged.restoring:  # a restore's keys are not hot: the key caches stay for the blocks
+            self._staged = None
+            return
         keys = staged.changed_keys
         self._values.put_many(zip(keys, staged.changed_values), len(keys), staged.values_missed)
         if staged.new_paths:
@@ -550,6 +569,13 @@ def _append_sorted(txn: lmdb.Transaction, db: lmdb._Database, items: Iterable[tu
         consumed, added = cursor.putmulti(items, append=True)
     if added != count:
         raise BaychainError(Code.INTERNAL, "state records out of order: a newer version already exists on disk")
+
+
+def _put_sorted(txn: lmdb.Transaction, db: lmdb._Database, items: Iterable[tuple[bytes, bytes]], count: int) -> None:
+    """Write `count` records in key order, replacing any with the same key (a restore's parts)."""
+    if count:
+        with txn.cursor(db=db) as cursor:
+            cursor.putmulti(items)
 
 
 def _raise_first_invalid(changes: dict) -> None:
