@@ -116,6 +116,8 @@ def test_demo_on_four_cometbft_validators(tmp_path):
         manifest = NetworkManifest.load(directory)
         assert len(manifest.nodes) == 5 and (directory / MARKER).exists()  # the founders and the node that joined
         assert outcome["joined"]["restored"] >= 50 and "joins from a state-sync snapshot" in text
+        assert outcome["misbehavior"]["node"] == "mo-importer" and outcome["misbehavior"]["kind"] == "duplicate_vote"
+        assert "A validator signs twice" in text and "validator_misbehavior" in text
         # the validators keep running and agree: every node has the demo's last block
         heights = {}
         for node in manifest.nodes:  # (the node that joined last may be a block behind)
@@ -129,6 +131,7 @@ def test_demo_on_four_cometbft_validators(tmp_path):
                "BAYCHAIN_PASSPHRASE": "baychain-local-network"}
         result = CliRunner().invoke(app, ["--json", "regulator", "alerts"], env=env)
         assert result.exit_code == 0 and '"transfer_refused"' in result.output, result.output
+        assert '"validator_misbehavior"' in result.output, result.output
         result = CliRunner().invoke(app, ["--json", "scf", "tree", outcome["scf"]["voucher"]], env=env)
         assert result.exit_code == 0 and '"settled"' in result.output, result.output
         # the consumer link answers on another organisation's node too

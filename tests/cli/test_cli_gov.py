@@ -84,3 +84,14 @@ def test_the_regulator_freezes_at_once_and_every_action_is_on_record(governed) -
     cli.json("regulator", "lift", "carol", "-k", "reg")
     assert cli.json("regulator", "status", "carol")["frozen"] is None
     assert cli.json("regulator", "alerts")["count"] == 0
+
+
+def test_following_alerts_takes_transaction_and_block_alerts_of_the_kind_asked() -> None:
+    from baychain.cli.gov import is_alert
+    from baychain.sdk.client import StreamEvent
+
+    double = StreamEvent("tx_event", {"type": "scf.alert", "attributes": {"kind": "double_financing"}})
+    evidence = StreamEvent("block_event", {"type": "network.alert", "attributes": {"kind": "validator_misbehavior"}})
+    block = StreamEvent("block", {"height": 3})
+    assert [is_alert(e) for e in (double, evidence, block)] == [True, True, False]
+    assert [is_alert(e, "validator_misbehavior") for e in (double, evidence)] == [False, True]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import os
 import signal
 import time
@@ -21,7 +20,8 @@ from typing import Any, Callable
 
 import httpx
 
-from baychain.network.cometbft import TxGossip
+from baychain.network.cometbft import TxGossip, read_keys
+from baychain.network.cometbft import validator_seed as cometbft_validator_seed
 from baychain.network.committee import local_committee
 from baychain.network.create import init_network
 from baychain.crypto.suites import ED25519
@@ -209,8 +209,7 @@ class LocalNetwork:
 
 def validator_seed(home: NodeHome) -> tuple[str, bytes]:
     """(address in upper-case hex, Ed25519 seed) of the node's validator key."""
-    doc = json.loads((home.cometbft / "config" / "priv_validator_key.json").read_text())
-    return doc["address"].upper(), base64.b64decode(doc["priv_key"]["value"])[:32]
+    return read_keys(home.cometbft).validator_address.upper(), cometbft_validator_seed(home.cometbft)
 
 
 class ForkingWitness:

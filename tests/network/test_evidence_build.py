@@ -57,3 +57,33 @@ def test_the_evidence_json_lists_the_set_in_hash_order_with_a_proposer_from_it()
     assert [v["address"] for v in value["ByzantineValidators"]] == [v.address.hex().upper() for v in BY_POWER]
     with pytest.raises(ValueError, match="common height"):
         light_client_attack(forged, VALIDATORS, chain, 10, "2026-11-22T00:00:00Z", VALIDATORS)
+
+
+def test_a_duplicate_vote_is_two_prevotes_the_validator_signed_in_block_id_order() -> None:
+    import base64
+
+    from baychain.crypto.suites import ED25519
+    from baychain.network.evidence import duplicate_vote
+    from baychain.network.light import vote_sign_bytes
+
+    seeds = [sha256(b"seed %d" % i) for i in range(3)]
+    listed = [{"address": sha256(ED25519.public_key(s))[:20].hex().upper(), "voting_power": str(10 * (i + 1))}
+              for i, s in enumerate(seeds)]
+    when = "2026-11-22T01:02:03.456Z"
+    proof = duplicate_vote("c", seeds[1], 7, when, listed)
+    value = proof["value"]
+    a, b = value["vote_a"], value["vote_b"]
+    assert proof["type"] == "tendermint/DuplicateVoteEvidence"
+    assert bytes.fromhex(a["block_id"]["hash"]) < bytes.fromhex(b["block_id"]["hash"])
+    assert (a["height"], a["round"], a["type"], a["validator_index"]) == ("7", 0, 1, 1) == (b["height"], b["round"], b["type"], 1)
+    assert (value["ValidatorPower"], value["TotalVotingPower"], value["Timestamp"]) == ("20", "60", when)
+    public = ED25519.public_key(seeds[1])
+    for vote in (a, b):
+        message = vote_sign_bytes("c", 7, 0, vote["block_id"], when, type_=1)
+        assert ED25519.verify(public, message, base64.b64decode(vote["signature"]))
+    forged = duplicate_vote("c", seeds[1], 7, when, listed, forge=True)["value"]
+    valid = [ED25519.verify(public, vote_sign_bytes("c", 7, 0, v["block_id"], when, type_=1), base64.b64decode(v["signature"]))
+             for v in (forged["vote_a"], forged["vote_b"])]
+    assert sorted(valid) == [False, True]
+    with pytest.raises(ValueError):
+        duplicate_vote("c", sha256(b"not a validator"), 7, when, listed)

@@ -21,14 +21,14 @@ import queue
 import threading
 
 import pytest
+from typer.testing import CliRunner
 
-from baychain.abci.proto_gen.tendermint.types import types_pb2
-from baychain.crypto.hashing import sha256
-from baychain.crypto.suites import ED25519
+from baychain.cli.main import app as cli_app
 from baychain.network.cometbft import read_keys
 from baychain.network.home import NodeHome
 from baychain.errors import Code
-from baychain.network.light import ApiRelay, LightClient, LightError, vote_sign_bytes
+from baychain.network import evidence
+from baychain.network.light import ApiRelay, LightClient, LightError
 from baychain.network.rpc import CometRpc, RpcError
 from baychain.sdk import Client
 from baychain.sdk.governance import Governance
@@ -46,27 +46,11 @@ def net(tmp_path_factory):
 
 
 def double_sign(home: NodeHome, rpc: CometRpc, height: int, *, forge: bool = False) -> dict:
-    """Duplicate-vote evidence against the validator of `home` at `height`: two prevotes
-    it signs for two different blocks, in CometBFT's JSON (`forge`: the second signature
-    is another key's)."""
-    address, seed = validator_seed(home)
-    header_time = rpc.call("block", height=str(height))["block"]["header"]["time"]
+    """Duplicate-vote evidence against the validator of `home` at `height` (`forge`: the
+    second vote signed by another key)."""
+    header_time = rpc.call("header", height=str(height))["header"]["time"]
     validators = rpc.call("validators", height=str(height), per_page="100")["validators"]
-    index = [v["address"] for v in validators].index(address)
-    votes = []
-    for n in (1, 2):
-        block_id = {"hash": sha256(b"fork %d" % n).hex().upper(),
-                    "parts": {"total": 1, "hash": sha256(b"part %d" % n).hex().upper()}}
-        signer = ED25519.generate() if forge and n == 2 else seed
-        message = vote_sign_bytes(CHAIN_ID, height, 0, block_id, header_time, type_=types_pb2.SIGNED_MSG_TYPE_PREVOTE)
-        votes.append({"type": types_pb2.SIGNED_MSG_TYPE_PREVOTE, "height": str(height), "round": 0,
-                      "block_id": block_id, "timestamp": header_time, "validator_address": address,
-                      "validator_index": index, "signature": base64.b64encode(ED25519.sign(signer, message)).decode()})
-    votes.sort(key=lambda v: bytes.fromhex(v["block_id"]["hash"]))  # CometBFT wants them in block-id order
-    return {"type": "tendermint/DuplicateVoteEvidence", "value": {
-        "vote_a": votes[0], "vote_b": votes[1],
-        "TotalVotingPower": str(sum(int(v["voting_power"]) for v in validators)),
-        "ValidatorPower": validators[index]["voting_power"], "Timestamp": header_time}}
+    return evidence.duplicate_vote(CHAIN_ID, validator_seed(home)[1], height, header_time, validators, forge=forge)
 
 
 def misbehavior_alerts(net: LocalNetwork, name: str) -> list[dict]:
@@ -117,6 +101,12 @@ def test_a_validator_signing_twice_is_recorded_on_every_node_and_streamed(net: L
         "name": faulty, "organisation": member.organisation, "jurisdiction": member.jurisdiction,
         "evidence_height": str(height), "evidence_time_ns": alert["attributes"]["evidence_time_ns"],
         "power": "10", "total_power": "40"}
+
+    # The regulator's command line lists it by kind.
+    out = CliRunner().invoke(cli_app, ["--node", net.manifest.node(watcher).api_url, "--json", "regulator", "alerts",
+                                       "--kind", "validator_misbehavior"])
+    assert out.exit_code == 0, out.output
+    assert [a["attributes"]["name"] for a in json.loads(out.output)["alerts"]] == [faulty]
 
     # The block that committed the evidence carries it in CometBFT's block and in baychain's record.
     committed = alert["height"]
@@ -174,3 +164,15 @@ def test_a_light_client_reports_a_fork_and_every_node_names_the_validators_that_
     assert {a["attributes"]["evidence_height"] for a in named[gd]} == {str(height)}
     assert len({a["height"] for a in named[gd]}) == 1  # all in the block that committed the evidence
     net.assert_agree()
+
+
+def test_a_double_signing_drill_from_the_command_line(net: LocalNetwork) -> None:
+    drilled = net.names[2]
+    out = CliRunner().invoke(cli_app, ["--json", "net", "drill-double-sign", drilled, "--dir", str(net.directory)])
+    assert out.exit_code == 0, out.output
+    alert = json.loads(out.output)
+    assert (alert["kind"], alert["attributes"]["name"], alert["attributes"]["misbehavior"]) == (
+        "validator_misbehavior", drilled, "duplicate_vote")
+    assert alert in net.api(net.names[0], "/v1/regulator/alerts", kind="validator_misbehavior")["alerts"]
+    missing = CliRunner().invoke(cli_app, ["--json", "net", "drill-double-sign", "nobody", "--dir", str(net.directory)])
+    assert missing.exit_code != 0 and "NOT_FOUND" in missing.output

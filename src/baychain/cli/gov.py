@@ -23,6 +23,7 @@ from baychain.cli.keys import KeysDir, Passphrase, load_key, resolve_address
 from baychain.cli.output import dumps, emit_json, kv, settings, table, timestamp
 from baychain.errors import BaychainError, Code
 from baychain.sdk.args import parse_json_object, parse_pairs, typed_args
+from baychain.sdk.client import StreamEvent
 from baychain.sdk.governance import Governance, action
 
 app = typer.Typer(help="Committee governance: propose governed actions, vote, execute, read the history.",
@@ -334,6 +335,12 @@ def regulator_status(
         ("negative list", f"yes (by {listed['author']} at height {listed['height']}): {listed['reason']}" if listed else "no")])
 
 
+def is_alert(event: StreamEvent, kind: str = "") -> bool:
+    """Whether a streamed event is an alert (a transaction's, or a block's own: evidence of a
+    validator's misbehaviour) of `kind` ("" for any)."""
+    return event.event in ("tx_event", "block_event") and (not kind or event.data["attributes"].get("kind") == kind)
+
+
 @regulator_app.command("alerts")
 def regulator_alerts(
     ctx: typer.Context,
@@ -348,7 +355,7 @@ def regulator_alerts(
     with client:
         if follow:
             for event in gov.stream_alerts(read_timeout=3600):
-                if event.event == "tx_event" and (not kind or event.data["attributes"].get("kind") == kind):
+                if is_alert(event, kind):
                     emit_json(event.data) if s.json else typer.echo(
                         f"height {event.data['height']}  {event.data['type']}  {dumps(event.data['attributes'])}")
             return

@@ -12,6 +12,8 @@
                                                                vote, state sync from a snapshot, start
     baychain net set-power NODE_ID POWER --key ADMIN           change a validator's power; 0 = stops voting
     baychain net remove-node NODE_ID --key ADMIN               remove a node from the registry
+    baychain net drill-double-sign NODE                        a fire drill: NODE's validator signs twice;
+                                                               prints the alert the chain records
 
 See docs/NETWORK.md.
 """
@@ -364,6 +366,31 @@ def join(
         ("starts from", f"the members' latest snapshot (trust anchor: height {joined.trust_height})"
          if joined.trust_height else "block 1 (replays the chain)"), ("pid", joined.pid)])
     typer.echo(f"follow it with: baychain net status --dir {directory}")
+
+
+@app.command("drill-double-sign")
+def drill_double_sign(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The validator node that signs twice"),
+    timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds to wait for the chain's alert"),
+    directory: Path = DirOpt,
+) -> None:
+    """A fire drill on a local network: NODE's validator key signs two different votes for one
+    recent height (as a key copied onto a second machine would); CometBFT verifies the proof
+    and commits it, and every node records a `validator_misbehavior` alert naming NODE."""
+    from baychain.network.drill import double_sign
+
+    with _as_codes():
+        alert = double_sign(directory, name, timeout=timeout)
+    if settings(ctx).json:
+        emit_json(alert)
+        return
+    a = alert["attributes"]
+    kv([("alert", f"#{alert['seq']} {alert['kind']} at height {alert['height']}"),
+        ("node", f"{a['name']} ({a['organisation']}, {a['jurisdiction']})"), ("misbehaviour", a["misbehavior"]),
+        ("validator", a["validator"]), ("signed twice at height", a["evidence_height"]),
+        ("power", f"{a['power']} of {a['total_power']}")])
+    typer.echo("the committee decides what follows, e.g. baychain net set-power <node id> 0")
 
 
 KeyOpt = typer.Option(None, "--key", "-k", help="A committee member's key: propose only, for the others to vote "

@@ -128,6 +128,7 @@ class Walkthrough:
         self.alert_log()
         if self.network.engine == COMETBFT:
             self.new_node()
+            self.double_signer()
         status = self.client.status()
         self.outcome.update(height=status["height"], app_hash=status["app_hash"], seconds=time.monotonic() - start)
         return self.outcome
@@ -444,6 +445,21 @@ class Walkthrough:
                  "it joined read the same there")
         self.outcome["joined"] = {"node": o.slug, "restored": restored, "registered": joined.registered_height}
         self.network.urls[o.slug] = joined.entry.api_url
+
+    def double_signer(self) -> None:
+        from baychain.network.drill import double_sign
+
+        o = BY_SLUG["mo-importer"]
+        self.heading(f"10. A validator signs twice: {o.name}'s key, copied onto a second machine")
+        alert = double_sign(self.network.directory, o.slug)
+        a = alert["attributes"]
+        _expect(a["name"] == o.slug and a["misbehavior"] == "duplicate_vote", f"the alert names {a}")
+        self.say(f"   its key signed two different votes at height {a['evidence_height']}; CometBFT verified the "
+                 f"proof and committed it in block {alert['height']}")
+        self.say(f"   the regulator's alert log, #{alert['seq']}: {alert['kind']} — {a['organisation']} "
+                 f"({a['jurisdiction']}), validator {a['validator'][:12]}…, power {a['power']} of {a['total_power']}")
+        self.say("   the validator still votes: removing it is the committee's decision (network.set_power to 0)")
+        self.outcome["misbehavior"] = {"node": a["name"], "kind": a["misbehavior"], "height": alert["height"]}
 
 
 def _alert_summary(attrs: dict[str, Any]) -> str:

@@ -157,6 +157,13 @@ def read_keys(home: Path) -> NodeKeys:
     return NodeKeys(node_id, validator["address"].upper(), validator["pub_key"]["value"])
 
 
+def validator_seed(home: Path) -> bytes:
+    """The Ed25519 seed of the home's validator key (only a drill signs with it: CometBFT
+    alone signs votes)."""
+    validator = json.loads((home / "config" / "priv_validator_key.json").read_text())
+    return base64.b64decode(validator["priv_key"]["value"])[:32]  # seed || public key
+
+
 # -- config.toml -----------------------------------------------------------------------------
 
 

@@ -1,6 +1,12 @@
 """Evidence of validators signing against the chain, in the JSON of CometBFT's
 `broadcast_evidence` RPC.
 
+`duplicate_vote` builds `DuplicateVoteEvidence`: two votes one validator signed for one
+height and round but different blocks. CometBFT builds it by itself when its consensus
+sees both votes; baychain builds it for a drill (`baychain net drill double-sign`, and
+the demo's last step), signing with the key of a validator of a local network, to show
+that the network catches and records a double signer.
+
 A light client that finds two headers of one height, each signed by more than 2/3 of
 a validator set it trusts, holds proof that validators signed against the chain: a
 light-client attack (docs/NETWORK.md, "Misbehaviour"). CometBFT takes that proof as
@@ -23,12 +29,44 @@ The validators are listed by voting power, highest first, then by address.
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import TYPE_CHECKING, Any
+
+from baychain.crypto.suites import ED25519
 
 if TYPE_CHECKING:  # light.py reports forks with this module
     from baychain.network.light import TrustedValidator
 
 BLOCK_ID_FLAG_COMMIT = 2
+PREVOTE = 1  # tendermint.types.SignedMsgType
+
+
+def duplicate_vote(chain_id: str, seed: bytes, height: int, header_time: str, validators: list[dict[str, Any]],
+                   *, forge: bool = False) -> dict[str, Any]:
+    """`DuplicateVoteEvidence` of the validator whose Ed25519 `seed` signs two prevotes at
+    `height` (round 0) for two made-up blocks. `header_time` is the time of block `height`
+    and `validators` that height's set as CometBFT's `validators` RPC lists it (both are
+    checked by CometBFT). `forge`: the second vote is signed by another key (CometBFT must
+    refuse that)."""
+    from baychain.network.light import vote_sign_bytes  # light.py imports this module
+
+    public = ED25519.public_key(seed)
+    address = hashlib.sha256(public).digest()[:20].hex().upper()
+    index = [v["address"].upper() for v in validators].index(address)
+    votes = []
+    for n in (1, 2):
+        block_id = {"hash": hashlib.sha256(b"block %d at %d" % (n, height)).hexdigest().upper(),
+                    "parts": {"total": 1, "hash": hashlib.sha256(b"parts %d at %d" % (n, height)).hexdigest().upper()}}
+        signer = hashlib.sha256(seed + b"forged").digest() if forge and n == 2 else seed
+        message = vote_sign_bytes(chain_id, height, 0, block_id, header_time, type_=PREVOTE)
+        votes.append({"type": PREVOTE, "height": str(height), "round": 0, "block_id": block_id,
+                      "timestamp": header_time, "validator_address": address, "validator_index": index,
+                      "signature": base64.b64encode(ED25519.sign(signer, message)).decode()})
+    votes.sort(key=lambda v: bytes.fromhex(v["block_id"]["hash"]))  # CometBFT wants them in block-id order
+    return {"type": "tendermint/DuplicateVoteEvidence", "value": {
+        "vote_a": votes[0], "vote_b": votes[1],
+        "TotalVotingPower": str(sum(int(v["voting_power"]) for v in validators)),
+        "ValidatorPower": str(validators[index]["voting_power"]), "Timestamp": header_time}}
 
 STATE_FIELDS = ("validators_hash", "next_validators_hash", "consensus_hash", "app_hash", "last_results_hash")
 """The header fields whose difference makes a conflicting header "lunatic"."""

@@ -115,7 +115,7 @@ class ProvenState:
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One server-sent event: `event` is "block", "tx_event" or "overflow"."""
+    """One server-sent event: `event` is "block", "block_event", "tx_event" or "overflow"."""
 
     event: str
     data: dict[str, Any]
