@@ -75,16 +75,19 @@ def test_a_validator_signing_twice_is_recorded_on_every_node_and_streamed(net: L
 
     streamed: queue.Queue = queue.Queue()
 
+    subscribed = threading.Event()
+
     def watch() -> None:  # the regulator, following `*.alert` live on another node
         with Client(net.manifest.node(watcher).api_url, timeout=20) as client:
             for event in Governance(client).stream_alerts(read_timeout=60):
+                subscribed.set()  # a "block" comes with every commit, alerts or not
                 if event.event == "block_event":
                     streamed.put(event.data)
                     return
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    net.wait_for(lambda: net.height(watcher), "the watcher's API")  # the stream is open before the evidence goes in
+    assert subscribed.wait(30), "the regulator's stream never delivered a block"  # open before the evidence goes in
     submitted = rpc.call("broadcast_evidence", evidence=double_sign(net.home(faulty), rpc, height))
     assert len(base64.b64decode(submitted["hash"])) == 32
 
