@@ -279,3 +279,19 @@ def test_a_restore_cut_short_is_erased_by_the_next_offer_or_the_next_start(chain
     assert restore(restarted, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks
     assert restarted.info().last_app_hash == source.state.root(6)
     restarted.close()
+
+
+def test_a_snapshot_offered_to_a_peer_outlives_its_turn_until_the_lease_runs_out(tmp_path) -> None:
+    """A joiner lists snapshots, then takes CometBFT's discovery time before it fetches one:
+    a snapshot listed or served recently is not pruned, whatever newer ones are made."""
+    items = [(bytes([i]) * 8, bytes(60)) for i in range(1, 20)]
+    store = SnapshotStore(tmp_path / "snapshots", keep=1, chunk_bytes=100, lease=3600)
+    store.create(10, 1, iter(items))
+    assert [s.height for s in store.list()] == [10]  # offered to a peer
+    store.create(20, 1, iter(items))
+    store.create(30, 1, iter(items))
+    assert store.heights() == [10, 30]  # 20 was never offered: pruned in its turn; 10 is leased
+    assert store.chunk(30, FORMAT, 0)  # serving a chunk leases too
+    store.lease = 0  # the lease runs out
+    store.create(40, 1, iter(items))
+    assert store.heights() == [40]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,15 +92,29 @@ def chunk_pairs(chunk: bytes) -> list[list[bytes]]:
     return pairs
 
 
-class SnapshotStore:
-    """The snapshots this node serves to others: made after commits, the newest `keep` kept."""
+LEASE_SECONDS = 180.0
+"""A snapshot offered to a peer (listed, or a chunk of it served) within this many seconds
+is not pruned yet, even when newer ones push it out of the `keep` newest."""
 
-    def __init__(self, directory: Path, *, keep: int = 2, chunk_bytes: int = CHUNK_BYTES) -> None:
+
+class SnapshotStore:
+    """The snapshots this node serves to others: made after commits, the newest `keep` kept.
+
+    A joining node lists the members' snapshots, spends CometBFT's discovery time (15 s)
+    choosing one, then fetches it chunk by chunk; CometBFT v0.38 asks again and again for
+    a chunk that every member has pruned meanwhile, and never moves on. So a snapshot
+    offered within `lease` seconds (on this node's own clock: pruning is local, never part
+    of consensus) outlives its turn until the lease runs out."""
+
+    def __init__(self, directory: Path, *, keep: int = 2, chunk_bytes: int = CHUNK_BYTES,
+                 lease: float = LEASE_SECONDS) -> None:
         if type(keep) is not int or keep < 1:
             raise ValueError("a node keeps at least one snapshot")
         self.directory = directory
         self.keep = keep
         self.chunk_bytes = chunk_bytes
+        self.lease = lease
+        self._offered: dict[int, float] = {}  # height -> when it was last listed or served (monotonic)
         if directory.exists():  # a snapshot cut short by a crash or a shutdown
             for leftover in directory.glob(".*.tmp"):
                 shutil.rmtree(leftover, ignore_errors=True)
@@ -112,7 +127,9 @@ class SnapshotStore:
 
     def list(self) -> list[Snapshot]:
         out = []
+        now = time.monotonic()
         for height in self.heights():
+            self._offered[height] = now
             try:
                 raw = (self.directory / str(height) / "metadata").read_bytes()
                 out.append(Snapshot(height, FORMAT, len(Metadata.decode(raw).chunk_hashes), _sha256(raw), raw))
@@ -125,9 +142,11 @@ class SnapshotStore:
         if format_ != FORMAT or type(index) is not int or index < 0:
             return b""
         try:
-            return (self.directory / str(height) / str(index)).read_bytes()
+            chunk = (self.directory / str(height) / str(index)).read_bytes()
         except (OSError, ValueError):
             return b""
+        self._offered[height] = time.monotonic()
+        return chunk
 
     def create(self, height: int, time_ns: int, items: Iterable[tuple[bytes, bytes]],
                stop: Callable[[], bool] = lambda: False) -> Snapshot | None:
@@ -164,8 +183,14 @@ class SnapshotStore:
         return Snapshot(height, FORMAT, len(hashes), _sha256(metadata), metadata)
 
     def prune(self) -> None:
+        """Remove all but the newest `keep`, except those offered within the lease."""
+        now = time.monotonic()
         for height in self.heights()[: -self.keep]:
+            offered = self._offered.get(height)
+            if offered is not None and now - offered < self.lease:
+                continue  # a peer may be fetching it
             shutil.rmtree(self.directory / str(height), ignore_errors=True)
+            self._offered.pop(height, None)
 
 
 @dataclass
