@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from baychain.contracts.system.network import MISBEHAVIOR_ALERT
 from baychain.errors import BaychainError, Code
 from baychain.network import cometbft, evidence
 from baychain.network.home import NodeHome
@@ -54,7 +55,7 @@ def double_sign(directory: Path, name: str, *, timeout: float = 60.0) -> dict[st
     deadline = time.monotonic() + timeout
     with Client(others[0].api_url, timeout=20) as client:
         while True:
-            alerts = Governance(client).alerts(before, 500, "validator_misbehavior")["alerts"]
+            alerts = Governance(client).alerts(before, 500, MISBEHAVIOR_ALERT)["alerts"]
             found = [a for a in alerts if a["attributes"]["validator"] == address
                      and a["attributes"]["evidence_height"] == str(height)]
             if found:

@@ -456,13 +456,12 @@ class LightClient:
         commits it, naming the validators at fault). The headers submitted are those of
         the first height after the common one, which the common set signed (a later one
         may be signed only by a set the other side never had)."""
-        reports: list[EvidenceReport] = []
         first = height
         try:
-            common = self._common_height(witness, height)
+            common = self._common_height(replay, height)
             first = common + 1  # where the histories part: the headers CometBFT can check against the common set
             if first != height:
-                ours, theirs = self._signed_header(first, 0.0), _signed_header_of(witness, first)
+                ours, theirs = self._signed_header(first, 0.0), replay._signed_header(first, 0.0)
             our_set, their_set = self._trusted_at(first).validators, replay._trusted_at(first).validators
             verify_signed_header(self.chain_id, ours, list(our_set))
             verify_signed_header(self.chain_id, theirs, list(their_set))
@@ -470,13 +469,12 @@ class LightClient:
             common_set = list(self._trusted_at(common).validators)
             against_witness = evidence.light_client_attack(theirs, list(their_set), ours, common, common_time, common_set)
             against_sources = evidence.light_client_attack(ours, list(our_set), theirs, common, common_time, common_set)
-        except (LightError, RpcError, KeyError, TypeError, ValueError) as exc:
+        except (LightError, KeyError, TypeError, ValueError) as exc:
             why = exc.message if isinstance(exc, LightError) else f"{type(exc).__name__}: {exc}"
-            reports.append(EvidenceReport(witness.url, first, False, f"no evidence could be built: {why}"))
-            self._reports.extend(reports)
-            return reports
-        for target, proof in [*((s, against_witness) for s in self.sources), (witness, against_sources)]:
-            reports.append(self._submit(target, proof, first))
+            reports = [EvidenceReport(witness.url, first, False, f"no evidence could be built: {why}")]
+        else:
+            reports = [self._submit(target, proof, first)
+                       for target, proof in [*((s, against_witness) for s in self.sources), (witness, against_sources)]]
         self._reports.extend(reports)
         return reports
 
@@ -494,11 +492,12 @@ class LightClient:
                     return EvidenceReport(target.url, height, False, str(exc))
             time.sleep(max(self.poll, 0.2))
 
-    def _common_height(self, witness: Any, height: int) -> int:
-        """The last height below `height` where the witness's header is the sources' (the
-        histories agree up to it and differ from it on: each header names the previous)."""
+    def _common_height(self, replay: "LightClient", height: int) -> int:
+        """The last height below `height` where the witness's header (read through
+        `replay`, whose source it is) is the sources' (the histories agree up to it and
+        differ from it on: each header names the previous)."""
         def agree(h: int) -> bool:
-            return header_hash(self._header(h)) == header_hash(_header_of(witness, h))
+            return header_hash(self._header(h)) == header_hash(replay._header(h))
 
         low, high = self._trusted[0].height, height
         if high - 1 > low and agree(high - 1):  # the usual case: they part at `height`
@@ -587,20 +586,6 @@ class LightClient:
             except (KeyError, TypeError, ValueError):
                 raise LightError(f"malformed validators answer for height {height}") from None
             page += 1
-
-
-def _header_of(source: Any, height: int) -> dict[str, Any]:
-    try:
-        return source.call("header", height=str(height))["header"]
-    except (KeyError, TypeError):
-        raise LightError(f"malformed header answer for height {height} from {source.url}") from None
-
-
-def _signed_header_of(source: Any, height: int) -> dict[str, Any]:
-    try:
-        return source.call("commit", height=str(height))["signed_header"]
-    except (KeyError, TypeError):
-        raise LightError(f"malformed commit answer for height {height} from {source.url}") from None
 
 
 def _source(source: CometRpc | ApiRelay | str) -> CometRpc | ApiRelay:
