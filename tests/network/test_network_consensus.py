@@ -33,7 +33,7 @@ from baychain.network.processes import start_node, stop_node
 from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
 from netsupport import ForkingWitness, LocalNetwork, conflicting_header, kill_strays, running_network, wait_group_gone
-from support import Signer
+from support import Signer, eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -160,7 +160,8 @@ def test_four_validators_commit_signed_transactions_and_agree_on_every_app_hash(
     assert net.assert_agree() > 5
 
     # By default transactions flood: each CometBFT relays them to all three of its peers.
-    net.wait_for(lambda: all(net.gossip(n) == (3, 3) for n in net.names), "every node relaying to its three peers", 30)
+    eventually(lambda: all(net.gossip(n) == (3, 3) for n in net.names), "every node relaying to its three peers", 60,
+               lambda: f"(peers, relayed to) per node: {({n: net.gossip(n) for n in net.names})}\n{net.logs()}")
 
 
 def test_chain_goes_on_with_one_validator_killed_and_it_catches_up(all_up) -> None:
