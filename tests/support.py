@@ -28,6 +28,18 @@ def missing_tool(problem: str) -> NoReturn:
     pytest.skip(problem)
 
 
+def state_but_block(app: Any) -> dict[bytes, bytes]:
+    """Every committed (key, value) of an Application's state except `sys/block`, which
+    every block rewrites: what "a block changed nothing" compares."""
+    from baychain.app.application import KEY_LAST_BLOCK
+
+    items = app.state.latest_items()
+    try:
+        return {key: value for key, value in items if key != KEY_LAST_BLOCK}
+    finally:
+        items.close()
+
+
 def pinned_cometbft() -> str:
     """The pinned cometbft binary (scripts/install-cometbft.sh), or missing_tool with the reason."""
     from baychain.abci.version import COMETBFT_VERSION

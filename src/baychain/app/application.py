@@ -68,6 +68,9 @@ from baychain.transactions import Transaction
 log = logging.getLogger("baychain.app")
 
 KEY_CHAIN_ID = b"sys/chain_id"
+KEY_LAST_BLOCK = b"sys/block"
+"""[height, time in ns] of the block that made the state: under the app hash, so a state
+restored from a snapshot proves its own block time (and a proof can show a state's time)."""
 NONCE_PREFIX = b"sys/nonce/"
 VERIFIED_CACHE_SIZE = 200_000
 NONCES_KEPT = 1_000_000  # committed nonces remembered (see Application._nonce); past it the memo starts afresh
@@ -428,6 +431,7 @@ class Application:
                                         result.code, result.log, result.data, result.events, result.compute_used))
                 add_result(result)
             self._reader = self._read_committed
+        overlay[KEY_LAST_BLOCK] = encoding.encode([block.height, block.time_ns])
 
         app_hash = self.state.stage(overlay, block.height)
         record = {
@@ -639,10 +643,19 @@ class Application:
         offer) erases."""
         self._close_admission_read()
         final = restore.complete
-        root = self.state.stage(restore.take_batch(), restore.height, restoring=True)
-        if final and root != restore.app_hash:
-            self.state.discard()
-            raise SnapshotError(f"the snapshot's state has root {root.hex()}, the chain's app hash is {restore.app_hash.hex()}")
+        batch = restore.take_batch()
+        root = self.state.stage(batch, restore.height, restoring=True)
+        if final:
+            if root != restore.app_hash:
+                self.state.discard()
+                raise SnapshotError(f"the snapshot's state has root {root.hex()}, the chain's app hash is {restore.app_hash.hex()}")
+            # the state (under the app hash) says which block made it: the metadata must agree
+            raw = batch[KEY_LAST_BLOCK] if KEY_LAST_BLOCK in batch else self.state.get(KEY_LAST_BLOCK)
+            made_by = encoding.decode(raw, Code.INTERNAL) if raw else None
+            if made_by != [restore.height, restore.metadata.time_ns]:
+                self.state.discard()
+                raise SnapshotError(f"the snapshot's metadata gives block {restore.height} the time "
+                                    f"{restore.metadata.time_ns}; its state says {made_by!r}")
         try:
             with self.env.begin(write=True) as txn:
                 self.state.write(txn)

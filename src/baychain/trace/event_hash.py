@@ -27,8 +27,10 @@ terms Web URIs, timestamps UTC milliseconds, numbers without trailing zeros):
    `type=<uri>` followed by `bizTransaction=<uri>`, `source=...`, `destination=...`),
    `ilmd` and user extensions (keys as `{namespace}local`, nested objects inline,
    siblings sorted).
-4. Every value that reads as a plain decimal number is written without leading or
-   trailing zeros (`1.50` → `1.5`, `007` → `7`), as GS1's reference implementation does.
+4. Every value that reads as a number (decimal, optionally with an exponent) is written
+   as GS1's reference implementation writes it: without leading or trailing zeros
+   (`1.50` → `1.5`, `007` → `7`), exponents expanded (`12E3` → `12000`), and values below
+   10^-4 in Python's float notation (`0.00001` → `1e-05`); see `_numeric`.
 5. eventID, recordTime and errorDeclaration are not part of the hash: an error
    declaration carries the very event it retracts, so it hashes to the same ID.
 
@@ -48,7 +50,8 @@ from typing import Any
 from baychain.errors import BaychainError, Code
 
 VERSION = "CBV2.0"
-_DECIMAL = re.compile(r"^[+-]?[0-9]{1,30}(\.[0-9]{1,30})?$")
+_DIGITS = r"[0-9](?:_?[0-9]){0,29}"  # as float() reads them: single underscores between digits
+_NUMBER = re.compile(rf"^[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?[0-9](?:_?[0-9]){{0,2}})?$")
 _NI = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
 
 _ORDERED_LISTS = ("epcList", "inputEPCList", "childEPCs")
@@ -62,15 +65,29 @@ _TYPED_LISTS = {"bizTransactionList": "bizTransaction", "sourceList": "source", 
 
 
 def _numeric(text: str) -> str:
-    """A value written as a plain decimal number loses leading and trailing zeros ('007' → '7',
-    '1.50' → '1.5'): CBV 2.0 hashes quantitative values without them, and GS1's reference
-    implementation applies this to every value that reads as a number."""
-    if not _DECIMAL.match(text):
+    """A value that reads as a number, written as GS1's reference implementation writes it.
+
+    The reference reads every value with Python's float() and writes a whole number back
+    as an integer and any other as Python prints that float: '007' → '7', '1.50' → '1.5',
+    '12E3' → '12000' (so a batch code like '12E3' is a number too), '1_000' → '1000',
+    '0.00001' → '1e-05'.
+    Here the same is done exactly, with decimals (no floats in the state machine); both
+    agree on every number of up to 15 significant digits below 2^53 in magnitude, beyond
+    which the reference's own float rounding shows. Exponents have at most three digits,
+    so no value expands to more than ~1,000 digits."""
+    if not _NUMBER.match(text):
         return text
-    out = format(Decimal(text), "f")
-    if "." in out:
-        out = out.rstrip("0").rstrip(".")
-    return "0" if out == "-0" else out
+    value = Decimal(text)
+    if value == value.to_integral_value():
+        return str(int(value))
+    sign, digits, exponent = value.as_tuple()
+    while digits[-1] == 0:  # a non-integral value has a non-zero digit after the point
+        digits, exponent = digits[:-1], exponent + 1
+    adjusted = exponent + len(digits) - 1  # the power of ten of the first digit
+    if adjusted < -4:  # as Python prints a float this small: 1.5e-05
+        mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+        return ("-" if sign else "") + f"{mantissa}e-{-adjusted:02d}"
+    return format(value, "f").rstrip("0")
 
 
 def _pair(key: str, value: str) -> str:
