@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from baychain import encoding
-from baychain.app.application import Application
+from baychain.app.application import KEY_LAST_BLOCK, Application
 from baychain.app.types import ApplyResult, BlockRequest, InitChainRequest, OfferResult, Snapshot
 from baychain.chain.snapshots import FORMAT, Metadata, SnapshotStore
 from baychain.contracts.context import contract_key
@@ -136,6 +136,25 @@ def test_a_snapshot_whose_state_is_not_the_trusted_app_hash_is_rejected_and_noth
     assert (fresh.info().last_height, fresh.state.version, fresh.blocks.base) == (0, 0, None)
     assert fresh.apply_snapshot_chunk(0, b"", "p").result is ApplyResult.ABORT  # nothing under way now
     assert restore(fresh, source, snapshot) == [ApplyResult.ACCEPT] * snapshot.chunks  # the honest one still works
+    fresh.close()
+
+
+@pytest.mark.parametrize("part_bytes", [64 << 20, 1], ids=["one part", "a part per chunk"])
+def test_a_snapshot_whose_metadata_lies_about_its_block_time_is_rejected(chain, tmp_path, part_bytes) -> None:
+    """The chunks are the chain's, but a peer made new metadata (and a matching snapshot
+    hash) with another block time: the restored state itself records block 6's time."""
+    source, _ = chain
+    honest = source.list_snapshots()[-1]
+    metadata = Metadata(Metadata.decode(honest.metadata).chunk_hashes, 7_000_000_000).encode()
+    forged = Snapshot(6, FORMAT, honest.chunks, hashlib.sha256(metadata).digest(), metadata)
+    fresh = Application(tmp_path / "fresh")
+    fresh.restore_batch_bytes = part_bytes
+    results = restore(fresh, source, forged)
+    assert results == [ApplyResult.ACCEPT] * (forged.chunks - 1) + [ApplyResult.REJECT_SNAPSHOT]
+    assert (fresh.info().last_height, fresh.state.version, fresh.blocks.base) == (0, 0, None)
+    assert restore(fresh, source, honest) == [ApplyResult.ACCEPT] * honest.chunks
+    assert fresh.blocks.base == (6, 6_000_000_000) == fresh.last_block
+    assert encoding.decode(fresh.state.get(KEY_LAST_BLOCK)) == [6, 6_000_000_000]
     fresh.close()
 
 
