@@ -45,6 +45,7 @@ child (`engine.cometbft.cometbft_environment`: GOGC=400 unless the caller sets G
     python bench/bench_network.py --set instrumentation.prometheus=false  # CometBFT's metrics off, both apps
     python bench/bench_network.py --tx-gossip ring         # transactions relayed around a ring, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
+    python bench/bench_network.py --socket-kvstore         # + kvstore over the ABCI socket (abci-cli, built on first use)
     GOGC=100 python bench/bench_network.py                 # Go's default GC target for every cometbft
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.
@@ -61,6 +62,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -77,6 +79,7 @@ import psutil
 import websockets
 
 from baychain import transactions as txs
+from baychain.abci.version import COMETBFT_VERSION
 from baychain.crypto.suites import ED25519
 from baychain.engine.cometbft import cometbft_environment
 from baychain.network import cometbft
@@ -90,6 +93,7 @@ from baychain.network.rpc import CometRpc, RpcError
 from machine import machine_line  # bench/machine.py (bench/ is on sys.path when run as a script)
 
 CHAIN_ID = "bench-net"
+APPS = ("baychain", "kvstore", "kvstore-socket")
 EXPIRY = 2**40
 POLL = 0.01
 STALL = 15.0  # seconds without a new commit after which a phase stops waiting
@@ -125,8 +129,37 @@ def kvstore_txs(count: int, size: int, tag: str) -> list[bytes]:
 # -- one network's processes ----------------------------------------------------------------
 
 
+def abci_cli_binary() -> str:
+    """CometBFT's `abci-cli` of the pinned release (it serves the kvstore example over an
+    ABCI socket), built with `go install` into .tools/abci-cli/<version>/ on first use."""
+    directory = cometbft.REPO_ROOT / ".tools" / "abci-cli" / COMETBFT_VERSION
+    binary = directory / "abci-cli"
+    if not binary.exists():
+        print(f"  building abci-cli {COMETBFT_VERSION} (go install) ...", flush=True)
+        subprocess.run(["go", "install", f"github.com/cometbft/cometbft/abci/cmd/abci-cli@{COMETBFT_VERSION}"],
+                       env={**os.environ, "GOBIN": str(directory)}, check=True)
+    return str(binary)
+
+
+def wait_listening(address: str, timeout: float = 30.0) -> None:
+    """Until something accepts TCP connections at `address` ("tcp://host:port")."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens at {address} after {timeout:.0f} s") from None
+            time.sleep(0.1)
+
+
 class Nodes:
-    """Four validators: baychain nodes (python + cometbft child) or bare `cometbft --proxy_app=kvstore`."""
+    """Four validators: baychain nodes (python + cometbft child), bare `cometbft
+    --proxy_app=kvstore` (the kvstore inside cometbft), or `kvstore-socket`: cometbft
+    with CometBFT's kvstore example served by `abci-cli kvstore` over the ABCI socket
+    baychain uses (that one keeps its state in goleveldb, as `persistent_kvstore`)."""
 
     def __init__(self, directory: Path, app: str, log_level: str, settings: dict[tuple[str, str], Any],
                  pprof_port: int = 0, tx_gossip: str = "flood") -> None:
@@ -140,6 +173,7 @@ class Nodes:
             cometbft.set_config(self.home(self.names[1]).cometbft, {("rpc", "pprof_laddr"): f"127.0.0.1:{pprof_port}"})
         self.binary = cometbft.find_binary()
         self.kv_procs: dict[str, subprocess.Popen] = {}
+        self.abci_procs: dict[str, subprocess.Popen] = {}  # kvstore-socket: the abci-cli servers
         self.pprof_port = pprof_port
 
     @property
@@ -161,9 +195,17 @@ class Nodes:
         for name in self.names:
             home = self.home(name)
             log = open(home.log_file, "ab")
+            command = [self.binary, "node", "--home", str(home.cometbft)]
+            if self.app == "kvstore":
+                command.append("--proxy_app=kvstore")
+            else:  # its config's proxy_app: the address a baychain node would serve
+                abci_address = cometbft.endpoints(home.cometbft)[0]
+                self.abci_procs[name] = subprocess.Popen(
+                    [abci_cli_binary(), "kvstore", "--address", abci_address, "--persist", str(home.path / "kvstore")],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                wait_listening(abci_address)
             self.kv_procs[name] = subprocess.Popen(
-                [self.binary, "node", "--home", str(home.cometbft), "--proxy_app=kvstore"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env=cometbft_environment(),  # the GOGC a baychain node gives its cometbft: same runtime for both
             )
         deadline = time.monotonic() + 120
@@ -194,13 +236,15 @@ class Nodes:
                 out[name] = {"app": [proc, *(p for p in family if p not in comet)], "cometbft": comet}
             else:
                 out[name] = {"cometbft": [psutil.Process(self.kv_procs[name].pid)]}
+                if name in self.abci_procs:
+                    out[name]["app"] = [psutil.Process(self.abci_procs[name].pid)]
         return out
 
     def stop(self) -> None:
         if self.app == "baychain":
             for name in self.names:
                 kill_node(self.home(name))
-        for proc in self.kv_procs.values():
+        for proc in [*self.kv_procs.values(), *self.abci_procs.values()]:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -764,7 +808,7 @@ def print_cpu(result: dict[str, Any], phase: str) -> None:
         result[f"{phase}_cpu_per_tx"] = (total + cpu["client"]) * cpu["wall"] / committed * 1e6
         per_tx = {kind: sum(v for (_, k), v in per.items() if k == kind) * cpu["wall"] / committed * 1e6 for kind in ("app", "cometbft")}
         print(f"  CPU per committed tx ({phase}): all nodes {total * cpu['wall'] / committed * 1e6:.0f} us "
-              f"(cometbft {per_tx['cometbft']:.0f}" + (f", baychain apps {per_tx['app']:.0f}" if per_tx["app"] else "")
+              f"(cometbft {per_tx['cometbft']:.0f}" + (f", applications {per_tx['app']:.0f}" if per_tx["app"] else "")
               + f"), load client {cpu['client'] * cpu['wall'] / committed * 1e6:.0f} us")
     for line in cpu.get("metrics", []):
         print(f"    [{cpu.get('metrics_node', '?')}] {line}")
@@ -786,7 +830,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="RPC call, both phases and apps (async: answered once CometBFT queued the CheckTx; "
                          "sync: once CheckTx answered, which over the ABCI socket waits for its 20 ms flush)")
     ap.add_argument("--rate-seconds", type=float, default=20, help="length of the offered-load phase")
-    ap.add_argument("--only", choices=("baychain", "kvstore"), help="run one application only")
+    ap.add_argument("--only", choices=APPS, help="run one application only")
+    ap.add_argument("--socket-kvstore", action="store_true",
+                    help="also run kvstore-socket: the kvstore served by `abci-cli kvstore` over the ABCI socket (a diagnostic "
+                         "beside the baseline: what an out-of-process application pays in CometBFT's socket client)")
     ap.add_argument("--via", choices=("rpc", "api"), default="rpc", help="baychain submissions: CometBFT RPC (as kvstore) or the node's HTTP API")
     ap.add_argument("--profile", metavar="DIR", help="py-spy one baychain node and Go's pprof of one cometbft during saturation; "
                                                      "raw stacks, profiles and summaries in DIR")
@@ -819,8 +866,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         size = None
-        for app in ("baychain", "kvstore"):
-            if args.only and app != args.only:
+        for app in APPS:
+            if (args.only and app != args.only) or (app == "kvstore-socket" and not (args.socket_kvstore or args.only)):
                 continue
             results.append(bench_app(app, args, base, size))
             size = results[-1].get("tx_size", size)
@@ -849,6 +896,9 @@ def main(argv: list[str] | None = None) -> int:
         b, k = by["baychain"].get("saturation_cpu_per_tx"), by["kvstore"].get("saturation_cpu_per_tx")
         if b and k:  # when both are bound by CPU the rates follow this; it moves less with the host's speed
             print(f"kvstore / baychain CPU per committed tx, load client included (saturation): {k / b:.0%} ({k:.0f} / {b:.0f} us)")
+    if "baychain" in by and "kvstore-socket" in by:  # a diagnostic: the target's baseline is the kvstore above
+        ratio = by["baychain"]["saturation"]["tps"] / max(1e-9, by["kvstore-socket"]["saturation"]["tps"])
+        print(f"baychain / kvstore-socket (saturation, diagnostic): {ratio:.0%}")
     if args.profile and "baychain" in by:
         report = profile_report(Path(args.profile) / "baychain-node.txt", by["baychain"].get("profile_seconds", 0) or 1)
         (Path(args.profile) / "summary.txt").write_text(report + "\n")
