@@ -112,6 +112,7 @@ class Code(IntEnum):
     UNKNOWN_QUERY = 304
     PROOF_INVALID = 305
     FORK_DETECTED = 306  # a light client's witness serves another header of a height, and it verifies too
+    TRUST_EXPIRED = 307  # a light client's trust rests on a header older than its trusting period: re-anchor
     # 5xx: the node itself
     INTERNAL = 500
     UNAVAILABLE = 501  # the node could not be reached

@@ -1,10 +1,12 @@
-"""The light client follows validator-set changes, on a synthetic chain signed in-test
-(real Ed25519 keys, CometBFT's header and vote encodings), without any process."""
+"""The light client follows validator-set changes within its trusting period, on a
+synthetic chain signed in-test (real Ed25519 keys, CometBFT's header and vote encodings)
+whose block times the tests set, read with a clock the tests set, without any process."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from nacl.signing import SigningKey
@@ -14,6 +16,8 @@ from baychain.network.light import LightClient, LightError, TrustedValidator, he
 from baychain.network.rpc import RpcError
 
 CHAIN_ID = "light-test"
+SECOND = 1_000_000_000
+HOUR = 3600 * SECOND
 
 
 class Val:
@@ -35,14 +39,31 @@ def set_hash(vals: list[Val]) -> str:
     return validator_set_hash([v.trusted() for v in vals]).hex().upper()
 
 
-class Chain:
-    """Headers 1..top; `sets[h]` signs height h. Serves CometBFT's RPC shapes."""
+T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z, the block time of height 1 unless a test says otherwise
 
-    def __init__(self, sets: dict[int, list[Val]], top: int) -> None:
-        self.sets, self.top = sets, top
+
+def rfc3339(ns: int) -> str:
+    """A block time as CometBFT's RPC writes it."""
+    return datetime.fromtimestamp(ns // SECOND, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % SECOND:09d}Z"
+
+
+class Chain:
+    """Headers 1..top, the first at `start`, one every `block` ns; `sets[h]` signs height h.
+    Serves CometBFT's RPC shapes."""
+
+    def __init__(self, sets: dict[int, list[Val]], top: int, start: int = T0, block: int = SECOND) -> None:
+        self.sets, self.top, self.start, self.block = sets, top, start, block
         self.calls: list[str] = []
         self.evidence: list[dict] = []
         self.signed = {h: self._signed(h) for h in range(1, top + 1)}
+
+    def time(self, h: int) -> int:
+        return self.start + (h - 1) * self.block
+
+    def rewrite(self, h: int, **fields: str) -> None:
+        """Change fields of header h, signed again by its validators (what they alone can do)."""
+        header = dict(self.signed[h]["header"], **fields)
+        self.signed[h] = {"header": header, "commit": Chain.sign(header, self.set_at(h))}
 
     def set_at(self, h: int) -> list[Val]:
         return self.sets[max(k for k in self.sets if k <= h)]
@@ -51,7 +72,7 @@ class Chain:
         vals, nxt = self.set_at(h), self.set_at(h + 1)
         header = {
             "version": {"block": "11", "app": "1"}, "chain_id": CHAIN_ID, "height": str(h),
-            "time": f"2026-01-01T00:00:{h % 60:02d}.5Z",
+            "time": rfc3339(self.time(h)),
             "last_block_id": {"hash": "", "parts": {"total": 0, "hash": ""}},
             "last_commit_hash": "", "data_hash": "", "validators_hash": set_hash(vals),
             "next_validators_hash": set_hash(nxt), "consensus_hash": "AA" * 32,
@@ -74,6 +95,8 @@ class Chain:
         if method == "broadcast_evidence":  # kept for the test to read, as a node's pool would
             self.evidence.append(params["evidence"])
             return {"hash": "AA=="}
+        if method == "status":
+            return {"node_info": {"network": CHAIN_ID}, "sync_info": {"latest_block_height": str(self.top)}}
         h = int(params["height"])
         if h > self.top:
             raise RpcError(f"height {h} must be less than or equal to the current blockchain height {self.top}")
@@ -192,3 +215,171 @@ def test_a_witness_whose_history_verifies_along_other_validator_sets_is_a_fork_a
         assert light.verified_header(18)["height"] == "18"
         (faulty,) = light.faulty_witnesses
         assert faulty.startswith("unlinked at height 18:") and "signed for" in faulty
+
+
+# -- the trusting period and the time rules --------------------------------------------------------
+
+
+class Clock:
+    """The light client's local clock, set by the test (ns since the epoch)."""
+
+    def __init__(self, ns: int) -> None:
+        self.ns = ns
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+def in_regular_use(chain: Chain, clock: Clock, upto: int, period: timedelta) -> LightClient:
+    """A genesis-anchored client that verified a header every 10 heights up to `upto`, each
+    just after it was committed, as one kept in use does; the clock stays there."""
+    light = LightClient(chain, genesis(), trusting_period=period, now=clock)
+    for h in range(10, upto + 1, 10):
+        clock.ns = chain.time(h) + SECOND
+        assert light.verified_header(h)["height"] == str(h)
+    return light
+
+
+def test_a_header_is_accepted_within_the_trusting_period_and_refused_once_its_trust_is_older() -> None:
+    chain = Chain({1: A}, top=30, block=HOUR)
+    clock = Clock(chain.time(30) + SECOND)
+    light = LightClient(chain, genesis(), trusting_period=timedelta(hours=48), now=clock)
+    assert light.verified_header(30)["height"] == "30"  # the genesis block is 29 h old
+    # Left idle, its trust rests on header 30, for 48 h after that header's time and not a nanosecond more.
+    clock.ns = chain.time(30) + 48 * HOUR - 1
+    assert light.verified_header(20)["height"] == "20"
+    clock.ns = chain.time(30) + 48 * HOUR
+    with pytest.raises(LightError) as idle:
+        light.verified_header(25)
+    assert idle.value.code == Code.TRUST_EXPIRED
+    assert "last verified in header 30 of 2026-01-02T05:00:00" in idle.value.message
+    assert "re-anchor with LightClient.from_trusted on a recent header checked out of band" in idle.value.message
+    with pytest.raises(ValueError, match="positive"):
+        LightClient(chain, genesis(), trusting_period=timedelta(0))
+    with pytest.raises(ValueError, match="negative"):
+        LightClient(chain, genesis(), max_clock_drift=timedelta(seconds=-1))
+
+
+def test_a_client_in_regular_use_keeps_its_trust_and_one_anchored_on_an_older_genesis_has_none() -> None:
+    chain = Chain({1: A}, top=200, block=HOUR)
+    clock = Clock(chain.time(1))
+    in_regular_use(chain, clock, 200, timedelta(hours=48))  # 200 h: four trusting periods
+    with pytest.raises(LightError) as old:
+        LightClient(chain, genesis(), trusting_period=timedelta(hours=48), now=clock).verified_header(200)
+    assert old.value.code == Code.TRUST_EXPIRED and "last verified in header 1 of 2026-01-01T00:00:00" in old.value.message
+    # A genesis anchor has no trusting period unless given one.
+    assert LightClient(chain, genesis(), now=clock).verified_header(200)["height"] == "200"
+
+
+def test_trust_moves_to_a_new_validator_set_with_the_header_that_named_it() -> None:
+    chain = Chain({1: A, 13: B}, top=60, block=HOUR)  # header 12, A's last, names B
+    period = timedelta(hours=48)
+    clock = Clock(chain.time(10) + SECOND)
+    light = LightClient(chain, genesis(), trusting_period=period, now=clock)
+    assert light.verified_header(10)["height"] == "10"  # A's trust rests on header 10
+    # Idle for nearly the period: A still vouches for B (header 12), and B's trust rests on
+    # header 12, 46 h old, not on the genesis block (57 h old).
+    clock.ns = chain.time(10) + 48 * HOUR - SECOND
+    assert light.verified_header(56)["height"] == "56"
+    assert [t.height for t in light.trusted_sets] == [1, 13]
+    # Later A's trust (on header 12, its last) runs out; B's (on header 56) does not.
+    clock.ns = chain.time(12) + 48 * HOUR
+    assert light.verified_header(60)["height"] == "60"
+    with pytest.raises(LightError) as replaced:
+        light.verified_header(5)
+    assert replaced.value.code == Code.TRUST_EXPIRED
+    assert "the validator set of height 1, replaced at height 13, was last verified in header 12" in replaced.value.message
+    # Idle for the whole period before the change, a client cannot follow it.
+    late = LightClient(chain, genesis(), trusting_period=period, now=(late_clock := Clock(chain.time(10) + SECOND)))
+    assert late.verified_header(10)["height"] == "10"
+    late_clock.ns = chain.time(10) + 48 * HOUR
+    with pytest.raises(LightError) as expired:
+        late.verified_header(56)
+    assert expired.value.code == Code.TRUST_EXPIRED and "header 10 " in expired.value.message
+    assert [t.height for t in late.trusted_sets] == [1]
+
+
+def test_from_trusted_has_cometbfts_week_and_refuses_an_anchor_older_than_its_period() -> None:
+    chain = Chain({1: A, 13: B}, top=40, block=HOUR)
+    b = [v.trusted() for v in B]
+    clock = Clock(chain.time(40) + SECOND)
+    light = LightClient.from_trusted(chain, CHAIN_ID, 25, b, now=clock)
+    assert light.verified_header(40)["height"] == "40"
+    # A week after header 25, an anchor there is refused at its first use (the default
+    # period), while the client above rests on header 40 by now.
+    clock.ns = chain.time(25) + 168 * HOUR
+    with pytest.raises(LightError) as stale:
+        LightClient.from_trusted(chain, CHAIN_ID, 25, b, now=clock).verified_header(40)
+    assert stale.value.code == Code.TRUST_EXPIRED and "last verified in header 25 " in stale.value.message
+    longer = LightClient.from_trusted(chain, CHAIN_ID, 25, b, trusting_period=timedelta(hours=169), now=clock)
+    assert longer.verified_header(40)["height"] == "40"
+    assert light.verified_header(30)["height"] == "30"
+
+
+def test_a_header_whose_time_does_not_increase_with_its_height_is_refused() -> None:
+    chain = Chain({1: A}, top=30)
+    light = LightClient(chain, genesis(), now=Clock(chain.time(30) + SECOND))  # the time rules hold without a period too
+    assert light.verified_header(10)["height"] == "10"
+    chain.rewrite(20, time=chain.signed[10]["header"]["time"])  # signed, but no later than header 10
+    with pytest.raises(LightError, match=r"header 20's time \S+ is not after the time of header 10") as same:
+        light.verified_header(20)
+    assert same.value.code == Code.PROOF_INVALID
+    chain.rewrite(20, time=rfc3339(chain.time(10) + 1))  # a nanosecond later is later
+    assert light.verified_header(20)["height"] == "20"
+    # A lower height must be earlier than the header the trust rests on (20 now).
+    chain.rewrite(15, time=chain.signed[20]["header"]["time"])
+    with pytest.raises(LightError, match=r"header 15's time \S+ is not before the time of header 20") as lower:
+        light.verified_header(15)
+    assert lower.value.code == Code.PROOF_INVALID
+
+
+def test_a_header_from_further_ahead_than_the_clock_drift_is_refused() -> None:
+    chain = Chain({1: A}, top=12)
+    clock = Clock(chain.time(11))
+    light = LightClient(chain, genesis(), now=clock)
+    assert light.verified_header(11)["height"] == "11"
+    chain.rewrite(12, time=rfc3339(clock.ns + 10 * SECOND))  # exactly the default drift ahead: refused, as CometBFT does
+    with pytest.raises(LightError, match="header 12 is from the future") as future:
+        light.verified_header(12)
+    assert future.value.code == Code.PROOF_INVALID
+    chain.rewrite(12, time=rfc3339(clock.ns + 10 * SECOND - 1))
+    assert light.verified_header(12)["height"] == "12"
+    chain.rewrite(12, time=rfc3339(clock.ns + 50 * SECOND))
+    with pytest.raises(LightError, match="from the future"):
+        LightClient(chain, genesis(), now=clock).verified_header(12)
+    assert LightClient(chain, genesis(), max_clock_drift=timedelta(minutes=1), now=clock).verified_header(12)["height"] == "12"
+
+
+def test_a_witness_is_checked_from_the_trust_both_histories_share_under_the_same_rules() -> None:
+    period = timedelta(hours=48)
+    honest = Chain({1: A, 13: B}, top=70, block=HOUR)
+    clock = Clock(honest.time(1))
+    light = in_regular_use(honest, clock, 60, period)
+    clock.ns = honest.time(65) + SECOND  # A's trust (on header 12) has run out; the genesis block is 64 h old
+    # B signed a second header 65: verified from B, whose trust both histories share, it is a fork.
+    forked = Chain({1: A, 13: B}, top=70, block=HOUR)
+    forked.rewrite(65, app_hash="EE" * 32)
+    honest.url, forked.url = "honest", "forked"
+    light.witnesses.append(forked)
+    with pytest.raises(LightError) as fork:
+        light.verified_header(65)
+    assert fork.value.code == Code.FORK_DETECTED
+    assert [(r.node, r.height, r.accepted) for r in light.evidence_reports] == [("honest", 65, True), ("forked", 65, True)]
+
+    # A's second header 12, naming another set, was signed more than the period ago: beyond
+    # the trust A still has, that history proves nothing, and its witness is set aside.
+    other = [Val(60 + i) for i in range(3)]
+    old_fork = Chain({1: A, 13: other}, top=70, block=HOUR)
+    old_fork.url = "old-fork"
+    # A witness's header from further ahead than the clock drift is refused as the sources' would be.
+    ahead = Chain({1: A, 13: B}, top=70, block=HOUR)
+    ahead.rewrite(65, time=rfc3339(clock.ns + HOUR))
+    ahead.url = "ahead"
+    light = in_regular_use(honest, clock, 60, period)
+    clock.ns = honest.time(65) + SECOND
+    light.witnesses.extend([old_fork, ahead])
+    assert light.verified_header(65)["height"] == "65"
+    expired, future = light.faulty_witnesses
+    assert expired.startswith("old-fork at height 65: trust expired: the validator set of height 1 was last verified in header 12")
+    assert future.startswith("ahead at height 65: header 65 is from the future")
+

@@ -25,11 +25,26 @@ signed in it, fetches the validator set of `h + 1` and accepts it only if it has
 that value. Each new set is thus vouched for by more than 2/3 of the previous one, back
 to the genesis; the verified sets are remembered (`trusted_sets`).
 
-Trust assumption: a validator set the client has trusted does not, by more than 2/3 of
-its power, sign a conflicting header later — also after it was replaced. (CometBFT's own
-light client bounds this with a trusting period tied to unbonding; a consortium's
-validators are known organisations under contract, and the client can always be
-re-anchored on a recent, out-of-band checked set with `LightClient.from_trusted`.)
+**Trusting period and header times**, as CometBFT's light client (light/verifier.go).
+Trust in a validator set rests on a header: first the anchor's own (the genesis block,
+or header `height` of `from_trusted`), then the highest header verified with that set; a
+set taken on at a change starts from its predecessor's header that named it. A header is
+verified with a set only while the header that set's trust rests on is younger than
+`trusting_period` by the local clock (`now`): `time + trusting_period > now`, else
+TRUST_EXPIRED. A client in regular use keeps its trust, as each verified header moves it
+forward; one left idle longer than the period, or anchored on an older header, is
+re-anchored with `from_trusted` on a recent header checked out of band. A replaced set
+stays trusted for the period after the last header verified with it. With or without a
+period, a verified header's time must be after that of the header its set's trust rests
+on (before it, for a lower height), and less than `max_clock_drift` (10 s) ahead of the
+local clock (PROOF_INVALID).
+
+`from_trusted` defaults to CometBFT's week; a genesis anchor has no period unless given
+one, as its first header is as old as the chain and a period would refuse every chain
+older than it. Without a period the trust assumption is the consortium's: a validator
+set the client has trusted does not, by more than 2/3 of its power, sign a conflicting
+header later — also after it was replaced (its validators are known organisations under
+contract; witnesses, below, expose a breach).
 
 Headers, commits and validator sets come from any source with CometBFT's RPC shape:
 a node's CometBFT RPC (`CometRpc`), or a baychain node's HTTP API, which relays exactly
@@ -41,10 +56,13 @@ that takes validators signing twice (or an old set's keys signing a made-up hist
 which the trust assumption rules out but a client may want to detect. With
 `witnesses`, every header the client verifies is compared with each witness's header of
 that height. A witness that serves the same header, or none yet, changes nothing. A
-different header is verified as the client verifies any: from the trust anchor,
-following the validator-set changes the witness serves. If that fails the witness is
-set aside as faulty (`faulty_witnesses`) and verification goes on; if it succeeds, two
-histories verify and the client refuses with FORK_DETECTED rather than pick a side.
+different header is verified as the client verifies any, under the same rules: from the
+validator sets both histories share (this client's, up to the last one whose first
+header the witness's history names too, with the trust this client has in them),
+following the validator-set changes the witness serves after them. If that fails
+(trust expired included) the witness is set aside as faulty (`faulty_witnesses`) and
+verification goes on; if it succeeds, two histories verify and the client refuses with
+FORK_DETECTED rather than pick a side.
 Before refusing it reports the fork (unless `report_forks=False`), as CometBFT's light
 client does: each side's signed header goes to the other side's nodes as
 `LightClientAttackEvidence` (baychain.network.evidence) through `broadcast_evidence`,
@@ -65,8 +83,9 @@ import calendar
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +104,16 @@ from baychain.network.rpc import CometRpc, RpcError
 BLOCK_ID_FLAG_COMMIT = 2
 EVIDENCE_WAIT = 15.0
 """Seconds a fork's evidence waits for the node to commit the block after the fork's height."""
+TRUSTING_PERIOD = timedelta(hours=168)
+"""CometBFT's default trusting period (a week); `from_trusted`'s default."""
+MAX_CLOCK_DRIFT = timedelta(seconds=10)
+"""How far a header's time may be ahead of the local clock (CometBFT's default)."""
 
 
 class LightError(BaychainError):
     """A header, commit or validator set that does not prove what it claims (PROOF_INVALID),
-    or that could not be fetched (UNAVAILABLE, TIMEOUT)."""
+    that could not be fetched (UNAVAILABLE, TIMEOUT), or trust too old to verify it with
+    (TRUST_EXPIRED)."""
 
     def __init__(self, message: str, code: Code = Code.PROOF_INVALID) -> None:
         super().__init__(code, message)
@@ -162,6 +186,27 @@ def _timestamp(text: str):
     seconds = calendar.timegm(datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").timetuple())
     nanos = int((fraction + "000000000")[:9]) if fraction else 0
     return Timestamp(seconds=seconds, nanos=nanos)
+
+
+def header_time(header: dict[str, Any]) -> int:
+    """A header's block time, in nanoseconds since the epoch."""
+    stamp = _timestamp(header["time"])
+    return stamp.seconds * 1_000_000_000 + stamp.nanos
+
+
+def _iso(ns: int) -> str:
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+def _ns(period: timedelta) -> int:
+    return period // timedelta(microseconds=1) * 1000
+
+
+def expired(trusted_time: int, trusting_period: timedelta, now: int) -> bool:
+    """Whether trust resting on a header of `trusted_time` has run out at `now` (both ns
+    since the epoch): CometBFT keeps it while `trusted_time + trusting_period > now`."""
+    return trusted_time + _ns(trusting_period) <= now
 
 
 def _block_id(doc: dict[str, Any]) -> types_pb2.BlockID:
@@ -307,6 +352,23 @@ class EvidenceReport:
 
 
 @dataclass(frozen=True)
+class _Clock:
+    """A light client's time rules: how long trust lasts after the header it rests on
+    (None: for good), how far ahead of the local clock a header may be, and that clock
+    (nanoseconds since the epoch)."""
+
+    trusting_period: timedelta | None
+    max_clock_drift: timedelta
+    now: Callable[[], int]
+
+    def __post_init__(self) -> None:
+        if self.trusting_period is not None and self.trusting_period <= timedelta(0):
+            raise ValueError("a trusting period must be positive (None: no trusting period)")
+        if self.max_clock_drift < timedelta(0):
+            raise ValueError("the maximum clock drift cannot be negative")
+
+
+@dataclass(frozen=True)
 class TrustedSet:
     """A verified validator set and the first height it signs."""
 
@@ -329,28 +391,40 @@ class LightClient:
         witnesses: list[CometRpc | ApiRelay | str] | None = None,
         poll: float = 0.1,
         report_forks: bool = True,
+        trusting_period: timedelta | None = None,
+        max_clock_drift: timedelta = MAX_CLOCK_DRIFT,
+        now: Callable[[], int] = time.time_ns,
     ) -> None:
+        """Anchored on the genesis. No trusting period by default: a genesis anchor rests on
+        the chain's first block, and a period would refuse every chain older than it
+        (docs/NETWORK.md, "Light-client checks")."""
         if isinstance(genesis, (str, Path)):
             genesis = json.loads(Path(genesis).read_text())
         validators = validators_from_genesis(genesis)
         self._init(sources, genesis["chain_id"], int(genesis.get("initial_height") or 1), validators, poll, witnesses,
-                   report_forks)
+                   report_forks, _Clock(trusting_period, max_clock_drift, now))
 
     @classmethod
     def from_trusted(
         cls, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], *,
         witnesses: list[CometRpc | ApiRelay | str] | None = None, poll: float = 0.1, report_forks: bool = True,
+        trusting_period: timedelta | None = TRUSTING_PERIOD, max_clock_drift: timedelta = MAX_CLOCK_DRIFT,
+        now: Callable[[], int] = time.time_ns,
     ) -> "LightClient":
-        """Anchor on a validator set checked out of band: the set that signs `height`."""
+        """Anchor on a validator set checked out of band: the set that signs `height`. Its
+        trust rests on header `height` and expires `trusting_period` (default a week, as
+        CometBFT's) after the latest header verified with it."""
         client = cls.__new__(cls)
-        client._init(sources, chain_id, height, validators, poll, witnesses, report_forks)
+        client._init(sources, chain_id, height, validators, poll, witnesses, report_forks,
+                     _Clock(trusting_period, max_clock_drift, now))
         return client
 
     def _init(self, sources: Any, chain_id: str, height: int, validators: list[TrustedValidator], poll: float,
-              witnesses: list[CometRpc | ApiRelay | str] | None, report_forks: bool) -> None:
+              witnesses: list[CometRpc | ApiRelay | str] | None, report_forks: bool, clock: "_Clock") -> None:
         self.chain_id = chain_id
         self.poll = poll
         self.report_forks = report_forks
+        self._clock = clock
         self._reports: list[EvidenceReport] = []
         items = sources if isinstance(sources, list) else [sources]
         if not items:
@@ -360,6 +434,10 @@ class LightClient:
         given = [*items, *(witnesses or [])]
         self._owned = [s for s, g in zip([*self.sources, *self.witnesses], given) if isinstance(g, str)]
         self._trusted = [TrustedSet(height, tuple(validators), validator_set_hash(validators))]
+        # For each trusted set (by the first height it signs), the header its trust rests on,
+        # (height, block time in ns): the highest verified with it, or for a set taken on at a
+        # change, its predecessor's header that named it. Empty until the anchor is verified.
+        self._rests_on: dict[int, tuple[int, int]] = {}
         self._faulty: list[str] = []
 
     def close(self) -> None:
@@ -397,28 +475,90 @@ class LightClient:
 
     def verified_header(self, height: int, *, wait: float = 0.0) -> dict[str, Any]:
         """The header of `height`, verified by the validators of that height (whose set is
-        verified back to the trust anchor). With `wait`, waits up to that many seconds for
-        the height to be committed."""
-        if height < self._trusted[0].height:
-            raise LightError(f"height {height} is below the trusted height {self._trusted[0].height}", Code.HEIGHT_UNAVAILABLE)
+        verified back to the trust anchor) within the trusting period. With `wait`, waits up
+        to that many seconds for the height to be committed."""
+        anchor = self._trusted[0]
+        if height < anchor.height:
+            raise LightError(f"height {height} is below the trusted height {anchor.height}", Code.HEIGHT_UNAVAILABLE)
         signed = self._signed_header(height, wait)
+        if anchor.height not in self._rests_on:
+            self._anchor()
         for _ in range(10_000):
             trusted = self._trusted_at(height)
             claimed = _hex(signed["header"].get("validators_hash", ""))
             if claimed == trusted.hash:
-                header = verify_signed_header(self.chain_id, signed, list(trusted.validators))
+                header = self._verify(signed, trusted)
                 self._cross_check(height, signed)
                 return header
             self._advance(trusted, height)
         raise LightError(f"too many validator-set changes before height {height}")
 
+    def _anchor(self) -> None:
+        """Verify the first header the anchor set signs (the genesis block, or `from_trusted`'s
+        height): the client's trust rests on it first, so an anchor older than the trusting
+        period is refused by the first verification from it."""
+        anchor = self._trusted[0]
+        header = verify_signed_header(self.chain_id, self._signed_header(anchor.height, 0.0), list(anchor.validators))
+        self._rests_on[anchor.height] = (anchor.height, self._header_time(header, None))
+
+    def _verify(self, signed: dict[str, Any], trusted: TrustedSet) -> dict[str, Any]:
+        """Verify a signed header with a trusted set as CometBFT's light client does: the set's
+        trust has not expired, more than 2/3 of its power signed, the header's time is sane.
+        The set's trust then rests on this header if it is the highest verified with it."""
+        self._check_trust(trusted)
+        header = verify_signed_header(self.chain_id, signed, list(trusted.validators))
+        at = self._header_time(header, trusted)
+        if int(header["height"]) > self._rests_on[trusted.height][0]:
+            self._rests_on[trusted.height] = (int(header["height"]), at)
+        return header
+
+    def _check_trust(self, trusted: TrustedSet) -> None:
+        """TRUST_EXPIRED unless the header the set's trust rests on is younger than the
+        trusting period (CometBFT: `trusted time + trusting period > now`)."""
+        period = self._clock.trusting_period
+        if period is None:
+            return
+        height, at = self._rests_on[trusted.height]
+        now = self._clock.now()
+        if not expired(at, period, now):
+            return
+        later = [t.height for t in self._trusted if t.height > trusted.height]
+        if later:
+            what = f"the validator set of height {trusted.height}, replaced at height {later[0]},"
+            advice = "the headers a replaced set signed are no longer accepted once its trust has expired"
+        else:
+            what = f"the validator set of height {trusted.height}"
+            advice = "re-anchor with LightClient.from_trusted on a recent header checked out of band"
+        raise LightError(f"trust expired: {what} was last verified in header {height} of {_iso(at)}, more than the "
+                         f"trusting period ({period}) before now ({_iso(now)}); {advice}", Code.TRUST_EXPIRED)
+
+    def _header_time(self, header: dict[str, Any], trusted: TrustedSet | None) -> int:
+        """A verified header's time, refused (PROOF_INVALID) as CometBFT refuses it: more than
+        the allowed drift ahead of the local clock, or not after (for a lower height, not
+        before) the time of the header the trusted set's trust rests on."""
+        height, at = int(header["height"]), header_time(header)
+        now = self._clock.now()
+        if at >= now + _ns(self._clock.max_clock_drift):
+            raise LightError(f"header {height} is from the future: its time {header['time']} is ahead of the local clock "
+                             f"({_iso(now)}) by more than the allowed drift ({self._clock.max_clock_drift}); if it is not, "
+                             f"this machine's clock is behind")
+        if trusted is not None:
+            base_height, base = self._rests_on[trusted.height]
+            if height > base_height and at <= base:
+                raise LightError(f"header {height}'s time {header['time']} is not after the time of header {base_height} "
+                                 f"({_iso(base)}), verified before: block times increase with the height")
+            if height < base_height and at >= base:
+                raise LightError(f"header {height}'s time {header['time']} is not before the time of header {base_height} "
+                                 f"({_iso(base)}), verified before: block times increase with the height")
+        return at
+
     def _cross_check(self, height: int, signed: dict[str, Any]) -> None:
         """Compare a verified header with every witness's header of the same height. A
-        different one is verified the way this client verifies: from the trust anchor,
-        following the validator-set changes the witness itself serves, so that a witness
-        telling the truth about a history the sources hid is not mistaken for a liar."""
+        different one is verified the way this client verifies, from the validator sets
+        both histories share (`_replay`), following the validator-set changes the witness
+        itself serves after them, so that a witness telling the truth about a history the
+        sources hid is not mistaken for a liar."""
         ours = header_hash(signed["header"])
-        anchor = self._trusted[0]
         for witness in self.witnesses:
             try:
                 theirs = witness.call("commit", height=str(height))["signed_header"]
@@ -433,7 +573,7 @@ class LightClient:
                     continue
                 if int(theirs["header"]["height"]) != height:
                     raise LightError(f"asked for header {height}, served header {theirs['header']['height']}")
-                replay = LightClient.from_trusted(witness, self.chain_id, anchor.height, list(anchor.validators))
+                replay = self._replay(witness)
                 if header_hash(replay.verified_header(height)) != their_hash:
                     raise LightError(f"served two different headers for height {height}")
             except (LightError, KeyError, TypeError, ValueError) as exc:
@@ -447,6 +587,36 @@ class LightClient:
                 f"{their_hash.hex()}, the sources {ours.hex()}; each verifies from the trust anchor "
                 f"(validators signed conflicting headers); evidence accepted by {len(accepted)} of "
                 f"{len(reported)} node(s) it was submitted to", Code.FORK_DETECTED)
+
+    def _replay(self, witness: Any) -> "LightClient":
+        """A light client of the witness's history, under the same rules, that starts from
+        what both histories share: this client's validator sets up to the last one whose
+        first header the witness's also names (found by bisection, as histories that part
+        stay parted), each with the header its trust rests on here. Starting from any of
+        this client's trusted sets is sound; the longest shared run lets the witness's own
+        later set changes be followed with trust as fresh as this client's."""
+        anchor = self._trusted[0]
+        replay = LightClient.from_trusted(witness, self.chain_id, anchor.height, list(anchor.validators),
+                                          trusting_period=self._clock.trusting_period,
+                                          max_clock_drift=self._clock.max_clock_drift, now=self._clock.now)
+
+        def named(index: int) -> bool:
+            trusted = self._trusted[index]
+            try:
+                return _hex(replay._header(trusted.height)["validators_hash"]) == trusted.hash
+            except (LightError, KeyError, TypeError, ValueError):
+                return False
+
+        low, high = 0, len(self._trusted) - 1
+        while low < high:
+            mid = (low + high + 1) // 2
+            if named(mid):
+                low = mid
+            else:
+                high = mid - 1
+        replay._trusted = self._trusted[:low + 1]
+        replay._rests_on = {t.height: self._rests_on[t.height] for t in replay._trusted}
+        return replay
 
     def _report_fork(self, height: int, ours: dict[str, Any], theirs: dict[str, Any], witness: Any,
                      replay: "LightClient") -> list["EvidenceReport"]:
@@ -530,7 +700,7 @@ class LightClient:
             else:
                 high = mid
         # Header `low` is signed by the trusted set and names the set of `high` = low + 1.
-        header = verify_signed_header(self.chain_id, self._signed_header(low, 0.0), list(trusted.validators))
+        header = self._verify(self._signed_header(low, 0.0), trusted)
         vouched = _hex(header["next_validators_hash"])
         if vouched == trusted.hash:
             raise LightError(f"the validator set seemed to change at height {high}, but header {low} says it does not")
@@ -541,6 +711,7 @@ class LightClient:
             raise LightError(f"conflicting validator sets for height {high}")
         self._trusted.append(TrustedSet(high, tuple(new), vouched))
         self._trusted.sort(key=lambda t: t.height)
+        self._rests_on[high] = (low, header_time(header))
 
     # -- fetching --------------------------------------------------------------------------
 
