@@ -1,19 +1,31 @@
 """The light client follows validator-set changes within its trusting period, on a
 synthetic chain signed in-test (real Ed25519 keys, CometBFT's header and vote encodings)
-whose block times the tests set, read with a clock the tests set, without any process."""
+whose block times the tests set, read with a clock the tests set, without any process; the
+last tests serve that chain over HTTP, as CometBFT's RPC, to state sync and to the CLI."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey
 
-from baychain.errors import Code
-from baychain.network.light import LightClient, LightError, TrustedValidator, header_hash, validator_set_hash, vote_sign_bytes
+from baychain.errors import BaychainError, Code
+from baychain.network import statesync
+from baychain.network.light import (LightClient, LightError, TrustedValidator, header_hash, parse_period, validator_set_hash,
+                                    vote_sign_bytes)
 from baychain.network.rpc import RpcError
+from baychain.sdk.testing import local_node
+from support import Cli
 
 CHAIN_ID = "light-test"
 SECOND = 1_000_000_000
@@ -383,3 +395,73 @@ def test_a_witness_is_checked_from_the_trust_both_histories_share_under_the_same
     assert expired.startswith("old-fork at height 65: trust expired: the validator set of height 1 was last verified in header 12")
     assert future.startswith("ahead at height 65: header 65 is from the future")
 
+
+@contextmanager
+def served(chain: Chain) -> Iterator[str]:
+    """`chain` behind a real HTTP server speaking CometBFT's JSON-RPC; its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            try:
+                answer = {"result": chain.call(body["method"], **body.get("params", {}))}
+            except RpcError as exc:
+                answer = {"error": {"code": -32603, "message": "Internal error", "data": str(exc)}}
+            data = json.dumps({"jsonrpc": "2.0", "id": body["id"], **answer}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_state_sync_refuses_a_latest_header_older_than_its_trust_period(tmp_path: Path) -> None:
+    chain = Chain({1: A, 13: B}, top=40, block=HOUR)
+    clock = Clock(chain.time(40) + HOUR)  # the chain's latest header is an hour old
+    (tmp_path / "genesis.json").write_text(json.dumps(genesis()))
+    with served(chain) as first, served(chain) as second:
+        anchor = statesync.trust_anchor(tmp_path / "genesis.json", [first, second], now=clock)
+        assert anchor == statesync.Anchor(40, header_hash(chain.signed[40]["header"]).hex().upper())
+        with pytest.raises(BaychainError) as stale:
+            statesync.trust_anchor(tmp_path / "genesis.json", [first, second], parse_period("59m59s"), now=clock)
+    assert stale.value.code == Code.TRUST_EXPIRED and "older than the trust period (0:59:59)" in stale.value.message
+
+
+def test_the_cli_light_client_takes_a_trust_period(tmp_path: Path) -> None:
+    with local_node(tmp_path / "node") as node:
+        cli = Cli(node.url, tmp_path / "keys", "passphrase")
+        cli.new_key("alice")
+        assert cli("tx", "send", "-k", "alice", "points", "create", "-a", "symbol=LC", "-a", "title=t").exit_code == 0
+        height = cli.json("status")["height"]
+        app_hash = cli.json("block", str(height))["app_hash"]
+        # Headers of a chain that began 10 minutes ago, the one after `height` carrying the
+        # node's app hash of `height`: signed by the genesis validators of `genesis()`.
+        chain = Chain({1: A}, top=height + 1, start=time.time_ns() - 600 * SECOND, block=SECOND // 100)
+        chain.rewrite(height + 1, app_hash=app_hash.upper())
+        (tmp_path / "genesis.json").write_text(json.dumps(genesis()))
+        with served(chain) as rpc:
+            get = ("state", "get", "00ff00", "--height", str(height), "--prove", "--light",
+                   "--genesis", str(tmp_path / "genesis.json"), "--rpc", rpc)
+            within = cli(*get, "--trust-period", "1h")
+            assert within.exit_code == 0, within.output
+            assert f"VERIFIED: in header {height + 1}" in within.stdout
+            expired = cli(*get, "--trust-period", "5m")
+            assert expired.exit_code == 1 and "error TRUST_EXPIRED (code 307)" in expired.stderr
+            assert "LightClient.from_trusted" in expired.stderr
+            malformed = cli(*get, "--trust-period", "a week")
+            assert malformed.exit_code == 1 and "BAD_REQUEST" in malformed.stderr and "168h0m0s" in malformed.stderr
+        alone = cli("state", "get", "00ff00", "--prove", "--trust-period", "1h")
+        assert alone.exit_code == 1 and "use it with --light" in alone.stderr

@@ -211,6 +211,9 @@ def state_get(
     rpc: Optional[list[str]] = typer.Option(None, "--rpc", help="CometBFT RPC URL for headers (repeatable; default: relayed by --node)"),
     witness: Optional[list[str]] = typer.Option(None, "--witness", help="With --light: another node's API URL whose header is "
                                                 "compared with the verified one (repeatable; a fork fails with FORK_DETECTED)"),
+    trust_period: Optional[str] = typer.Option(None, "--trust-period", help="With --light: trust the genesis validators and "
+                                               "each later set only this long (e.g. 168h0m0s) after the header their trust "
+                                               "rests on (TRUST_EXPIRED after; default: no trusting period)"),
 ) -> None:
     """Read one state entry; with --prove, check it without trusting the node (--light: nor its app hash)."""
     s = settings(ctx)
@@ -223,7 +226,9 @@ def state_get(
             raise BaychainError(Code.BAD_REQUEST, f"state key must be hex (or use --contract NAME KEY), not {key!r}") from None
     if witness and not light:
         raise BaychainError(Code.BAD_REQUEST, "--witness checks headers: use it with --light")
-    light_client = _light_client(s, genesis, rpc, witness or []) if light else None
+    if trust_period is not None and not light:
+        raise BaychainError(Code.BAD_REQUEST, "--trust-period bounds the light client's trust: use it with --light")
+    light_client = _light_client(s, genesis, rpc, witness or [], trust_period) if light else None
     if light and not prove:
         raise BaychainError(Code.BAD_REQUEST, "--light checks a proof: use it with --prove")
     with s.client() as client:
@@ -261,17 +266,20 @@ def state_get(
     kv(rows)
 
 
-def _light_client(s: Any, genesis: Optional[Path], rpc: Optional[list[str]], witnesses: list[str]) -> Any:
+def _light_client(s: Any, genesis: Optional[Path], rpc: Optional[list[str]], witnesses: list[str],
+                  trust_period: Optional[str]) -> Any:
     """A light client anchored on the genesis file; headers from --rpc or relayed by the node's API,
-    compared with those the --witness nodes' APIs relay."""
-    from baychain.network.light import ApiRelay, LightClient
+    compared with those the --witness nodes' APIs relay; trust bounded by --trust-period if given."""
+    from baychain.network.light import ApiRelay, LightClient, parse_period
 
     if genesis is None:
         raise BaychainError(Code.BAD_REQUEST, "--light needs --genesis FILE (the network's genesis.json, checked out of band)")
+    period = parse_period(trust_period) if trust_period is not None else None
     try:
         doc = json.loads(genesis.read_text())
         sources: list[Any] = list(rpc) if rpc else [ApiRelay(s.node, timeout=s.timeout)]
-        return LightClient(sources, doc, witnesses=[ApiRelay(w, timeout=s.timeout) for w in witnesses])
+        return LightClient(sources, doc, witnesses=[ApiRelay(w, timeout=s.timeout) for w in witnesses],
+                           trusting_period=period)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BaychainError(Code.BAD_REQUEST, f"cannot use {genesis} as a light-client anchor: {exc}") from None
 

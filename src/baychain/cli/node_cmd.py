@@ -186,7 +186,8 @@ def state_sync(
     home: Path = HomeOpt,
     rpc: list[str] = typer.Option(..., "--rpc", help="CometBFT RPC URL of a member (at least two; the first is "
                                                      "the light client's primary, the others its witnesses)"),
-    trust_period: str = typer.Option("168h0m0s", "--trust-period", help="How long the trust anchor stays usable"),
+    trust_period: str = typer.Option("168h0m0s", "--trust-period", help="How long the trust anchor stays usable "
+                                     "(CometBFT refuses it after; a latest header already older is refused now)"),
 ) -> None:
     """Start this node from the members' latest snapshot instead of block 1. The trust
     anchor is a header the light client verifies from the genesis; run after `join`,

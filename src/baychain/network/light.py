@@ -82,6 +82,7 @@ import base64
 import calendar
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ TRUSTING_PERIOD = timedelta(hours=168)
 """CometBFT's default trusting period (a week); `from_trusted`'s default."""
 MAX_CLOCK_DRIFT = timedelta(seconds=10)
 """How far a header's time may be ahead of the local clock (CometBFT's default)."""
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 class LightError(BaychainError):
@@ -207,6 +209,17 @@ def expired(trusted_time: int, trusting_period: timedelta, now: int) -> bool:
     """Whether trust resting on a header of `trusted_time` has run out at `now` (both ns
     since the epoch): CometBFT keeps it while `trusted_time + trusting_period > now`."""
     return trusted_time + _ns(trusting_period) <= now
+
+
+def parse_period(text: str) -> timedelta:
+    """A duration written as CometBFT's config writes a trusting period (`168h0m0s`: hours,
+    minutes, seconds, each optional); BAD_REQUEST for anything else or zero."""
+    match = _DURATION.fullmatch(text)
+    hours, minutes, seconds = (int(part or 0) for part in match.groups()) if match else (0, 0, 0)
+    period = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if not period:
+        raise BaychainError(Code.BAD_REQUEST, f"trust period {text!r}: expected a duration such as 168h0m0s")
+    return period
 
 
 def _block_id(doc: dict[str, Any]) -> types_pb2.BlockID:

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from baychain.errors import BaychainError, Code
 from baychain.network import cometbft
 from baychain.network.home import NodeHome
-from baychain.network.light import LightClient, header_hash
+from baychain.network.light import TRUSTING_PERIOD, LightClient, expired, header_hash, header_time, parse_period
 from baychain.network.rpc import CometRpc, RpcError
 
 log = logging.getLogger("baychain.statesync")
@@ -32,7 +34,6 @@ COMETBFT_STORES = ("blockstore.db", "state.db", "evidence.db", "tx_index.db", "c
 
 TRUST_PERIOD = "168h0m0s"
 """How long the anchor stays usable: a week, CometBFT's default."""
-_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,16 @@ class Anchor:
     hash: str  # the header's hash, upper-case hex as CometBFT prints it
 
 
-def trust_anchor(genesis: Path, rpc_urls: list[str]) -> Anchor:
+def trust_anchor(genesis: Path, rpc_urls: list[str], trust_period: timedelta = TRUSTING_PERIOD, *,
+                 now: Callable[[], int] = time.time_ns) -> Anchor:
     """The latest header of the first RPC server, verified from the genesis, with the
-    others as witnesses."""
+    others as witnesses, and younger than `trust_period`.
+
+    The light client follows the chain from its genesis without a trusting period (one
+    would refuse every network older than it: docs/NETWORK.md, "Light-client checks"); the
+    header it picks is the anchor CometBFT's own light client will trust for
+    `trust_period`, and CometBFT refuses an anchor older than that, so it is refused here
+    first (TRUST_EXPIRED: the chain has stalled, or the server is behind)."""
     try:
         with CometRpc(rpc_urls[0]) as rpc:
             status = rpc.status()
@@ -56,8 +64,12 @@ def trust_anchor(genesis: Path, rpc_urls: list[str]) -> Anchor:
     latest = int(status["sync_info"]["latest_block_height"])
     if latest < 1:
         raise BaychainError(Code.HEIGHT_UNAVAILABLE, f"{rpc_urls[0]} has no blocks yet: nothing to sync")
-    with LightClient(rpc_urls[0], genesis, witnesses=rpc_urls[1:]) as light:
+    with LightClient(rpc_urls[0], genesis, witnesses=rpc_urls[1:], now=now) as light:
         header = light.verified_header(latest)
+    if expired(header_time(header), trust_period, now()):
+        raise BaychainError(Code.TRUST_EXPIRED, f"the latest header of {rpc_urls[0]} (height {latest}, {header['time']}) is "
+                                                f"older than the trust period ({trust_period}): CometBFT would refuse it as "
+                                                f"a trust anchor; is the chain stalled, or the server behind?")
     return Anchor(latest, header_hash(header).hex().upper())
 
 
@@ -67,11 +79,10 @@ def enable(home: NodeHome, rpc_urls: list[str], *, trust_period: str = TRUST_PER
     urls = [u.strip().rstrip("/") for u in rpc_urls if u.strip()]
     if len(set(urls)) < 2:
         raise BaychainError(Code.BAD_REQUEST, "state sync needs the CometBFT RPC of at least two members (--rpc, twice)")
-    if not _DURATION.match(trust_period) or trust_period in ("", "0s"):
-        raise BaychainError(Code.BAD_REQUEST, f"trust period {trust_period!r}: expected a duration such as 168h0m0s")
+    period = parse_period(trust_period)
     if (home.cometbft / "data" / "state.db").exists():
         raise BaychainError(Code.BAD_REQUEST, f"{home.path} has run before: state sync only starts a node with no blocks")
-    anchor = trust_anchor(home.cometbft / "config" / "genesis.json", urls)
+    anchor = trust_anchor(home.cometbft / "config" / "genesis.json", urls, period)
     cometbft.set_config(home.cometbft, {
         ("statesync", "enable"): True,
         ("statesync", "rpc_servers"): ",".join(urls),
