@@ -7,7 +7,8 @@ checks the restored app hash with its own light client against a trust anchor, a
 (height, header hash) pair in `[statesync]` of config.toml. This module finds that
 anchor without trusting any one member: baychain's light client verifies the header from
 the genesis validators onwards, following every validator-set change, and compares it
-with the other members' headers of the same height (a fork is refused).
+with the other members' headers of the same height (a fork is refused); a header older
+than the trust period CometBFT will hold the anchor to is refused too.
 """
 
 from __future__ import annotations
