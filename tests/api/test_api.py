@@ -37,6 +37,19 @@ def test_submit_and_wait_returns_the_committed_receipt(client, alice):
     assert receipt["hash"] in block["txs"]
 
 
+def test_a_block_as_stored_is_served_for_backfills(client, alice, node):
+    receipt = submit(client, alice.tx("points", "create", symbol="PTS", title="Points")).json()
+    resp = client.get(f"/v1/history/{receipt['height']}")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/cbor"
+    block_bytes, tx_bytes = encoding.decode(resp.content)
+    assert (block_bytes, tx_bytes) == node.app.blocks.history(receipt["height"])
+    assert encoding.decode(block_bytes)["txs"] == [bytes.fromhex(receipt["hash"])]
+    assert encoding.decode(tx_bytes[0])[0] == bytes.fromhex(receipt["hash"])  # the stored transaction record
+    assert client.get("/v1/status").json()["earliest_height"] == 1
+    assert_error(client.get(f"/v1/history/{receipt['height'] + 5}"), Code.NOT_FOUND, 404)
+    assert_error(client.get("/v1/history/-1"), Code.NOT_FOUND, 404)
+
+
 def test_submit_without_wait_returns_at_once(client, alice, node):
     resp = submit(client, alice.tx("points", "create", symbol="PTS", title="Points"), wait=False)
     assert resp.json()["status"] == "pending"

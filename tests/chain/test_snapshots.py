@@ -314,3 +314,32 @@ def test_a_snapshot_offered_to_a_peer_outlives_its_turn_until_the_lease_runs_out
     store.lease = 0  # the lease runs out
     store.create(40, 1, iter(items))
     assert store.heights() == [40]
+
+
+def test_a_restored_store_takes_the_blocks_before_it_newest_first_as_the_members_stored_them(chain, tmp_path) -> None:
+    """The block store's side of a backfill (the checks against headers need CometBFT's:
+    tests/network/test_network_statesync.py): history grows down one block at a time,
+    with the records' own bytes and every index, and never with a gap."""
+    source, blocks = chain
+    fresh = Application(tmp_path / "fresh")
+    restore(fresh, source, source.list_snapshots()[0])  # height 3
+    run(fresh, {4: blocks[4]})
+    assert fresh.blocks.history_from() == 4 and fresh.blocks.history(3) is None
+    with pytest.raises(ValueError, match="does not extend"):
+        with fresh.env.begin(write=True) as txn:
+            fresh.blocks.write_history(txn, *source.blocks.history(2))
+    assert fresh.blocks.history_from() == 4  # nothing of it kept
+    for height in (3, 2, 1):
+        with fresh.env.begin(write=True) as txn:
+            fresh.blocks.write_history(txn, *source.blocks.history(height))
+        assert fresh.blocks.history_from() == height
+    for height in (1, 2, 3, 4):
+        assert fresh.blocks.history(height) == source.blocks.history(height)
+        assert fresh.blocks.block(height) == source.blocks.block(height)
+    tx_hash = source.blocks.block(2)["txs"][1]
+    assert fresh.blocks.tx(tx_hash) == source.blocks.tx(tx_hash)
+    signer = source.blocks.tx(tx_hash).sender
+    assert fresh.blocks.txs_by_signer(signer) == source.blocks.txs_by_signer(signer)[:16]  # blocks 1-4, in order
+    assert fresh.blocks.txs_by_event("notarized") == source.blocks.txs_by_event("notarized")[:16]
+    assert source.blocks.history(7) is None
+    fresh.close()

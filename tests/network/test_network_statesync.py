@@ -6,15 +6,21 @@ on every block it executes."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from baychain import encoding
 from baychain.errors import BaychainError, Code
+from baychain.network.backfill import backfill
 from baychain.network import cometbft, statesync
 from baychain.network.home import NodeHome
 from baychain.network.processes import kill_node, start_node, stop_node
@@ -28,6 +34,38 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 CHAIN_ID = "baychain-statesync-test"
 INTERVAL = 50  # ~17 s of blocks: a snapshot outlives the joiner's 15 s of snapshot discovery
+
+
+@contextlib.contextmanager
+def tampering(upstream: str, height: int, *, field: int, value: object) -> Iterator[str]:
+    """The URL of a member that relays `upstream`'s API but changes one field of the first
+    transaction record of block `height` it serves for backfills: a member that lies."""
+    class Liar(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+            response = httpx.get(upstream + self.path, timeout=10)
+            body = response.content
+            if self.path == f"/v1/history/{height}":
+                block, txs = encoding.decode(body)
+                record = encoding.decode(txs[0])
+                record[field] = value
+                body = encoding.encode([block, [encoding.encode(record), *txs[1:]]])
+            self.send_response(response.status_code)
+            self.send_header("Content-Type", response.headers.get("content-type", "application/octet-stream"))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def snapshot_heights(net, name: str) -> list[int]:
@@ -104,9 +142,34 @@ def test_a_node_joining_late_restores_a_snapshot_and_then_agrees_with_every_memb
                 record = client.view("notary", "lookup", {"digest": bytes([0]) * 32})
                 assert record["metadata"] == {"n": 0}  # state from before the snapshot
                 assert client.status()["height"] > anchor_height
-            # History from before the snapshot is not here (it is on the members).
+            # History from before the snapshot is not here (it is on the members) ...
             assert httpx.get(f"{url}/v1/txs/{first}/receipt").status_code == 404
             assert net.clients[gd].get(f"/v1/txs/{first}/receipt").status_code == 200
+            # ... until it is filled in from them, while the node runs, each block checked
+            # against the signed headers: a member changing a result is caught, and so is
+            # one changing a log (covered by no header) when another member is asked too.
+            at = net.api(gd, f"/v1/txs/{first}/receipt")["height"]
+            members = {n: net.manifest.node(n).api_url for n in (gd, mo)}
+            with tampering(members[gd], at, field=7, value=5) as liar:  # the code of the block's first transaction
+                with pytest.raises(BaychainError) as caught:
+                    backfill(joiner.data, [liar])
+                assert caught.value.code == Code.PROOF_INVALID and "results" in caught.value.message
+            assert httpx.get(f"{url}/v1/status").json()["earliest_height"] == at + 1  # what was checked is kept
+            with tampering(members[gd], at, field=8, value="forged") as liar:  # its log
+                with pytest.raises(BaychainError) as caught:
+                    backfill(joiner.data, [liar, members[mo]])
+                assert caught.value.code == Code.PROOF_INVALID and "different records" in caught.value.message
+            out = subprocess.run([sys.executable, "-m", "baychain.cli.node_cmd", "backfill", "--home", str(joiner.path),
+                                  "--from", members[gd], "--from", members[mo], "--json"],
+                                 capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONHASHSEED="0"))
+            assert out.returncode == 0, out.stderr
+            assert json.loads(out.stdout) == {"filled": at, "history_from": 1}
+            assert httpx.get(f"{url}/v1/status").json()["earliest_height"] == 1
+            assert httpx.get(f"{url}/v1/txs/{first}/receipt").json() == net.api(gd, f"/v1/txs/{first}/receipt")
+            for height in range(1, earliest):
+                assert httpx.get(f"{url}/v1/blocks/{height}").json() == net.api(gd, f"/v1/blocks/{height}"), height
+            signed = httpx.get(f"{url}/v1/txs", params={"signer": signer.address}).json()["txs"]
+            assert signed == net.clients[gd].get("/v1/txs", params={"signer": signer.address}).json()["txs"] and len(signed) == len(raws)  # indexes too
 
             # Every block the joiner executed has the members' block hash and app hash.
             tip = min(int(v) for v in net.heights().values())

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -220,13 +220,23 @@ def create_api(node: ApiNode) -> FastAPI:
             raise BaychainError(Code.NOT_FOUND, f"no block at height {height}")
         return block_json(block)
 
+    @api.get("/v1/history/{height}", summary="A committed block as stored, for another node's backfill (CBOR)",
+             response_class=Response)
+    def get_history(height: int) -> Response:
+        """Canonical CBOR `[block record, [transaction records]]`, the bytes this node stores:
+        a node restored from a snapshot fills in its history from them, after checking them
+        against the signed headers (baychain.network.backfill)."""
+        held = app_.blocks.history(height) if 0 <= height < 2**63 else None
+        if held is None:
+            raise BaychainError(Code.NOT_FOUND, f"no block at height {height}")
+        return Response(encoding.encode([held[0], held[1]]), media_type="application/cbor")
+
     @api.get("/v1/status", summary="Chain and node status")
     def status() -> dict[str, Any]:
-        base = app_.blocks.base
         return {
             "chain_id": app_.chain_id,
             "height": app_.height,
-            "earliest_height": base[0] + 1 if base else 1,  # a node restored from a snapshot has no block before
+            "earliest_height": app_.blocks.history_from(),  # restored from a snapshot: the blocks filled in so far
             "app_hash": app_.blocks.last_app_hash.hex(),
             "block_time_ns": app_.last_block[1],
             "mempool_txs": len(engine.mempool),

@@ -15,10 +15,12 @@ Tables (keys big-endian so LMDB's byte order is height order):
     chain.signers  address height(8) index(4)       -> (empty)
     chain.meta     b"last"                          -> [height, app_hash]
                    b"base"                          -> [height, time_ns] (restored from a snapshot)
+                   b"history"                       -> height(8): the lowest block held, once filled in
 
 A node restored from a state-sync snapshot of height H (baychain.chain.snapshots)
 starts its history there: `base` holds H and its block time, and the tables hold only
-the blocks after H.
+the blocks after H, until the blocks up to H are filled in from other members, newest
+first (`write_history`, baychain.network.backfill); `history` then says how far down.
 
 Records are keyed by position, so they are appended in key order; only the small
 hash and index entries land at random places in their B-trees. Random inserts dirty a
@@ -29,6 +31,7 @@ keeps the commit cheap as history grows (see docs/PERFORMANCE.md).
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -117,11 +120,28 @@ class BlockStore:
         A transaction repeated in one block (only a faulty proposer makes one) keeps its
         last position in chain.txhash, as one put per record would.
         """
+        self._put(txn, block, encoding.encode(block), txs, map(record_bytes, txs), append=True)
+        txn.put(b"last", encoding.encode([block["height"], block["app_hash"]]), db=self._meta)
+
+    def write_history(self, txn: lmdb.Transaction, block_bytes: bytes, tx_bytes: list[bytes]) -> None:
+        """Stage, into `txn`, the block just below this store's history as its members
+        recorded it (the stored bytes of the block record and of each transaction record),
+        with its indexes, and move the history's start down to it: a node restored from a
+        snapshot filling in the blocks before it, newest first (baychain.network.backfill,
+        which verifies them first)."""
+        block = encoding.decode(block_bytes)
+        if block["height"] != self.history_from(txn) - 1:
+            raise ValueError(f"history starts at height {self.history_from(txn)}: block {block['height']} does not extend it")
+        txs = [TxRecord.from_value(encoding.decode(raw)) for raw in tx_bytes]
+        self._put(txn, block, block_bytes, txs, tx_bytes, append=False)
+        txn.put(b"history", _H.pack(block["height"]), db=self._meta)
+
+    def _put(self, txn: lmdb.Transaction, block: dict[str, Any], block_bytes: bytes, txs: list[TxRecord],
+             tx_bytes: Iterable[bytes], *, append: bool) -> None:
         height = block["height"]
         hkey = _H.pack(height)
-        put = txn.put
-        put(hkey, encoding.encode(block), db=self._blocks)
-        put(block["hash"], hkey, db=self._hashes)
+        txn.put(hkey, block_bytes, db=self._blocks)
+        txn.put(block["hash"], hkey, db=self._hashes)
         positions = [_HI.pack(height, rec.index) for rec in txs]
         position_of = dict(zip([rec.hash for rec in txs], positions))
         signers = [rec.sender.encode() + pos for rec, pos in zip(txs, positions)]
@@ -140,13 +160,40 @@ class BlockStore:
         tx_hashes = sorted(position_of)
         signers.sort()
         events.sort()
-        for db, items, append in ((self._txs, zip(positions, map(record_bytes, txs)), True),
-                                  (self._txhash, zip(tx_hashes, map(position_of.__getitem__, tx_hashes)), False),
-                                  (self._signers, zip(signers, repeat(b"")), False),
-                                  (self._events, zip(events, repeat(b"")), False)):
+        for db, items, in_order in ((self._txs, zip(positions, tx_bytes), append),
+                                    (self._txhash, zip(tx_hashes, map(position_of.__getitem__, tx_hashes)), False),
+                                    (self._signers, zip(signers, repeat(b"")), False),
+                                    (self._events, zip(events, repeat(b"")), False)):
             with txn.cursor(db=db) as cursor:
-                cursor.putmulti(items, append=append)
-        put(b"last", encoding.encode([height, block["app_hash"]]), db=self._meta)
+                cursor.putmulti(items, append=in_order)
+
+    def history_from(self, txn: lmdb.Transaction | None = None) -> int:
+        """The lowest height whose block this store holds (1, or for a node restored from
+        a snapshot of height H, H + 1 until blocks before it are filled in). Read from the
+        environment each time: another process may be filling in the history."""
+        if txn is None:
+            with self.env.begin() as own:
+                return self.history_from(own)
+        filled = txn.get(b"history", db=self._meta)
+        if filled is not None:
+            return _H.unpack(filled)[0]
+        return self.base[0] + 1 if self.base else 1
+
+    def history(self, height: int) -> tuple[bytes, list[bytes]] | None:
+        """The stored bytes of block `height`'s record and of its transactions' records, as
+        another node's backfill fetches them (None if this store does not hold the block)."""
+        with self.env.begin() as txn:
+            block_bytes = txn.get(_H.pack(height), db=self._blocks)
+            if block_bytes is None:
+                return None
+            cursor = txn.cursor(db=self._txs)
+            tx_bytes: list[bytes] = []
+            if cursor.set_range(_H.pack(height)):
+                for key, value in cursor:
+                    if key[:8] != _H.pack(height):
+                        break
+                    tx_bytes.append(value)
+        return block_bytes, tx_bytes
 
     def restored(self, txn: lmdb.Transaction, height: int, app_hash: bytes, time_ns: int) -> None:
         """Record, inside the caller's transaction, that history starts after `height`, whose

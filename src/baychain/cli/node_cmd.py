@@ -206,6 +206,33 @@ def state_sync(
         typer.echo(f"start it with: baychain node start --home {home}")
 
 
+@app.command("backfill")
+def backfill(
+    ctx: typer.Context,
+    home: Path = HomeOpt,
+    source: list[str] = typer.Option(..., "--from", help="API URL of a member holding the blocks (repeat: every "
+                                                          "member that holds a block must serve the same records)"),
+    down_to: int = typer.Option(1, "--down-to", min=1, help="Fill in down to this height"),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds per request to a member"),
+) -> None:
+    """Fill in the blocks before this node's snapshot from members, each checked against
+    the signed headers (the node may be running). Needs one block executed after the
+    snapshot: its hash anchors the history below."""
+    from baychain.network.backfill import backfill as fill
+    from baychain.network.home import NodeHome
+
+    node_home = NodeHome(home)
+    if not node_home.exists():
+        raise BaychainError(Code.NOT_FOUND, f"{home} is not a node home")
+    quiet = settings(ctx).json
+    result = fill(node_home.data, source, down_to=down_to, timeout=timeout,
+                  progress=None if quiet else lambda h: typer.echo(f"history from height {h}"))
+    if quiet:
+        emit_json({"filled": result.filled, "history_from": result.history_from})
+    else:
+        kv([("blocks filled in", result.filled), ("history from height", result.history_from)])
+
+
 def _show_card(ctx: typer.Context, card, path: Path) -> None:
     if settings(ctx).json:
         emit_json(card.to_json())
