@@ -46,6 +46,7 @@ child (`engine.cometbft.cometbft_environment`: GOGC=400 unless the caller sets G
     python bench/bench_network.py --tx-gossip ring         # transactions relayed around a ring, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
     python bench/bench_network.py --socket-kvstore         # + kvstore over the ABCI socket (abci-cli, built on first use)
+    python bench/bench_network.py --mempool app            # baychain keeps its own mempool (CometBFT's nop mempool)
     GOGC=100 python bench/bench_network.py                 # Go's default GC target for every cometbft
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.
@@ -162,10 +163,11 @@ class Nodes:
     baychain uses (that one keeps its state in goleveldb, as `persistent_kvstore`)."""
 
     def __init__(self, directory: Path, app: str, log_level: str, settings: dict[tuple[str, str], Any],
-                 pprof_port: int = 0, tx_gossip: str = "flood") -> None:
+                 pprof_port: int = 0, tx_gossip: str = "flood", mempool: str = "cometbft") -> None:
         self.app = app
         self.manifest: NetworkManifest = init_network(directory, validators=4, chain_id=CHAIN_ID, log_level=log_level,
-                                                      tx_gossip=cometbft.TxGossip(tx_gossip))
+                                                      tx_gossip=cometbft.TxGossip(tx_gossip),
+                                                      mempool=mempool if app == "baychain" else "cometbft")
         for name in self.manifest.names:
             if settings:
                 cometbft.set_config(NodeHome(self.manifest.home(name)).cometbft, settings)
@@ -714,7 +716,7 @@ def profile_report(path: Path, seconds: float, top: int = 20) -> str:
 def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | None) -> dict[str, Any]:
     print(f"\n== {app}: 4 validators ==", flush=True)
     nodes = Nodes(base / app, app, args.log_level, parse_settings(args.set), pprof_port=free_ports(1)[0] if args.profile else 0,
-                  tx_gossip=args.tx_gossip)
+                  tx_gossip=args.tx_gossip, mempool=args.mempool)
     result: dict[str, Any] = {"app": app}
     try:
         t = time.monotonic()
@@ -741,7 +743,7 @@ def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | Non
             pprof = start_pprof(nodes.pprof_port, min(args.profile_seconds, max(5.0, args.txs / 1500)),
                                 Path(args.profile) / f"cometbft-{app}.pprof")
         method = f"broadcast_tx_{args.broadcast}"
-        via = args.via if app == "baychain" else "rpc"
+        via = ("api" if args.mempool == "app" else args.via) if app == "baychain" else "rpc"
         run, cpu = asyncio.run(drive(nodes, sat_raws, clients=args.clients, batch=args.batch, max_pending=args.max_pending,
                                      rate=0, via=via, timeout=args.timeout, method=method))
         if profiler is not None:
@@ -835,6 +837,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run kvstore-socket: the kvstore served by `abci-cli kvstore` over the ABCI socket (a diagnostic "
                          "beside the baseline: what an out-of-process application pays in CometBFT's socket client)")
     ap.add_argument("--via", choices=("rpc", "api"), default="rpc", help="baychain submissions: CometBFT RPC (as kvstore) or the node's HTTP API")
+    ap.add_argument("--mempool", choices=("cometbft", "app"), default="cometbft",
+                    help="baychain's mempool (`net init --mempool`): app = CometBFT's nop mempool, the nodes admit, relay "
+                         "and propose themselves; submissions then go to the nodes' API (--via api)")
     ap.add_argument("--profile", metavar="DIR", help="py-spy one baychain node and Go's pprof of one cometbft during saturation; "
                                                      "raw stacks, profiles and summaries in DIR")
     ap.add_argument("--profile-seconds", type=float, default=10, help="longest py-spy recording")
@@ -855,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:", machine_line())
     print(f"load: {args.clients} clients, batches of {args.batch}, saturation {args.txs} txs (max {args.max_pending} pending), "
           f"offered {args.rate:.0f} tx/s for {args.rate_seconds:.0f} s in batches of {args.rate_batch}; broadcast_tx_{args.broadcast}; "
-          f"submissions via {args.via} (baychain), rpc (kvstore)"
+          f"submissions via {'api' if args.mempool == 'app' else args.via} (baychain), rpc (kvstore); baychain mempool {args.mempool}"
           + f"; tx gossip {args.tx_gossip}"
           + (f"; config {' '.join(args.set)}" if args.set else "")
           + (f"; GOMAXPROCS={args.gomaxprocs}" if args.gomaxprocs else "")

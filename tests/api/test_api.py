@@ -49,6 +49,11 @@ def test_a_block_as_stored_is_served_for_backfills(client, alice, node):
     assert_error(client.get("/v1/history/-1"), Code.NOT_FOUND, 404)
 
 
+def test_a_node_that_keeps_no_mempool_of_its_own_takes_no_relay(client):
+    resp = client.post("/v1/relay", content=encoding.encode([b"x"]))  # the solo engine (and CometBFT's mempool)
+    assert resp.status_code == 404 and resp.json()["error"] == "NOT_FOUND"
+
+
 def test_submit_without_wait_returns_at_once(client, alice, node):
     resp = submit(client, alice.tx("points", "create", symbol="PTS", title="Points"), wait=False)
     assert resp.json()["status"] == "pending"

@@ -40,11 +40,12 @@ def cometbft_binary() -> str:
 
 @contextmanager
 def running_network(directory: Path, chain_id: str, validators: int = 4,
-                    tx_gossip: TxGossip = TxGossip.FLOOD, snapshot_interval: int = 1000) -> Iterator["LocalNetwork"]:
+                    tx_gossip: TxGossip = TxGossip.FLOOD, snapshot_interval: int = 1000,
+                    mempool: str = "cometbft") -> Iterator["LocalNetwork"]:
     """A local network started and healthy for the duration of the block; killed after."""
     cometbft_binary()
     network = LocalNetwork(directory, validators=validators, chain_id=chain_id, tx_gossip=tx_gossip,
-                           snapshot_interval=snapshot_interval)
+                           snapshot_interval=snapshot_interval, mempool=mempool)
     try:
         network.start()
         network.wait_healthy(timeout=90)
@@ -68,12 +69,12 @@ def committee_decides(net: "LocalNetwork", node: str, method: str, **args: Any) 
 class LocalNetwork:
     def __init__(
         self, directory: Path, validators: int = 4, chain_id: str = "baychain-net-test",
-        tx_gossip: TxGossip = TxGossip.FLOOD, snapshot_interval: int = 1000,
+        tx_gossip: TxGossip = TxGossip.FLOOD, snapshot_interval: int = 1000, mempool: str = "cometbft",
     ) -> None:
         self.directory = directory
         self.manifest: NetworkManifest = init_network(
             directory, validators=validators, chain_id=chain_id, log_level="consensus:info,state:info,p2p:error,*:error",
-            tx_gossip=tx_gossip, snapshot_interval=snapshot_interval,
+            tx_gossip=tx_gossip, snapshot_interval=snapshot_interval, mempool=mempool,
         )
         self.clients = {n.name: httpx.Client(base_url=n.api_url, timeout=10) for n in self.manifest.nodes}
 

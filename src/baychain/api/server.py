@@ -150,6 +150,19 @@ def create_api(node: ApiNode) -> FastAPI:
             if fut is not None:
                 hub.forget(tx_hash, fut)
 
+    @api.post("/v1/relay", summary="Transactions another node admitted (the application's mempool; CBOR)")
+    async def relay(request: Request) -> dict[str, Any]:
+        """A canonical CBOR array of transactions a peer relays (baychain.engine.relay):
+        each is checked as a submitted one and kept if admitted, not relayed again."""
+        receive = getattr(engine, "receive", None)
+        if receive is None:
+            raise BaychainError(Code.NOT_FOUND, "this node's mempool takes no relayed transactions")
+        raws = encoding.decode(await request.body(), Code.BAD_REQUEST)
+        if type(raws) is not list or not all(type(r) is bytes for r in raws):
+            raise BaychainError(Code.BAD_REQUEST, "a relay is a CBOR array of transactions (byte strings)")
+        results = await run_in_threadpool(receive, raws)
+        return {"admitted": sum(1 for r in results if r.code == 0)}
+
     @api.post("/v1/txs/batch", summary="Submit many signed transactions at once")
     async def submit_batch(body: BatchRequest) -> dict[str, Any]:
         raws = [_hex(t, Code.MALFORMED_TX, "tx") for t in body.txs]

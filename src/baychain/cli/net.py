@@ -94,6 +94,10 @@ def init(
                                             "(to the next node and one more: less CometBFT CPU, more hops, a longer latency tail)"),
     snapshot_interval: int = typer.Option(1000, "--snapshot-interval", min=0,
                                           help="Every node makes a state-sync snapshot every N blocks, for nodes joining later (0: never)"),
+    mempool: str = typer.Option("cometbft", "--mempool",
+                                help="Who keeps waiting transactions: cometbft (its mempool, CheckTx, gossip) or app "
+                                     "(CometBFT's nop mempool; the nodes admit, relay to each other's APIs and propose "
+                                     "themselves: ~1.6x the committed rate on one machine; clients submit to the API)"),
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of
@@ -112,7 +116,7 @@ def init(
         manifest = init_network(
             directory, validators=validators, chain_id=chain_id, force=force, log_level=log_level, filter_peers=filter_peers,
             require_certificates=require_certificates, cometbft_metrics=cometbft_metrics, tx_gossip=tx_gossip,
-            snapshot_interval=snapshot_interval,
+            snapshot_interval=snapshot_interval, mempool=mempool,
         )
     if settings(ctx).json:
         emit_json({"directory": str(directory), **manifest.to_json()})

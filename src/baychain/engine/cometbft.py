@@ -7,7 +7,9 @@ application, the ABCI server CometBFT connects to, and the HTTP API, supervising
 - `CometEngine` gives the HTTP API the same surface as the solo engine
   (`submit_many`, `lock`, `mempool`, `error`): transactions go to CometBFT's RPC with
   `broadcast_tx_sync` (CometBFT runs the application's CheckTx and gossips what it
-  admits), and `len(mempool)` is CometBFT's count of unconfirmed transactions.
+  admits), and `len(mempool)` is CometBFT's count of unconfirmed transactions. With
+  node.json `mempool = "app"` the application keeps the mempool instead (CometBFT's
+  `nop` mempool): admitted here, relayed to the peers, proposed by PrepareProposal.
   Committed blocks reach API waiters through `Application.on_commit`, as in solo mode.
 - `LockedApplication` is the application as the ABCI server sees it: every call holds
   the engine's lock, the same lock API reads take, so a read never sees a block half
@@ -44,7 +46,9 @@ from baychain.app.types import (
     Snapshot,
     TxResult,
 )
-from baychain.errors import Code
+from baychain.engine.mempool import Mempool
+from baychain.engine.relay import Relay
+from baychain.errors import BaychainError, Code
 from baychain.network.rpc import CometRpc, RpcError
 
 log = logging.getLogger("baychain.cometbft")
@@ -58,9 +62,14 @@ class LockedApplication:
     (see baychain.contracts.system.network).
     """
 
-    def __init__(self, app: Any, lock: threading.RLock) -> None:
+    def __init__(self, app: Any, lock: threading.RLock, pool: Mempool | None = None) -> None:
+        """`pool`: the application's own mempool, when CometBFT's is `nop` (node.json
+        `mempool = "app"`): PrepareProposal takes the block from it, and each commit
+        settles it (the block's transactions out, the rest rechecked)."""
         self.app = app
         self.lock = lock
+        self.pool = pool
+        self._block_txs: list[bytes] = []  # the last finalized block's, for the pool at its commit
 
     def info(self) -> InfoResult:
         with self.lock:
@@ -91,6 +100,8 @@ class LockedApplication:
 
     def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int, height: int, time_ns: int) -> list[bytes]:
         with self.lock:
+            if self.pool is not None:  # CometBFT's nop mempool hands over nothing
+                txs = self.pool.take(len(self.pool), max_tx_bytes)
             return self.app.prepare_proposal(txs, max_tx_bytes, height, time_ns)
 
     def process_proposal(self, block: BlockRequest) -> bool:
@@ -99,11 +110,16 @@ class LockedApplication:
 
     def finalize_block(self, block: BlockRequest) -> FinalizeResult:
         with self.lock:
-            return self.app.finalize_block(block)
+            result = self.app.finalize_block(block)
+            self._block_txs = block.txs
+            return result
 
     def commit(self) -> CommitResult:
         with self.lock:
-            return self.app.commit()
+            result = self.app.commit()
+            if self.pool is not None:
+                self.pool.settle(self.app, self._block_txs)
+            return result
 
     def query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
         with self.lock:
@@ -146,16 +162,24 @@ class RpcMempool:
 
 
 class CometEngine:
-    """The API's view of a CometBFT-driven node (same surface as `SoloEngine`)."""
+    """The API's view of a CometBFT-driven node (same surface as `SoloEngine`).
+
+    Submitted transactions go to CometBFT's mempool (its RPC; CometBFT checks, gossips and
+    proposes them), or with `relay_peers` given (node.json `mempool = "app"`) to the
+    application's own: admitted here, relayed to those peers (baychain.engine.relay), and
+    proposed from it by PrepareProposal while CometBFT runs its `nop` mempool."""
 
     name = "cometbft"
 
-    def __init__(self, app: Application, rpc_url: str, *, lock: threading.RLock | None = None) -> None:
+    def __init__(self, app: Application, rpc_url: str, *, lock: threading.RLock | None = None,
+                 relay_peers: list[str] | None = None) -> None:
         self.app = app
         self.lock = lock or threading.RLock()
-        self.abci_app = LockedApplication(app, self.lock)
         self.rpc = CometRpc(rpc_url)
-        self.mempool = RpcMempool(self.rpc)
+        self.pool = Mempool() if relay_peers is not None else None
+        self.relay = Relay(relay_peers) if relay_peers is not None else None
+        self.abci_app = LockedApplication(app, self.lock, self.pool)
+        self.mempool: Mempool | RpcMempool = self.pool if self.pool is not None else RpcMempool(self.rpc)
         self.error: BaseException | None = None
         """Set when the node can no longer make progress (CometBFT exited or failed)."""
 
@@ -174,11 +198,15 @@ class CometEngine:
         return self.submit_many([raw])[0]
 
     def submit_many(self, raws: list[bytes]) -> list[TxResult]:
-        """Hand transactions to CometBFT; each result is the application's CheckTx
-        verdict (code 0 = admitted to the mempool and gossiped to the peers)."""
+        """Hand transactions to the mempool; each result is the application's CheckTx
+        verdict (code 0 = admitted to the mempool and sent on to the peers)."""
         if self.error is not None:
             err = TxResult(code=int(Code.INTERNAL), log=f"engine halted: {self.error}")
             return [err for _ in raws]
+        if self.relay is not None:
+            results = self.receive(raws)
+            self.relay.send([raw for raw, res in zip(raws, results) if res.code == 0])
+            return results
         preverify = getattr(self.app, "preverify", None)
         if preverify is not None and len(raws) > 1:
             # Check signatures here, in parallel and outside the lock, so that this
@@ -186,7 +214,21 @@ class CometEngine:
             preverify(raws)
         return self.rpc.broadcast(raws, lane_of=_sender_of)
 
+    def receive(self, raws: list[bytes]) -> list[TxResult]:
+        """Admit transactions into the application's own mempool, not relaying them: what
+        a peer relays (`POST /v1/relay`), and the first step of a submission."""
+        if self.pool is None:
+            raise BaychainError(Code.NOT_FOUND, "this node's mempool is CometBFT's: it takes no relayed transactions")
+        if self.error is not None:
+            return [TxResult(code=int(Code.INTERNAL), log=f"engine halted: {self.error}") for _ in raws]
+        raws = [raw if type(raw) is bytes else bytes(raw) for raw in raws]  # keys of the mempool
+        self.app.preverify(raws)  # signatures outside the lock, as the solo engine does
+        with self.lock:
+            return self.pool.admit(self.app, raws)
+
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
         self.rpc.close()
 
 

@@ -1,13 +1,18 @@
-"""The solo engine's mempool: admitted transactions in arrival order, bounded.
+"""The application's own mempool: admitted transactions in arrival order, bounded.
 
-Admission itself (signature, nonce, arguments) is the application's check_tx; the
-mempool only keeps what was admitted, refuses duplicates and enforces its size.
+The solo engine's, and a CometBFT node's when it keeps transactions itself (node.json
+`mempool = "app"`, CometBFT's `nop` mempool: baychain.engine.cometbft). Admission itself
+(signature, nonce, arguments) is the application's check_tx; the mempool only keeps
+what was admitted, refuses duplicates and enforces its size.
 Transactions are keyed by their bytes: equal bytes are the same transaction (same
 hash), and a bytes object caches its own dict hash, so nothing is hashed twice.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from baychain.app.types import TxResult
 from baychain.errors import BaychainError, Code
 
 
@@ -63,3 +68,33 @@ class Mempool:
         self._txs.clear()
         self._bytes = 0
         return out
+
+    def admit(self, app: Any, raws: list[bytes]) -> list[TxResult]:
+        """Check `raws` with the application and keep the admitted ones; a result for each
+        (code 0: admitted). The caller holds the engine's lock."""
+        results: list[TxResult | None] = [None] * len(raws)
+        fresh: list[int] = []
+        seen: set[bytes] = set()
+        for i, raw in enumerate(raws):
+            try:
+                if raw in seen:
+                    raise BaychainError(Code.DUPLICATE_TX, "transaction is already in the mempool")
+                self.check_room(raw)
+            except BaychainError as exc:
+                results[i] = TxResult(code=int(exc.code), log=exc.message)
+                continue
+            seen.add(raw)
+            fresh.append(i)
+        for i, res in zip(fresh, app.check_txs([raws[i] for i in fresh])):
+            results[i] = res
+            if res.code == 0:
+                self.add(raws[i])
+        return results  # type: ignore[return-value]
+
+    def settle(self, app: Any, committed: list[bytes]) -> None:
+        """After a commit: drop the block's transactions and keep of the rest what the new
+        state still admits (the application's recheck). The caller holds the engine's lock."""
+        self.remove(committed)
+        rest = self.drain()
+        if rest:
+            self.add_many(app.recheck(rest))

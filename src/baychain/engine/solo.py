@@ -24,7 +24,7 @@ from baychain.app.types import BlockRequest, InitChainRequest, TxResult
 from baychain.chain.genesis import Genesis
 from baychain.crypto.hashing import sha256
 from baychain.engine.mempool import Mempool
-from baychain.errors import BaychainError, Code
+from baychain.errors import Code
 
 log = logging.getLogger("baychain.solo")
 
@@ -99,31 +99,14 @@ class SoloEngine:
             err = TxResult(code=int(Code.INTERNAL), log=f"engine halted: {self.error}")
             return [err for _ in raws]
         raws = [raw if type(raw) is bytes else bytes(raw) for raw in raws]  # keys of the mempool
-        results: list[TxResult | None] = [None] * len(raws)
         # Decoding and signature checks need no lock: done first (on worker processes
         # for big batches), they overlap block production instead of stalling it.
         self.app.preverify(raws)
         with self.lock:
-            fresh: list[int] = []
-            seen: set[bytes] = set()
-            for i, raw in enumerate(raws):
-                try:
-                    if raw in seen:
-                        raise BaychainError(Code.DUPLICATE_TX, "transaction is already in the mempool")
-                    self.mempool.check_room(raw)
-                except BaychainError as exc:
-                    results[i] = TxResult(code=int(exc.code), log=exc.message)
-                    continue
-                seen.add(raw)
-                fresh.append(i)
-            checked = self.app.check_txs([raws[i] for i in fresh])
-            for i, res in zip(fresh, checked):
-                results[i] = res
-                if res.code == 0:
-                    self.mempool.add(raws[i])
+            results = self.mempool.admit(self.app, raws)
             if len(self.mempool) >= self.max_block_txs:
                 self._wake.set()
-        return results  # type: ignore[return-value]
+        return results
 
     # -- block production --------------------------------------------------------------
 
@@ -143,10 +126,7 @@ class SoloEngine:
             self.app.finalize_block(block)
             self.app.commit()
             self._last_hash, self._last_time_ns = block_hash, time_ns
-            self.mempool.remove(raws)
-            rest = self.mempool.drain()
-            if rest:
-                self.mempool.add_many(self.app.recheck(rest))
+            self.mempool.settle(self.app, raws)
             return self.app.blocks.block(height)
 
     def _run(self) -> None:

@@ -64,6 +64,7 @@ def init_network(
     cometbft_metrics: bool = True,
     tx_gossip: cometbft.TxGossip = cometbft.TxGossip.FLOOD,
     snapshot_interval: int = NodeSettings.snapshot_interval,
+    mempool: str = NodeSettings.mempool,
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest. Without an
     explicit `committee`, one committee key per member is made in `directory/keys`.
@@ -71,7 +72,11 @@ def init_network(
     `cometbft.node_settings`): on a small machine that no one scrapes, the four
     processes then commit ~14 % more transactions per second. `tx_gossip` is how nodes
     relay transactions (`cometbft.TxGossip`). Every node makes a state-sync snapshot
-    each `snapshot_interval` blocks (0: none), for nodes that join later."""
+    each `snapshot_interval` blocks (0: none), for nodes that join later. `mempool="app"`:
+    the nodes keep the mempool themselves, each relaying to all the others' APIs
+    (`NodeSettings.mempool`)."""
+    if mempool not in ("cometbft", "app"):
+        raise ValueError(f'mempool must be "cometbft" or "app", not {mempool!r}')
     directory = Path(directory)
     members = members or default_members(validators)
     if len({m.name for m in members}) != len(members):
@@ -130,7 +135,8 @@ def init_network(
                 name=entry.name, organisation=entry.member.organisation, jurisdiction=entry.member.jurisdiction,
                 role=entry.member.role, api_host=host, api_port=entry.ports["api"],
                 admission_workers=0,  # every node shares this machine: worker processes would only add hand-offs
-                snapshot_interval=snapshot_interval,
+                snapshot_interval=snapshot_interval, mempool=mempool,
+                relay_peers=[f"http://{e.host}:{e.ports['api']}" for e in entries if e is not entry] if mempool == "app" else [],
             )
         )
 
@@ -186,7 +192,8 @@ def new_member_home(directory: Path, member: Member, *, power: int = 0, binary: 
     home.save(NodeSettings(
         name=member.name, organisation=member.organisation, jurisdiction=member.jurisdiction, role=member.role,
         api_host=host, api_port=entry.ports["api"], admission_workers=settings.admission_workers,
-        snapshot_interval=settings.snapshot_interval, snapshot_keep=settings.snapshot_keep,
+        snapshot_interval=settings.snapshot_interval, snapshot_keep=settings.snapshot_keep, mempool=settings.mempool,
+        relay_peers=[e.api_url for e in manifest.nodes] if settings.mempool == "app" else [],
     ))
     card(entry).save(home.path / "node-card.json")
     return entry

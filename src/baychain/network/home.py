@@ -13,7 +13,7 @@ RPC, the ABCI address it dials); node.json only adds what CometBFT does not know
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,12 @@ class NodeSettings:
     # `snapshot_interval` (0: none), the newest `snapshot_keep` kept.
     snapshot_interval: int = 1000
     snapshot_keep: int = 2
+    # Who keeps the transactions waiting for a block: "cometbft" (its mempool checks them
+    # with CheckTx and gossips them) or "app" (CometBFT's `nop` mempool; the application
+    # admits them, relays what its clients submit to `relay_peers`, the API URLs of every
+    # other node that may propose, and proposes from its own mempool: docs/NETWORK.md).
+    mempool: str = "cometbft"
+    relay_peers: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if type(self.admission_workers) is not int or self.admission_workers < 0:
@@ -52,6 +58,11 @@ class NodeSettings:
             raise ValueError(f"snapshot_interval must be a whole number of blocks >= 0, not {self.snapshot_interval!r}")
         if type(self.snapshot_keep) is not int or self.snapshot_keep < 1:
             raise ValueError(f"snapshot_keep must be a whole number >= 1, not {self.snapshot_keep!r}")
+        if self.mempool not in ("cometbft", "app"):
+            raise ValueError(f'mempool must be "cometbft" or "app", not {self.mempool!r}')
+        if type(self.relay_peers) is not list or not all(
+                type(p) is str and p.startswith(("http://", "https://")) for p in self.relay_peers):
+            raise ValueError(f"relay_peers must be a list of http(s) API URLs, not {self.relay_peers!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -118,7 +118,9 @@ async def _run(home: NodeHome, binary: str | None) -> int:
     if settings.keep_versions is not None:
         options["keep_versions"] = settings.keep_versions
     app = Application(home.data, **options)
-    engine = CometEngine(app, rpc_url)
+    app_mempool = settings.mempool == "app"
+    cometbft.set_config(home.cometbft, {("mempool", "type"): "nop" if app_mempool else "flood"})  # node.json decides
+    engine = CometEngine(app, rpc_url, relay_peers=settings.relay_peers if app_mempool else None)
     node = CometNode(app, engine, settings, home)
     abci = AbciServer(engine.abci_app, app_thread=True, events=settings.cometbft_events)
     api_server = _api_server_class()(
