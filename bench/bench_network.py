@@ -5,9 +5,12 @@ init` homes: loopback ports, full-mesh peers, the shipped consensus timeouts and
 config), with the same load shape:
 
 - **the load generator** is one asyncio process: `--clients` clients, each with its own
-  persistent HTTP connection to one node's CometBFT RPC (client i -> node i mod 4),
-  each request one JSON-RPC batch of `broadcast_tx_async` calls (`--broadcast sync`
-  waits for CheckTx instead). Transactions are signed before the clock starts, so the
+  persistent HTTP connection to one node (client i -> node i mod 4): kvstore's CometBFT
+  RPC, each request one JSON-RPC batch of `broadcast_tx_async` calls (`--broadcast sync`
+  waits for CheckTx instead); baychain's API (`POST /v1/txs/batch`, answered once the
+  node admitted them) when its nodes keep their own mempool (`net init`'s default,
+  `--mempool app`), else the RPC as kvstore (`--via api` for the API). Transactions are
+  signed before the clock starts, so the
   client's own CPU (~70 us per transaction, printed) is JSON and HTTP, and it competes
   for the same two cores as the nodes, for both applications alike;
 - **saturation**: each client sends its next batch of `--batch` as soon as the last
@@ -46,7 +49,7 @@ child (`engine.cometbft.cometbft_environment`: GOGC=400 unless the caller sets G
     python bench/bench_network.py --tx-gossip ring         # transactions relayed around a ring, both apps
     python bench/bench_network.py --via api                # baychain through its HTTP API instead
     python bench/bench_network.py --socket-kvstore         # + kvstore over the ABCI socket (abci-cli, built on first use)
-    python bench/bench_network.py --mempool app            # baychain keeps its own mempool (CometBFT's nop mempool)
+    python bench/bench_network.py --mempool cometbft       # baychain with CometBFT's mempool (CheckTx over the socket)
     GOGC=100 python bench/bench_network.py                 # Go's default GC target for every cometbft
 
 Needs the pinned cometbft binary (scripts/install-cometbft.sh); py-spy for --profile.
@@ -163,11 +166,12 @@ class Nodes:
     baychain uses (that one keeps its state in goleveldb, as `persistent_kvstore`)."""
 
     def __init__(self, directory: Path, app: str, log_level: str, settings: dict[tuple[str, str], Any],
-                 pprof_port: int = 0, tx_gossip: str = "flood", mempool: str = "cometbft") -> None:
+                 pprof_port: int = 0, tx_gossip: str = "flood", mempool: str | None = None) -> None:
         self.app = app
         self.manifest: NetworkManifest = init_network(directory, validators=4, chain_id=CHAIN_ID, log_level=log_level,
                                                       tx_gossip=cometbft.TxGossip(tx_gossip),
                                                       mempool=mempool if app == "baychain" else "cometbft")
+        self.mempool = self.home(self.names[0]).load().mempool  # net init's choice when not given
         for name in self.manifest.names:
             if settings:
                 cometbft.set_config(NodeHome(self.manifest.home(name)).cometbft, settings)
@@ -743,7 +747,7 @@ def bench_app(app: str, args: argparse.Namespace, base: Path, tx_size: int | Non
             pprof = start_pprof(nodes.pprof_port, min(args.profile_seconds, max(5.0, args.txs / 1500)),
                                 Path(args.profile) / f"cometbft-{app}.pprof")
         method = f"broadcast_tx_{args.broadcast}"
-        via = ("api" if args.mempool == "app" else args.via) if app == "baychain" else "rpc"
+        via = ("api" if nodes.mempool == "app" else args.via) if app == "baychain" else "rpc"
         run, cpu = asyncio.run(drive(nodes, sat_raws, clients=args.clients, batch=args.batch, max_pending=args.max_pending,
                                      rate=0, via=via, timeout=args.timeout, method=method))
         if profiler is not None:
@@ -837,9 +841,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run kvstore-socket: the kvstore served by `abci-cli kvstore` over the ABCI socket (a diagnostic "
                          "beside the baseline: what an out-of-process application pays in CometBFT's socket client)")
     ap.add_argument("--via", choices=("rpc", "api"), default="rpc", help="baychain submissions: CometBFT RPC (as kvstore) or the node's HTTP API")
-    ap.add_argument("--mempool", choices=("cometbft", "app"), default="cometbft",
-                    help="baychain's mempool (`net init --mempool`): app = CometBFT's nop mempool, the nodes admit, relay "
-                         "and propose themselves; submissions then go to the nodes' API (--via api)")
+    ap.add_argument("--mempool", choices=("cometbft", "app"),
+                    help="baychain's mempool as `net init --mempool` (its default: app, or cometbft with --tx-gossip ring). "
+                         "app: CometBFT's nop mempool, the nodes admit, relay and propose themselves, submissions go to "
+                         "the nodes' API; cometbft: its mempool, submissions --via rpc or api")
     ap.add_argument("--profile", metavar="DIR", help="py-spy one baychain node and Go's pprof of one cometbft during saturation; "
                                                      "raw stacks, profiles and summaries in DIR")
     ap.add_argument("--profile-seconds", type=float, default=10, help="longest py-spy recording")
@@ -860,7 +865,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:", machine_line())
     print(f"load: {args.clients} clients, batches of {args.batch}, saturation {args.txs} txs (max {args.max_pending} pending), "
           f"offered {args.rate:.0f} tx/s for {args.rate_seconds:.0f} s in batches of {args.rate_batch}; broadcast_tx_{args.broadcast}; "
-          f"submissions via {'api' if args.mempool == 'app' else args.via} (baychain), rpc (kvstore); baychain mempool {args.mempool}"
+          f"submissions via {args.via} (baychain, api with its own mempool), rpc (kvstore); baychain mempool {args.mempool or 'as net init'}"
           + f"; tx gossip {args.tx_gossip}"
           + (f"; config {' '.join(args.set)}" if args.set else "")
           + (f"; GOMAXPROCS={args.gomaxprocs}" if args.gomaxprocs else "")

@@ -81,6 +81,8 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
         settings = json.loads((home / "node.json").read_text())
         assert settings["api_port"] == entry.ports["api"]
         assert settings["admission_workers"] == 0  # the nodes share this machine: checks run in place
+        assert settings["mempool"] == "app"  # the nodes keep the mempool, each relaying to all the others
+        assert settings["relay_peers"] == [e.api_url for e in manifest.nodes if e is not entry]
 
     again = net("init", "--dir", str(directory))
     assert again.returncode == 1 and "ALREADY_EXISTS" in again.stderr
@@ -97,8 +99,13 @@ def test_net_init_writes_four_wired_validator_homes_with_one_genesis(tmp_path) -
         cfg = config(ring / entry.home)
         assert cfg["p2p"]["unconditional_peer_ids"] == nodes[(i + 1) % 4].node_id  # the next one, in genesis order
         assert cfg["mempool"]["experimental_max_gossip_connections_to_persistent_peers"] == 1
+        assert json.loads((ring / entry.home / "node.json").read_text())["mempool"] == "cometbft"  # the ring is its gossip
     bad = net("init", "--dir", str(tmp_path / "bad"), "--tx-gossip", "rumour")
     assert bad.returncode != 0 and "rumour" in bad.stdout + bad.stderr
+    clash = net("init", "--dir", str(tmp_path / "clash"), "--tx-gossip", "ring", "--mempool", "app")
+    assert clash.returncode == 1 and "BAD_REQUEST" in clash.stderr and "ring" in clash.stderr
+    bad = net("init", "--dir", str(tmp_path / "bad2"), "--mempool", "gossip")
+    assert bad.returncode == 1 and "BAD_REQUEST" in bad.stderr
 
 
 def test_net_up_status_logs_down_run_a_network_end_to_end(tmp_path) -> None:

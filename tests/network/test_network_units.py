@@ -237,7 +237,9 @@ def test_node_settings_default_to_admission_workers_and_refuse_bad_counts(tmp_pa
             home.load()
     home.settings_file.write_text(json.dumps({**doc, "admission_workers": 0}))
     assert home.load().admission_workers == 0
-    for field, bad in (("snapshot_interval", -1), ("snapshot_interval", 1.5), ("snapshot_keep", 0), ("snapshot_keep", "2")):
+    assert (home.load().mempool, home.load().relay_peers) == ("cometbft", [])  # one node per machine: CometBFT's mempool
+    for field, bad in (("snapshot_interval", -1), ("snapshot_interval", 1.5), ("snapshot_keep", 0), ("snapshot_keep", "2"),
+                       ("mempool", "flood"), ("relay_peers", "http://a"), ("relay_peers", ["tcp://a:1"])):
         home.settings_file.write_text(json.dumps({**doc, field: bad}))
         with pytest.raises(ValueError, match=field):
             home.load()

@@ -94,10 +94,10 @@ def init(
                                             "(to the next node and one more: less CometBFT CPU, more hops, a longer latency tail)"),
     snapshot_interval: int = typer.Option(1000, "--snapshot-interval", min=0,
                                           help="Every node makes a state-sync snapshot every N blocks, for nodes joining later (0: never)"),
-    mempool: str = typer.Option("cometbft", "--mempool",
-                                help="Who keeps waiting transactions: cometbft (its mempool, CheckTx, gossip) or app "
-                                     "(CometBFT's nop mempool; the nodes admit, relay to each other's APIs and propose "
-                                     "themselves: ~1.6x the committed rate on one machine; clients submit to the API)"),
+    mempool: str = typer.Option(None, "--mempool",
+                                help="Who keeps waiting transactions: app (default; CometBFT's nop mempool: the nodes admit, "
+                                     "relay to each other's APIs and propose themselves; clients submit to the API) or cometbft "
+                                     "(its mempool: CheckTx over the socket and its gossip; the default with --tx-gossip ring)"),
 ) -> None:
     """Write a network: one home per node, a shared genesis, free loopback ports, peers, one
     committee key per founding organisation (in --dir/keys: a local network votes for all of

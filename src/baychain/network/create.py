@@ -64,7 +64,7 @@ def init_network(
     cometbft_metrics: bool = True,
     tx_gossip: cometbft.TxGossip = cometbft.TxGossip.FLOOD,
     snapshot_interval: int = NodeSettings.snapshot_interval,
-    mempool: str = NodeSettings.mempool,
+    mempool: str | None = None,
 ) -> NetworkManifest:
     """Write a ready-to-run network into `directory` and return its manifest. Without an
     explicit `committee`, one committee key per member is made in `directory/keys`.
@@ -72,11 +72,17 @@ def init_network(
     `cometbft.node_settings`): on a small machine that no one scrapes, the four
     processes then commit ~14 % more transactions per second. `tx_gossip` is how nodes
     relay transactions (`cometbft.TxGossip`). Every node makes a state-sync snapshot
-    each `snapshot_interval` blocks (0: none), for nodes that join later. `mempool="app"`:
-    the nodes keep the mempool themselves, each relaying to all the others' APIs
-    (`NodeSettings.mempool`)."""
+    each `snapshot_interval` blocks (0: none), for nodes that join later. `mempool`: who
+    keeps waiting transactions (`NodeSettings.mempool`); by default the nodes themselves
+    ("app", each relaying to all the others' APIs: on one machine CometBFT's socket
+    CheckTx and gossip cost more than the whole relay), or CometBFT with the ring, which
+    is an arrangement of CometBFT's gossip."""
+    if mempool is None:
+        mempool = "cometbft" if tx_gossip == cometbft.TxGossip.RING else "app"
     if mempool not in ("cometbft", "app"):
         raise ValueError(f'mempool must be "cometbft" or "app", not {mempool!r}')
+    if mempool == "app" and tx_gossip == cometbft.TxGossip.RING:
+        raise ValueError("the gossip ring arranges CometBFT's mempool gossip: it needs mempool \"cometbft\"")
     directory = Path(directory)
     members = members or default_members(validators)
     if len({m.name for m in members}) != len(members):
