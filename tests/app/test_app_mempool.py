@@ -92,3 +92,26 @@ def test_the_relay_delivers_batches_to_every_peer_and_drops_what_a_dead_peer_can
         server.shutdown()
         server.server_close()
 
+
+
+def test_a_relay_is_checked_as_submissions_are(tmp_path) -> None:
+    """What a peer relays is admitted like a submission (and refused the same way), and
+    the API takes only a CBOR array of transactions."""
+    from fastapi.testclient import TestClient
+
+    from baychain.api.server import create_api
+    from baychain.network.home import NodeHome, NodeSettings
+    from baychain.network.runtime import CometNode
+
+    eng = engine(tmp_path)
+    node = CometNode(eng.app, eng, NodeSettings(name="n", mempool="app"), NodeHome(tmp_path / "home"))
+    alice = Signer(CHAIN)
+    good = alice.tx("notary", "notarize", digest=bytes(32)).raw
+    with TestClient(create_api(node), raise_server_exceptions=False) as client:
+        assert client.post("/v1/relay", content=encoding.encode([good, b"junk"])).json() == {"admitted": 1}
+        assert list(eng.mempool.take(10, 10**6)) == [good]
+        for body in (b"\xff", encoding.encode({"a": 1}), encoding.encode([1, 2])):
+            resp = client.post("/v1/relay", content=body)
+            assert resp.status_code == 400 and resp.json()["error"] == "BAD_REQUEST", body
+    eng.close()
+    eng.app.close()

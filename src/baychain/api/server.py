@@ -71,6 +71,10 @@ class ViewRequest(BaseModel):
     height: int = Field(0, ge=0, description="0 = latest committed")
 
 
+MAX_RELAY_BYTES = 64 * 1024 * 1024
+"""The largest relay a node takes (a peer sends at most 5,000 transactions at a time)."""
+
+
 def error_response(exc: BaychainError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=_STATUS.get(exc.code, 400))
 
@@ -157,7 +161,10 @@ def create_api(node: ApiNode) -> FastAPI:
         receive = getattr(engine, "receive", None)
         if receive is None:
             raise BaychainError(Code.NOT_FOUND, "this node's mempool takes no relayed transactions")
-        raws = encoding.decode(await request.body(), Code.BAD_REQUEST)
+        body = await request.body()
+        if len(body) > MAX_RELAY_BYTES:
+            raise BaychainError(Code.BAD_REQUEST, f"a relay is at most {MAX_RELAY_BYTES} bytes")
+        raws = encoding.decode(body, Code.BAD_REQUEST)
         if type(raws) is not list or not all(type(r) is bytes for r in raws):
             raise BaychainError(Code.BAD_REQUEST, "a relay is a CBOR array of transactions (byte strings)")
         results = await run_in_threadpool(receive, raws)
