@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import json
+import re
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -82,10 +83,13 @@ def error_response(exc: BaychainError) -> JSONResponse:
 MAX_KEY_BYTES = 1024
 
 
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
+
+
 def _hex(value: str, code: Code, what: str, size: int | None = None) -> bytes:
     """Strict hex (optional 0x, no whitespace), optionally of an exact byte length."""
     text = value.removeprefix("0x")
-    if not all(c in "0123456789abcdefABCDEF" for c in text) or len(text) % 2:
+    if not _HEX_DIGITS.fullmatch(text) or len(text) % 2:
         raise BaychainError(code, f"{what} must be hex")
     data = bytes.fromhex(text)
     if size is not None and len(data) != size:
