@@ -5,7 +5,6 @@ delivers admitted transactions to the peers' `/v1/relay`."""
 from __future__ import annotations
 
 import http.server
-import threading
 import time
 
 from baychain import encoding
@@ -14,7 +13,7 @@ from baychain.app.types import BlockRequest, InitChainRequest
 from baychain.engine.cometbft import CometEngine
 from baychain.engine.relay import Relay
 from baychain.errors import Code
-from support import Signer
+from support import Signer, http_server
 
 CHAIN = "pool-chain"
 
@@ -71,26 +70,22 @@ class _Peer(http.server.BaseHTTPRequestHandler):
 
 
 def test_the_relay_delivers_batches_to_every_peer_and_drops_what_a_dead_peer_cannot_take(caplog) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    dead = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
-    dead_url = f"http://127.0.0.1:{dead.server_address[1]}"
-    dead.server_close()  # nothing listens there any more
-    relay = Relay([f"http://127.0.0.1:{server.server_address[1]}", dead_url], timeout=2)
-    try:
-        relay.send([b"tx1", b"tx2"])
-        relay.send([b"tx3"])
-        relay.send([])
-        deadline = time.monotonic() + 10
-        while (sum(map(len, _Peer.received)) < 3 or relay.dropped[dead_url] < 3) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert [tx for batch in _Peer.received for tx in batch] == [b"tx1", b"tx2", b"tx3"]
-        assert relay.sent == {relay.peers[0]: 3, dead_url: 0} and relay.dropped == {relay.peers[0]: 0, dead_url: 3}
-        assert any("relaying" in r.message and dead_url in r.message for r in caplog.records)
-    finally:
-        relay.close()
-        server.shutdown()
-        server.server_close()
+    with http_server(_Peer) as dead_url:
+        pass  # nothing listens there any more
+    with http_server(_Peer) as url:
+        relay = Relay([url, dead_url], timeout=2)
+        try:
+            relay.send([b"tx1", b"tx2"])
+            relay.send([b"tx3"])
+            relay.send([])
+            deadline = time.monotonic() + 10
+            while (sum(map(len, _Peer.received)) < 3 or relay.dropped[dead_url] < 3) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert [tx for batch in _Peer.received for tx in batch] == [b"tx1", b"tx2", b"tx3"]
+            assert relay.sent == {url: 3, dead_url: 0} and relay.dropped == {url: 0, dead_url: 3}
+            assert any("relaying" in r.message and dead_url in r.message for r in caplog.records)
+        finally:
+            relay.close()
 
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from baychain.network.light import (LightClient, LightError, TrustedValidator, h
                                     vote_sign_bytes)
 from baychain.network.rpc import RpcError
 from baychain.sdk.testing import local_node
-from support import Cli
+from support import Cli, http_server
 
 CHAIN_ID = "light-test"
 SECOND = 1_000_000_000
@@ -417,15 +416,8 @@ def served(chain: Chain) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_server(Handler) as url:
+        yield url
 
 
 def test_state_sync_refuses_a_latest_header_older_than_its_trust_period(tmp_path: Path) -> None:

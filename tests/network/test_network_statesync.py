@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -28,7 +27,7 @@ from baychain.network.rpc import CometRpc
 from baychain.sdk import Client, Key
 from baychain.network.manifest import NetworkManifest
 from netsupport import kill_strays, running_network
-from support import Signer
+from support import Signer, http_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -58,14 +57,8 @@ def tampering(upstream: str, height: int, *, field: int, value: object) -> Itera
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Liar) as url:
+        yield url
 
 
 def snapshot_heights(net, name: str) -> list[int]:
