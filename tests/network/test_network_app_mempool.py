@@ -81,3 +81,5 @@ def test_nodes_keeping_their_own_mempool_admit_relay_propose_and_agree(tmp_path)
         net.wait_healthy(reg, timeout=60)
         net.wait_for(lambda: committed_everywhere(net, (reg,), [r["hash"] for r in results]), "the regulator to catch up", 60)
         assert "relaying" in net.home(mo).log_file.read_text(errors="replace")  # the failed relays were reported
+        relay = net.api(mo, "/v1/status")["relay"]
+        assert relay[net.manifest.node(reg).api_url]["dropped"] >= len(late) and relay[net.manifest.node(gd).api_url]["sent"] > 0

@@ -267,6 +267,8 @@ def create_api(node: ApiNode) -> FastAPI:
             "engine": getattr(engine, "name", "solo"),
             "cometbft_rpc": cometbft_rpc.url if cometbft_rpc is not None else None,
             "version": __version__,
+            **({"relay": {peer: {"sent": relay.sent[peer], "dropped": relay.dropped[peer]} for peer in relay.peers}}
+               if (relay := getattr(engine, "relay", None)) is not None else {}),
         }
 
     @api.get("/v1/cometbft/{method}", summary="CometBFT's signed header, header or validator set, relayed for light clients")
