@@ -3,7 +3,9 @@ API) supervising a real `cometbft node`: agreement, liveness with one validator 
 a safe halt without a quorum, and crash recovery with kill -9 under load.
 
 The tests share one network (starting four nodes costs seconds on two cores); each
-test starts with every node up and leaves the network agreeing at every height.
+test starts with every node up and leaves the network agreeing at every height. They
+run twice: with CometBFT's mempool, and with the nodes keeping their own (`net init`'s
+default; CometBFT's `nop` mempool, docs/NETWORK.md).
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 CHAIN_ID = "baychain-net-test"
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    with running_network(tmp_path_factory.mktemp("net"), CHAIN_ID) as network:
+@pytest.fixture(scope="module", params=["cometbft", "app"], ids=["cometbft-mempool", "app-mempool"])
+def net(request, tmp_path_factory):
+    with running_network(tmp_path_factory.mktemp("net"), CHAIN_ID, mempool=request.param) as network:
         yield network
 
 
@@ -159,7 +161,9 @@ def test_four_validators_commit_signed_transactions_and_agree_on_every_app_hash(
     assert len({(r["height"], r["index"], r["code"]) for r in receipts.values()}) == 1, receipts
     assert net.assert_agree() > 5
 
-    # By default transactions flood: each CometBFT relays them to all three of its peers.
+    if net.home(gd).load().mempool == "app":
+        return  # the nodes relay transactions themselves (test_network_app_mempool.py): CometBFT gossips none
+    # With CometBFT's mempool transactions flood by default: each CometBFT relays them to all three of its peers.
     eventually(lambda: all(net.gossip(n) == (3, 3) for n in net.names), "every node relaying to its three peers", 60,
                lambda: f"(peers, relayed to) per node: {({n: net.gossip(n) for n in net.names})}\n{net.logs()}")
 
